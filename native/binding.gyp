@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "strata",
+      "sources": ["src/addon.c", "src/napi_util.c", "src/sys.c", "src/session.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64"],
+      "cflags_c": ["-std=gnu11"],
+      "include_dirs": ["<!@(pkg-config --cflags-only-I fuse3 | sed s/-I//g)"],
+      "libraries": ["<!@(pkg-config --libs fuse3)", "-lpthread"],
+      "defines": ["FUSE_USE_VERSION=314", "NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,1132 @@
+/* A libfuse3 low-level session served by JS.
+ *
+ * FUSE worker threads never wait for JS: each request is copied into a request_t and
+ * queued to the JS thread through a threadsafe function; JS answers whenever it likes
+ * through the reply* functions (libfuse replies are thread safe). The data plane stays
+ * here: an open file that JS gave a backing fd is read, written, flushed and fsynced in
+ * the worker thread with no round trip to JS.
+ *
+ * Lifetime: the session is destroyed only when its loop has ended and every request
+ * handed to JS has been answered, so a late reply never touches freed memory. A request
+ * object that JS drops without answering is answered EIO when the GC collects it. */
+#include "napi_util.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct session {
+  struct fuse_session *se;
+  napi_threadsafe_function tsfn;
+  pthread_t thread;
+  bool thread_started;
+  /* settings applied at init */
+  unsigned max_write, max_readahead, max_threads;
+  bool writeback, readdirplus, readdirplus_auto, parallel_dirops, cache_symlinks, splice;
+  /* JS thread only */
+  int64_t outstanding;
+  bool loop_done, destroyed;
+  int loop_result;
+  /* counters for tests and `explain`: updated by worker threads */
+  atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests;
+} session_t;
+
+typedef struct handle { /* fi->fh of an open file */
+  uint64_t fh;          /* JS's handle */
+  int fd;               /* backing fd served here, or -1 */
+} handle_t;
+
+typedef struct request {
+  int op;
+  fuse_req_t req;
+  session_t *s;
+  bool replied;
+  uint64_t ino, ino2;
+  char *name, *name2;
+  int64_t a, b, c, d;
+  uint64_t fh, fh2;
+  bool has_fh;
+  struct stat attr;
+  int to_set;
+  char *data;
+  size_t len;
+  size_t size; /* what the kernel asked for: read, readdir, getxattr, listxattr */
+  uint64_t *forgets; /* ino, nlookup pairs */
+  size_t nforgets;
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+  mode_t umask;
+} request_t;
+
+static request_t *new_request(int op, fuse_req_t req) {
+  request_t *r = calloc(1, sizeof *r);
+  r->op = op;
+  r->req = req;
+  if (req) {
+    r->s = fuse_req_userdata(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    r->uid = ctx->uid;
+    r->gid = ctx->gid;
+    r->pid = ctx->pid;
+    r->umask = ctx->umask;
+  }
+  return r;
+}
+
+static void free_request_fields(request_t *r) {
+  free(r->name);
+  free(r->name2);
+  free(r->data);
+  free(r->forgets);
+  r->name = r->name2 = r->data = NULL;
+  r->forgets = NULL;
+}
+
+static void submit(session_t *s, request_t *r) {
+  if (r->req) atomic_fetch_add(&s->js_requests, 1);
+  if (napi_call_threadsafe_function(s->tsfn, r, napi_tsfn_nonblocking) != napi_ok) {
+    if (r->req) fuse_reply_err(r->req, EIO);
+    free_request_fields(r);
+    free(r);
+  }
+}
+
+static void maybe_destroy(session_t *s) {
+  if (s->destroyed || !s->loop_done || s->outstanding > 0) return;
+  s->destroyed = true;
+  fuse_session_destroy(s->se);
+  s->se = NULL;
+  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+}
+
+/* Marks a request answered; returns false (and throws) when it already was. */
+static bool take_request(napi_env env, napi_value v, request_t **out) {
+  request_t *r = NULL;
+  if (napi_get_value_external(env, v, (void **)&r) != napi_ok || !r) {
+    napi_throw_type_error(env, "EINVAL", "not a FUSE request");
+    return false;
+  }
+  if (r->replied || !r->req) {
+    napi_throw_error(env, "EALREADY", "FUSE request already answered");
+    return false;
+  }
+  *out = r;
+  return true;
+}
+
+static void done_request(request_t *r) {
+  r->replied = true;
+  r->req = NULL;
+  r->s->outstanding--;
+  maybe_destroy(r->s);
+}
+
+static void finalize_request(napi_env env, void *data, void *hint) {
+  request_t *r = data;
+  if (!r->replied && r->req) {
+    fuse_reply_err(r->req, EIO);
+    done_request(r);
+  }
+  free_request_fields(r);
+  free(r);
+}
+
+/* ---------------------------------------------------------------- worker side */
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn) {
+  session_t *s = userdata;
+  if (s->max_write) conn->max_write = s->max_write;
+  if (s->max_readahead) conn->max_readahead = s->max_readahead;
+  /* The kernel clears suid/sgid on write itself: our writes run as root and would not. */
+  conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  if (s->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  if (!s->readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+  else if (!s->readdirplus_auto) conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  if (!s->parallel_dirops) conn->want &= ~FUSE_CAP_PARALLEL_DIROPS;
+  if (s->cache_symlinks && (conn->capable & FUSE_CAP_CACHE_SYMLINKS)) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (!s->splice) conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  request_t *r = new_request(OP_INIT, NULL);
+  r->s = s;
+  r->a = conn->max_write;
+  r->b = conn->want;
+  r->c = conn->max_readahead;
+  r->d = conn->capable;
+  submit(s, r);
+}
+
+#define SIMPLE(fn, OPC, ...)                              \
+  static void fn {                                        \
+    request_t *r = new_request(OPC, req);                 \
+    __VA_ARGS__;                                          \
+    submit(r->s, r);                                      \
+  }
+
+static uint64_t js_fh(struct fuse_file_info *fi) { return fi ? ((handle_t *)(uintptr_t)fi->fh)->fh : 0; }
+
+SIMPLE(ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name), OP_LOOKUP, r->ino = parent; r->name = strdup(name))
+SIMPLE(ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), OP_GETATTR,
+       r->ino = ino; r->has_fh = fi != NULL; r->fh = js_fh(fi))
+SIMPLE(ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi), OP_SETATTR,
+       r->ino = ino; r->attr = *attr; r->to_set = to_set; r->has_fh = fi != NULL; r->fh = js_fh(fi))
+SIMPLE(ll_readlink(fuse_req_t req, fuse_ino_t ino), OP_READLINK, r->ino = ino)
+SIMPLE(ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev), OP_MKNOD,
+       r->ino = parent; r->name = strdup(name); r->a = mode; r->b = (int64_t)rdev)
+SIMPLE(ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode), OP_MKDIR,
+       r->ino = parent; r->name = strdup(name); r->a = mode)
+SIMPLE(ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name), OP_UNLINK, r->ino = parent; r->name = strdup(name))
+SIMPLE(ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name), OP_RMDIR, r->ino = parent; r->name = strdup(name))
+SIMPLE(ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name), OP_SYMLINK,
+       r->ino = parent; r->name = strdup(name); r->name2 = strdup(link))
+SIMPLE(ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+                 unsigned int flags),
+       OP_RENAME, r->ino = parent; r->name = strdup(name); r->ino2 = newparent; r->name2 = strdup(newname); r->a = flags)
+SIMPLE(ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname), OP_LINK,
+       r->ino = ino; r->ino2 = newparent; r->name = strdup(newname))
+SIMPLE(ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), OP_OPEN, r->ino = ino; r->a = fi->flags)
+SIMPLE(ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), OP_OPENDIR, r->ino = ino; r->a = fi->flags)
+SIMPLE(ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi), OP_READDIR,
+       r->ino = ino; r->fh = fi->fh; r->size = size; r->a = off)
+SIMPLE(ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       OP_READDIRPLUS, r->ino = ino; r->fh = fi->fh; r->size = size; r->a = off)
+SIMPLE(ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), OP_RELEASEDIR, r->ino = ino; r->fh = fi->fh)
+SIMPLE(ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi), OP_FSYNCDIR,
+       r->ino = ino; r->fh = fi->fh; r->a = datasync)
+SIMPLE(ll_statfs(fuse_req_t req, fuse_ino_t ino), OP_STATFS, r->ino = ino)
+SIMPLE(ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags),
+       OP_SETXATTR, r->ino = ino; r->name = strdup(name); r->data = malloc(size ? size : 1); memcpy(r->data, value, size);
+       r->len = size; r->a = flags)
+SIMPLE(ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size), OP_GETXATTR,
+       r->ino = ino; r->name = strdup(name); r->size = size)
+SIMPLE(ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size), OP_LISTXATTR, r->ino = ino; r->size = size)
+SIMPLE(ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name), OP_REMOVEXATTR, r->ino = ino; r->name = strdup(name))
+SIMPLE(ll_access(fuse_req_t req, fuse_ino_t ino, int mask), OP_ACCESS, r->ino = ino; r->a = mask)
+SIMPLE(ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi), OP_CREATE,
+       r->ino = parent; r->name = strdup(name); r->a = mode; r->b = fi->flags)
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  session_t *s = fuse_req_userdata(req);
+  request_t *r = new_request(OP_FORGET, NULL);
+  r->s = s;
+  r->forgets = malloc(2 * sizeof(uint64_t));
+  r->forgets[0] = ino;
+  r->forgets[1] = nlookup;
+  r->nforgets = 1;
+  fuse_reply_none(req);
+  submit(s, r);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  session_t *s = fuse_req_userdata(req);
+  request_t *r = new_request(OP_FORGET, NULL);
+  r->s = s;
+  r->forgets = malloc(2 * sizeof(uint64_t) * (count ? count : 1));
+  for (size_t i = 0; i < count; i++) {
+    r->forgets[2 * i] = forgets[i].ino;
+    r->forgets[2 * i + 1] = forgets[i].nlookup;
+  }
+  r->nforgets = count;
+  fuse_reply_none(req);
+  submit(s, r);
+}
+
+/* The data plane: files JS opened with a backing fd. */
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  session_t *s = fuse_req_userdata(req);
+  atomic_fetch_add(&s->reads, 1);
+  if (h->fd >= 0) {
+    struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    buf.buf[0].fd = h->fd;
+    buf.buf[0].pos = off;
+    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+    return;
+  }
+  request_t *r = new_request(OP_READ, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->size = size;
+  r->a = off;
+  submit(s, r);
+}
+
+static void note_write(session_t *s, size_t size) {
+  atomic_fetch_add(&s->writes, 1);
+  atomic_fetch_add(&s->write_bytes, size);
+  uint_fast64_t seen = atomic_load(&s->max_write_seen);
+  while (size > seen && !atomic_compare_exchange_weak(&s->max_write_seen, &seen, size)) {
+  }
+}
+
+static void ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  session_t *s = fuse_req_userdata(req);
+  size_t size = fuse_buf_size(in);
+  note_write(s, size);
+  if (h->fd >= 0) {
+    struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+    out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    out.buf[0].fd = h->fd;
+    out.buf[0].pos = off;
+    ssize_t n = fuse_buf_copy(&out, in, 0);
+    if (n < 0) fuse_reply_err(req, (int)-n);
+    else fuse_reply_write(req, (size_t)n);
+    return;
+  }
+  request_t *r = new_request(OP_WRITE, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->a = off;
+  r->data = malloc(size ? size : 1);
+  struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+  mem.buf[0].mem = r->data;
+  ssize_t n = fuse_buf_copy(&mem, in, 0);
+  if (n < 0) {
+    fuse_reply_err(req, (int)-n);
+    free_request_fields(r);
+    free(r);
+    return;
+  }
+  r->len = (size_t)n;
+  submit(s, r);
+}
+
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  if (h->fd >= 0) {
+    /* close() of a duplicate reports delayed write errors, as close() of the file would */
+    int dup_fd = dup(h->fd);
+    int res = dup_fd < 0 ? -1 : close(dup_fd);
+    fuse_reply_err(req, res < 0 ? errno : 0);
+    return;
+  }
+  request_t *r = new_request(OP_FLUSH, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  submit(r->s, r);
+}
+
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  if (h->fd >= 0) {
+    int res = datasync ? fdatasync(h->fd) : fsync(h->fd);
+    fuse_reply_err(req, res < 0 ? errno : 0);
+    return;
+  }
+  request_t *r = new_request(OP_FSYNC, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->a = datasync;
+  submit(r->s, r);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  request_t *r = new_request(OP_RELEASE, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->a = fi->flags;
+  r->b = h->fd; /* JS owns the backing fd and closes it */
+  free(h);
+  submit(r->s, r);
+}
+
+static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  if (h->fd >= 0) {
+    int res = fallocate(h->fd, mode, offset, length);
+    fuse_reply_err(req, res < 0 ? errno : 0);
+    return;
+  }
+  request_t *r = new_request(OP_FALLOCATE, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->a = mode;
+  r->b = offset;
+  r->c = length;
+  submit(r->s, r);
+}
+
+static void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  if (h->fd >= 0) {
+    off_t res = lseek(h->fd, off, whence);
+    if (res < 0) fuse_reply_err(req, errno);
+    else fuse_reply_lseek(req, res);
+    return;
+  }
+  request_t *r = new_request(OP_LSEEK, req);
+  r->ino = ino;
+  r->fh = h->fh;
+  r->a = off;
+  r->b = whence;
+  submit(r->s, r);
+}
+
+static void ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in,
+                               fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len,
+                               int flags) {
+  handle_t *hi = (handle_t *)(uintptr_t)fi_in->fh, *ho = (handle_t *)(uintptr_t)fi_out->fh;
+  if (hi->fd >= 0 && ho->fd >= 0) {
+    loff_t oi = off_in, oo = off_out;
+    ssize_t res = copy_file_range(hi->fd, &oi, ho->fd, &oo, len, (unsigned)flags);
+    if (res < 0) fuse_reply_err(req, errno);
+    else fuse_reply_write(req, (size_t)res);
+    return;
+  }
+  request_t *r = new_request(OP_COPY_FILE_RANGE, req);
+  r->ino = ino_in;
+  r->fh = hi->fh;
+  r->a = off_in;
+  r->ino2 = ino_out;
+  r->fh2 = ho->fh;
+  r->b = off_out;
+  r->c = (int64_t)len;
+  r->d = flags;
+  submit(r->s, r);
+}
+
+static const struct fuse_lowlevel_ops ll_ops = {
+    .init = ll_init,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .setattr = ll_setattr,
+    .readlink = ll_readlink,
+    .mknod = ll_mknod,
+    .mkdir = ll_mkdir,
+    .unlink = ll_unlink,
+    .rmdir = ll_rmdir,
+    .symlink = ll_symlink,
+    .rename = ll_rename,
+    .link = ll_link,
+    .open = ll_open,
+    .read = ll_read,
+    .write_buf = ll_write_buf,
+    .flush = ll_flush,
+    .release = ll_release,
+    .fsync = ll_fsync,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .readdirplus = ll_readdirplus,
+    .releasedir = ll_releasedir,
+    .fsyncdir = ll_fsyncdir,
+    .statfs = ll_statfs,
+    .setxattr = ll_setxattr,
+    .getxattr = ll_getxattr,
+    .listxattr = ll_listxattr,
+    .removexattr = ll_removexattr,
+    .access = ll_access,
+    .create = ll_create,
+    .fallocate = ll_fallocate,
+    .copy_file_range = ll_copy_file_range,
+    .lseek = ll_lseek,
+};
+
+static void *loop_main(void *arg) {
+  session_t *s = arg;
+  struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  fuse_loop_cfg_set_max_threads(cfg, s->max_threads);
+  fuse_loop_cfg_set_idle_threads(cfg, s->max_threads);
+  int res = fuse_session_loop_mt(s->se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  /* Closes /dev/fuse; unmounts only if the kernel still has it mounted (a loop that
+   * failed), so no mount outlives its server. */
+  fuse_session_unmount(s->se);
+  request_t *r = new_request(OP_EXIT, NULL);
+  r->s = s;
+  r->a = res;
+  submit(s, r);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- JS side */
+
+static napi_value make_setattr(napi_env env, const struct stat *st, int to_set) {
+  napi_value o;
+  napi_create_object(env, &o);
+  if (to_set & FUSE_SET_ATTR_MODE) set_int(env, o, "mode", st->st_mode);
+  if (to_set & FUSE_SET_ATTR_UID) set_int(env, o, "uid", st->st_uid);
+  if (to_set & FUSE_SET_ATTR_GID) set_int(env, o, "gid", st->st_gid);
+  if (to_set & FUSE_SET_ATTR_SIZE) set_int(env, o, "size", st->st_size);
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    set_int(env, o, "atime", 0);
+    set_int(env, o, "atimeNsec", UTIME_NOW);
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    set_int(env, o, "atime", st->st_atim.tv_sec);
+    set_int(env, o, "atimeNsec", st->st_atim.tv_nsec);
+  }
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    set_int(env, o, "mtime", 0);
+    set_int(env, o, "mtimeNsec", UTIME_NOW);
+  } else if (to_set & FUSE_SET_ATTR_MTIME) {
+    set_int(env, o, "mtime", st->st_mtim.tv_sec);
+    set_int(env, o, "mtimeNsec", st->st_mtim.tv_nsec);
+  }
+  if (to_set & FUSE_SET_ATTR_CTIME) {
+    set_int(env, o, "ctime", st->st_ctim.tv_sec);
+    set_int(env, o, "ctimeNsec", st->st_ctim.tv_nsec);
+  }
+  return o;
+}
+
+static napi_value str(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static napi_value num(napi_env env, int64_t n) { return make_int64(env, n); }
+
+/* Runs on the JS thread: turns a request into dispatch(op, req, ...args). */
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  request_t *r = data;
+  session_t *s = r->s;
+  if (env == NULL) { /* torn down */
+    if (r->req) fuse_reply_err(r->req, EIO);
+    free_request_fields(r);
+    free(r);
+    return;
+  }
+  napi_value argv[MAX_ARGS + 2], undef, reqv;
+  size_t argc = 2;
+  napi_get_undefined(env, &undef);
+  argv[0] = num(env, r->op);
+  argv[1] = undef;
+  if (r->req) {
+    s->outstanding++;
+    napi_create_external(env, r, finalize_request, NULL, &reqv);
+    argv[1] = reqv;
+  }
+#define ARG(v) (argv[argc++] = (v))
+  switch (r->op) {
+  case OP_INIT: {
+    napi_value o;
+    napi_create_object(env, &o);
+    set_int(env, o, "maxWrite", r->a);
+    set_int(env, o, "want", r->b);
+    set_int(env, o, "maxReadahead", r->c);
+    set_int(env, o, "capable", r->d);
+    napi_value b;
+    napi_get_boolean(env, (r->b & FUSE_CAP_WRITEBACK_CACHE) != 0, &b);
+    set_named(env, o, "writeback", b);
+    napi_get_boolean(env, (r->b & FUSE_CAP_READDIRPLUS) != 0, &b);
+    set_named(env, o, "readdirplus", b);
+    ARG(o);
+    break;
+  }
+  case OP_EXIT:
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+    s->loop_done = true;
+    s->loop_result = (int)r->a;
+    ARG(num(env, r->a));
+    break;
+  case OP_FORGET: {
+    napi_value arr;
+    napi_create_array_with_length(env, r->nforgets * 2, &arr);
+    for (size_t i = 0; i < r->nforgets * 2; i++) napi_set_element(env, arr, (uint32_t)i, make_uint64(env, r->forgets[i]));
+    ARG(arr);
+    break;
+  }
+  case OP_LOOKUP: case OP_UNLINK: case OP_RMDIR:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name));
+    break;
+  case OP_GETATTR:
+    ARG(make_uint64(env, r->ino)); ARG(r->has_fh ? make_uint64(env, r->fh) : undef);
+    break;
+  case OP_SETATTR:
+    ARG(make_uint64(env, r->ino)); ARG(make_setattr(env, &r->attr, r->to_set));
+    ARG(r->has_fh ? make_uint64(env, r->fh) : undef);
+    break;
+  case OP_READLINK: case OP_STATFS:
+    ARG(make_uint64(env, r->ino));
+    break;
+  case OP_MKNOD:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(num(env, r->a)); ARG(num(env, r->b));
+    break;
+  case OP_MKDIR:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(num(env, r->a));
+    break;
+  case OP_SYMLINK:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(str(env, r->name2));
+    break;
+  case OP_RENAME:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(make_uint64(env, r->ino2)); ARG(str(env, r->name2));
+    ARG(num(env, r->a));
+    break;
+  case OP_LINK:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->ino2)); ARG(str(env, r->name));
+    break;
+  case OP_OPEN: case OP_OPENDIR:
+    ARG(make_uint64(env, r->ino)); ARG(num(env, r->a));
+    break;
+  case OP_READ:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, (int64_t)r->size)); ARG(num(env, r->a));
+    break;
+  case OP_WRITE: {
+    napi_value buf;
+    void *copy;
+    napi_create_buffer_copy(env, r->len, r->data, &copy, &buf);
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(buf); ARG(num(env, r->a));
+    break;
+  }
+  case OP_FLUSH: case OP_RELEASEDIR:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh));
+    break;
+  case OP_RELEASE:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, r->a)); ARG(num(env, r->b));
+    break;
+  case OP_FSYNC: case OP_FSYNCDIR:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, r->a));
+    break;
+  case OP_READDIR: case OP_READDIRPLUS:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, (int64_t)r->size)); ARG(num(env, r->a));
+    break;
+  case OP_SETXATTR: {
+    napi_value buf;
+    void *copy;
+    napi_create_buffer_copy(env, r->len, r->data, &copy, &buf);
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(buf); ARG(num(env, r->a));
+    break;
+  }
+  case OP_GETXATTR:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(num(env, (int64_t)r->size));
+    break;
+  case OP_LISTXATTR:
+    ARG(make_uint64(env, r->ino)); ARG(num(env, (int64_t)r->size));
+    break;
+  case OP_REMOVEXATTR:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name));
+    break;
+  case OP_ACCESS:
+    ARG(make_uint64(env, r->ino)); ARG(num(env, r->a));
+    break;
+  case OP_CREATE:
+    ARG(make_uint64(env, r->ino)); ARG(str(env, r->name)); ARG(num(env, r->a)); ARG(num(env, r->b));
+    break;
+  case OP_FALLOCATE:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, r->a)); ARG(num(env, r->b));
+    ARG(num(env, r->c));
+    break;
+  case OP_LSEEK:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, r->a)); ARG(num(env, r->b));
+    break;
+  case OP_COPY_FILE_RANGE:
+    ARG(make_uint64(env, r->ino)); ARG(make_uint64(env, r->fh)); ARG(num(env, r->a));
+    ARG(make_uint64(env, r->ino2)); ARG(make_uint64(env, r->fh2)); ARG(num(env, r->b)); ARG(num(env, r->c));
+    ARG(num(env, r->d));
+    break;
+  }
+#undef ARG
+  /* strings and buffers are copied into JS now */
+  free_request_fields(r);
+  napi_value global, result;
+  napi_get_global(env, &global);
+  napi_status st = napi_call_function(env, global, js_cb, argc, argv, &result);
+  if (st == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    if (r->req && !r->replied) {
+      fuse_reply_err(r->req, EIO);
+      done_request(r);
+    }
+  }
+  if (!r->req && !r->replied && r->op != OP_INIT) {
+    /* no JS handle was made for it */
+  }
+  if (r->op == OP_EXIT) {
+    maybe_destroy(s);
+  }
+  if (r->op == OP_INIT || r->op == OP_EXIT || r->op == OP_FORGET) free(r);
+}
+
+/* mount(mountpoint, fuseArgs[], settings, dispatch) -> session */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) {
+    napi_throw_type_error(env, "EINVAL", "mount(mountpoint, args, settings, dispatch)");
+    return NULL;
+  }
+  char *mountpoint;
+  if (!arg_string(env, argv[0], &mountpoint)) return NULL;
+
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  char **fargv = calloc(n + 2, sizeof(char *));
+  fargv[0] = strdup("strata");
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    if (!arg_string(env, v, &fargv[i + 1])) {
+      for (uint32_t j = 0; j <= i; j++) free(fargv[j]);
+      free(fargv);
+      free(mountpoint);
+      return NULL;
+    }
+  }
+  struct fuse_args args = FUSE_ARGS_INIT((int)n + 1, fargv);
+
+  session_t *s = calloc(1, sizeof *s);
+  napi_value cfg = argv[2], v;
+  bool has;
+#define SETTING_U(key, field, def)                                       \
+  s->field = def;                                                        \
+  napi_has_named_property(env, cfg, key, &has);                          \
+  if (has) {                                                             \
+    uint32_t x;                                                          \
+    napi_get_named_property(env, cfg, key, &v);                          \
+    if (napi_get_value_uint32(env, v, &x) == napi_ok) s->field = x;      \
+  }
+#define SETTING_B(key, field, def)                                       \
+  s->field = def;                                                        \
+  napi_has_named_property(env, cfg, key, &has);                          \
+  if (has) {                                                             \
+    bool x;                                                              \
+    napi_get_named_property(env, cfg, key, &v);                          \
+    if (napi_get_value_bool(env, v, &x) == napi_ok) s->field = x;        \
+  }
+  SETTING_U("maxWrite", max_write, 1024 * 1024)
+  SETTING_U("maxReadahead", max_readahead, 1024 * 1024)
+  SETTING_U("maxThreads", max_threads, 4)
+  SETTING_B("writeback", writeback, false)
+  SETTING_B("readdirplus", readdirplus, true)
+  SETTING_B("readdirplusAuto", readdirplus_auto, true)
+  SETTING_B("parallelDirops", parallel_dirops, true)
+  SETTING_B("cacheSymlinks", cache_symlinks, true)
+  SETTING_B("splice", splice, false)
+#undef SETTING_U
+#undef SETTING_B
+  if (s->max_threads < 1) s->max_threads = 1;
+
+  napi_value name;
+  napi_create_string_utf8(env, "strata-fuse", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn) != napi_ok) {
+    fuse_opt_free_args(&args);
+    free(s);
+    free(mountpoint);
+    napi_throw_error(env, "EINVAL", "dispatch must be a function");
+    return NULL;
+  }
+
+  s->se = fuse_session_new(&args, &ll_ops, sizeof ll_ops, s);
+  fuse_opt_free_args(&args);
+  if (!s->se) {
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    free(s);
+    free(mountpoint);
+    napi_throw_error(env, "EINVAL", "fuse_session_new failed: bad FUSE options (see stderr)");
+    return NULL;
+  }
+  if (fuse_session_mount(s->se, mountpoint) != 0) {
+    fuse_session_destroy(s->se);
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    free(s);
+    throw_errno(env, EIO, "fuse_session_mount", mountpoint);
+    free(mountpoint);
+    return NULL;
+  }
+  free(mountpoint);
+  if (pthread_create(&s->thread, NULL, loop_main, s) != 0) {
+    int err = errno;
+    fuse_session_unmount(s->se);
+    fuse_session_destroy(s->se);
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    free(s);
+    return throw_errno(env, err, "pthread_create", NULL);
+  }
+  s->thread_started = true;
+  napi_value ext;
+  napi_create_external(env, s, NULL, NULL, &ext); /* lives as long as the process */
+  return ext;
+}
+
+static session_t *get_session(napi_env env, napi_value v) {
+  session_t *s = NULL;
+  if (napi_get_value_external(env, v, (void **)&s) != napi_ok || !s) {
+    napi_throw_type_error(env, "EINVAL", "not a FUSE session");
+    return NULL;
+  }
+  return s;
+}
+
+/* sessionFd(session): the /dev/fuse fd, for aborting; -1 once closed. */
+static napi_value js_session_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  return num(env, s->destroyed || !s->se ? -1 : fuse_session_fd(s->se));
+}
+
+static napi_value js_session_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  set_int(env, o, "writes", (int64_t)atomic_load(&s->writes));
+  set_int(env, o, "writeBytes", (int64_t)atomic_load(&s->write_bytes));
+  set_int(env, o, "maxWriteSeen", (int64_t)atomic_load(&s->max_write_seen));
+  set_int(env, o, "reads", (int64_t)atomic_load(&s->reads));
+  set_int(env, o, "jsRequests", (int64_t)atomic_load(&s->js_requests));
+  set_int(env, o, "outstanding", s->outstanding);
+  return o;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+#define REPLY_PROLOGUE(nargs)                                   \
+  size_t argc = nargs;                                          \
+  napi_value argv[nargs];                                       \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);         \
+  request_t *r;                                                 \
+  if (argc < nargs) {                                           \
+    napi_throw_type_error(env, "EINVAL", "missing arguments");  \
+    return NULL;                                                \
+  }                                                             \
+  if (!take_request(env, argv[0], &r)) return NULL;
+
+static napi_value finish(napi_env env, request_t *r, int res) {
+  done_request(r);
+  napi_value out;
+  napi_get_boolean(env, res == 0, &out); /* false: the kernel no longer waited (interrupted) */
+  return out;
+}
+
+static double get_double(napi_env env, napi_value obj, const char *name, double def) {
+  napi_value v;
+  bool has;
+  double d = def;
+  napi_has_named_property(env, obj, name, &has);
+  if (!has) return def;
+  napi_get_named_property(env, obj, name, &v);
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    bool lossless;
+    int64_t i;
+    if (napi_get_value_bigint_int64(env, v, &i, &lossless) == napi_ok) d = (double)i;
+    else d = def;
+  }
+  return d;
+}
+
+static uint64_t get_u64(napi_env env, napi_value obj, const char *name) {
+  napi_value v;
+  uint64_t u = 0;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_number) {
+    double d;
+    napi_get_value_double(env, v, &d);
+    u = (uint64_t)d;
+  } else if (t == napi_bigint) {
+    bool lossless;
+    napi_get_value_bigint_uint64(env, v, &u, &lossless);
+  }
+  return u;
+}
+
+static bool read_entry(napi_env env, napi_value obj, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  napi_valuetype t;
+  napi_typeof(env, obj, &t);
+  if (t != napi_object) {
+    napi_throw_type_error(env, "EINVAL", "expected an entry");
+    return false;
+  }
+  e->ino = get_u64(env, obj, "ino");
+  e->generation = get_u64(env, obj, "generation");
+  e->attr_timeout = get_double(env, obj, "attrTimeout", 1.0);
+  e->entry_timeout = get_double(env, obj, "entryTimeout", 1.0);
+  napi_value attr;
+  bool has;
+  napi_has_named_property(env, obj, "attr", &has);
+  if (has) {
+    napi_get_named_property(env, obj, "attr", &attr);
+    read_attr(env, attr, &e->attr);
+  }
+  return true;
+}
+
+static void read_open_flags(napi_env env, napi_value obj, struct fuse_file_info *fi) {
+  napi_valuetype t;
+  napi_typeof(env, obj, &t);
+  if (t != napi_object) return;
+  napi_value v;
+  bool b, has;
+#define FLAG(key, field)                                   \
+  napi_has_named_property(env, obj, key, &has);            \
+  if (has) {                                               \
+    napi_get_named_property(env, obj, key, &v);            \
+    if (napi_get_value_bool(env, v, &b) == napi_ok) fi->field = b; \
+  }
+  FLAG("directIo", direct_io)
+  FLAG("keepCache", keep_cache)
+  FLAG("nonseekable", nonseekable)
+  FLAG("cacheReaddir", cache_readdir)
+  FLAG("noflush", noflush)
+#undef FLAG
+}
+
+static int backing_fd(napi_env env, napi_value obj) {
+  napi_valuetype t;
+  napi_typeof(env, obj, &t);
+  if (t != napi_object) return -1;
+  double d = get_double(env, obj, "backingFd", -1);
+  return (int)d;
+}
+
+/* replyErr(req, errno): 0 is success without data. */
+static napi_value js_reply_err(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  int32_t err;
+  if (!arg_int32(env, argv[1], &err)) return NULL;
+  return finish(env, r, fuse_reply_err(r->req, err < 0 ? -err : err));
+}
+
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  struct fuse_entry_param e;
+  if (!read_entry(env, argv[1], &e)) return NULL;
+  return finish(env, r, fuse_reply_entry(r->req, &e));
+}
+
+/* replyCreate(req, entry, fh, {backingFd, directIo, keepCache}) */
+static napi_value js_reply_create(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(4);
+  struct fuse_entry_param e;
+  if (!read_entry(env, argv[1], &e)) return NULL;
+  uint64_t fh;
+  if (!arg_uint64(env, argv[2], &fh)) return NULL;
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  read_open_flags(env, argv[3], &fi);
+  handle_t *h = malloc(sizeof *h);
+  h->fh = fh;
+  h->fd = backing_fd(env, argv[3]);
+  fi.fh = (uintptr_t)h;
+  int res = fuse_reply_create(r->req, &e, &fi);
+  if (res != 0) free(h); /* no release will come for it */
+  return finish(env, r, res);
+}
+
+/* replyOpen(req, fh, {backingFd, directIo, keepCache, cacheReaddir}) for open and opendir */
+static napi_value js_reply_open(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  uint64_t fh;
+  if (!arg_uint64(env, argv[1], &fh)) return NULL;
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  read_open_flags(env, argv[2], &fi);
+  handle_t *h = NULL;
+  if (r->op == OP_OPENDIR) {
+    fi.fh = fh;
+  } else {
+    h = malloc(sizeof *h);
+    h->fh = fh;
+    h->fd = backing_fd(env, argv[2]);
+    fi.fh = (uintptr_t)h;
+  }
+  int res = fuse_reply_open(r->req, &fi);
+  if (res != 0) free(h);
+  return finish(env, r, res);
+}
+
+static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  struct stat st;
+  if (!read_attr(env, argv[1], &st)) {
+    napi_throw_type_error(env, "EINVAL", "expected an attr");
+    return NULL;
+  }
+  double timeout;
+  napi_get_value_double(env, argv[2], &timeout);
+  return finish(env, r, fuse_reply_attr(r->req, &st, timeout));
+}
+
+static napi_value js_reply_readlink(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  char *target;
+  if (!arg_string(env, argv[1], &target)) return NULL;
+  int res = fuse_reply_readlink(r->req, target);
+  free(target);
+  return finish(env, r, res);
+}
+
+static napi_value js_reply_write(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  int64_t count;
+  if (!arg_int64(env, argv[1], &count)) return NULL;
+  return finish(env, r, fuse_reply_write(r->req, (size_t)count));
+}
+
+/* replyBuf(req, buffer): data for read. */
+static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  void *data;
+  size_t len;
+  if (!arg_buffer(env, argv[1], &data, &len)) return NULL;
+  if (r->op == OP_READ && len > r->size) len = r->size;
+  return finish(env, r, fuse_reply_buf(r->req, data, len));
+}
+
+/* replyXattr(req, value): the size protocol (size 0 asks the length; too small is ERANGE)
+ * is applied here. */
+static napi_value js_reply_xattr(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  void *data;
+  size_t len;
+  if (!arg_buffer(env, argv[1], &data, &len)) return NULL;
+  int res;
+  if (r->size == 0) res = fuse_reply_xattr(r->req, len);
+  else if (len > r->size) res = fuse_reply_err(r->req, ERANGE);
+  else res = fuse_reply_buf(r->req, data, len);
+  return finish(env, r, res);
+}
+
+/* replyXattrList(req, names[]) */
+static napi_value js_reply_xattr_list(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  size_t cap = 256, len = 0;
+  char *buf = malloc(cap);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t l;
+    napi_get_element(env, argv[1], i, &v);
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &l) != napi_ok) continue;
+    while (len + l + 1 > cap) buf = realloc(buf, cap *= 2);
+    napi_get_value_string_utf8(env, v, buf + len, l + 1, &l);
+    len += l + 1;
+  }
+  int res;
+  if (r->size == 0) res = fuse_reply_xattr(r->req, len);
+  else if (len > r->size) res = fuse_reply_err(r->req, ERANGE);
+  else res = fuse_reply_buf(r->req, buf, len);
+  free(buf);
+  return finish(env, r, res);
+}
+
+static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  struct statvfs sv;
+  memset(&sv, 0, sizeof sv);
+  sv.f_bsize = (unsigned long)get_double(env, argv[1], "bsize", 4096);
+  sv.f_frsize = (unsigned long)get_double(env, argv[1], "frsize", 4096);
+  sv.f_blocks = (fsblkcnt_t)get_double(env, argv[1], "blocks", 0);
+  sv.f_bfree = (fsblkcnt_t)get_double(env, argv[1], "bfree", 0);
+  sv.f_bavail = (fsblkcnt_t)get_double(env, argv[1], "bavail", 0);
+  sv.f_files = (fsfilcnt_t)get_double(env, argv[1], "files", 0);
+  sv.f_ffree = (fsfilcnt_t)get_double(env, argv[1], "ffree", 0);
+  sv.f_favail = (fsfilcnt_t)get_double(env, argv[1], "favail", 0);
+  sv.f_namemax = (unsigned long)get_double(env, argv[1], "namemax", 255);
+  return finish(env, r, fuse_reply_statfs(r->req, &sv));
+}
+
+static napi_value js_reply_lseek(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  int64_t off;
+  if (!arg_int64(env, argv[1], &off)) return NULL;
+  return finish(env, r, fuse_reply_lseek(r->req, off));
+}
+
+/* replyReaddir(req, entries) -> how many entries fit. Entries are {name, ino, mode, off}
+ * for readdir and {name, off, entry} for readdirplus; every entry that fits with a
+ * nonzero entry.ino (other than . and ..) counts as a lookup for the kernel. */
+static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(2);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  size_t size = r->size, pos = 0;
+  char *buf = malloc(size ? size : 1);
+  uint32_t added = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value ent, namev;
+    napi_get_element(env, argv[1], i, &ent);
+    napi_get_named_property(env, ent, "name", &namev);
+    char name[1024];
+    size_t nl;
+    if (napi_get_value_string_utf8(env, namev, name, sizeof name, &nl) != napi_ok) continue;
+    off_t off = (off_t)get_double(env, ent, "off", 0);
+    size_t need;
+    if (r->op == OP_READDIRPLUS) {
+      napi_value ev;
+      struct fuse_entry_param e;
+      napi_get_named_property(env, ent, "entry", &ev);
+      if (!read_entry(env, ev, &e)) {
+        free(buf);
+        return NULL;
+      }
+      need = fuse_add_direntry_plus(r->req, buf + pos, size - pos, name, &e, off);
+    } else {
+      struct stat st;
+      memset(&st, 0, sizeof st);
+      st.st_ino = (ino_t)get_u64(env, ent, "ino");
+      st.st_mode = (mode_t)get_double(env, ent, "mode", 0);
+      need = fuse_add_direntry(r->req, buf + pos, size - pos, name, &st, off);
+    }
+    if (need > size - pos) break;
+    pos += need;
+    added++;
+  }
+  int res = fuse_reply_buf(r->req, buf, pos);
+  free(buf);
+  finish(env, r, res);
+  return num(env, added);
+}
+
+/* reqContext(req) -> {uid, gid, pid, umask} of the process that made the request */
+static napi_value js_req_context(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  request_t *r = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || !r) {
+    napi_throw_type_error(env, "EINVAL", "not a FUSE request");
+    return NULL;
+  }
+  napi_value o;
+  napi_create_object(env, &o);
+  set_int(env, o, "uid", r->uid);
+  set_int(env, o, "gid", r->gid);
+  set_int(env, o, "pid", r->pid);
+  set_int(env, o, "umask", r->umask);
+  return o;
+}
+
+void session_init(napi_env env, napi_value exports) {
+  export_fn(env, exports, "reqContext", js_req_context);
+  export_fn(env, exports, "mount", js_mount);
+  export_fn(env, exports, "sessionFd", js_session_fd);
+  export_fn(env, exports, "sessionStats", js_session_stats);
+  export_fn(env, exports, "replyErr", js_reply_err);
+  export_fn(env, exports, "replyEntry", js_reply_entry);
+  export_fn(env, exports, "replyCreate", js_reply_create);
+  export_fn(env, exports, "replyOpen", js_reply_open);
+  export_fn(env, exports, "replyAttr", js_reply_attr);
+  export_fn(env, exports, "replyReadlink", js_reply_readlink);
+  export_fn(env, exports, "replyWrite", js_reply_write);
+  export_fn(env, exports, "replyBuf", js_reply_buf);
+  export_fn(env, exports, "replyXattr", js_reply_xattr);
+  export_fn(env, exports, "replyXattrList", js_reply_xattr_list);
+  export_fn(env, exports, "replyStatfs", js_reply_statfs);
+  export_fn(env, exports, "replyLseek", js_reply_lseek);
+  export_fn(env, exports, "replyReaddir", js_reply_readdir);
+}

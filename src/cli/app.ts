@@ -1,0 +1,48 @@
+// Builds the yargs program from the command modules and turns failures into one line.
+import yargs, { type Argv } from 'yargs';
+import { commands } from './commands.js';
+import { version } from './version.js';
+import { UserError } from './errors.js';
+
+export interface GlobalArgs {
+  root?: string;
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
+  return String(e);
+}
+
+export async function run(argv: string[]): Promise<void> {
+  let program: Argv = yargs(argv)
+    .scriptName('strata')
+    .usage('$0 <command> [options]\n\nA union filesystem in userspace, and containers built on it.')
+    .option('root', {
+      type: 'string',
+      describe: 'image store root (default $STRATA_ROOT, /var/lib/strata as root, ~/.local/share/strata otherwise)',
+      global: true,
+    })
+    .version(version())
+    .alias('v', 'version')
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .demandCommand(1, 'name a command; see strata --help')
+    .recommendCommands()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`strata: ${msg}\n\n`);
+      y.showHelp((s: string) => process.stderr.write(s + '\n'));
+      process.exit(2);
+    });
+  for (const c of commands) program = program.command(c);
+  try {
+    await program.parseAsync();
+  } catch (e) {
+    process.stderr.write(`strata: ${describeError(e)}\n`);
+    if (process.env.STRATA_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = e instanceof UserError ? e.exitCode : 1;
+    throw e;
+  }
+}

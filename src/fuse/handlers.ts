@@ -1,0 +1,86 @@
+// What a filesystem served over FUSE implements. Every method may return a value or a
+// Promise; throwing a SysError answers its errno, anything else answers EIO. A missing
+// method answers ENOSYS.
+import type { Attr, StatVfs } from '../sys/native.js';
+import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext } from './native.js';
+
+/** The fields a setattr asks to change; nsec may be UTIME_NOW. */
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  atimeNsec?: number;
+  mtime?: number;
+  mtimeNsec?: number;
+  ctime?: number;
+  ctimeNsec?: number;
+}
+
+export interface AttrReply {
+  attr: Attr;
+  timeout: number;
+}
+
+export interface OpenReply extends OpenReplyFlags {
+  fh: number;
+}
+
+export interface CreateReply extends OpenReply {
+  entry: EntryParam;
+}
+
+export interface InitInfo {
+  maxWrite: number;
+  maxReadahead: number;
+  want: number;
+  capable: number;
+  writeback: boolean;
+  readdirplus: boolean;
+}
+
+type R<T> = T | Promise<T>;
+
+export interface FuseHandlers {
+  init?(info: InitInfo): void;
+  /** The session ended (unmounted or failed); code is the loop's result. */
+  exit?(code: number): void;
+  lookup?(parent: number, name: string): R<EntryParam>;
+  forget?(ino: number, nlookup: number): void;
+  getattr?(ino: number, fh: number | undefined): R<AttrReply>;
+  setattr?(ino: number, set: SetAttr, fh: number | undefined, ctx: RequestContext): R<AttrReply>;
+  readlink?(ino: number): R<string>;
+  mknod?(parent: number, name: string, mode: number, rdev: number, ctx: RequestContext): R<EntryParam>;
+  mkdir?(parent: number, name: string, mode: number, ctx: RequestContext): R<EntryParam>;
+  unlink?(parent: number, name: string): R<void>;
+  rmdir?(parent: number, name: string): R<void>;
+  symlink?(parent: number, name: string, target: string, ctx: RequestContext): R<EntryParam>;
+  rename?(parent: number, name: string, newParent: number, newName: string, flags: number): R<void>;
+  link?(ino: number, newParent: number, newName: string): R<EntryParam>;
+  open?(ino: number, flags: number, ctx: RequestContext): R<OpenReply>;
+  /** Only for handles opened without a backingFd. */
+  read?(ino: number, fh: number, size: number, offset: number): R<Uint8Array>;
+  write?(ino: number, fh: number, data: Buffer, offset: number): R<number>;
+  flush?(ino: number, fh: number): R<void>;
+  fsync?(ino: number, fh: number, datasync: boolean): R<void>;
+  fallocate?(ino: number, fh: number, mode: number, offset: number, length: number): R<void>;
+  lseek?(ino: number, fh: number, offset: number, whence: number): R<number>;
+  copyFileRange?(inoIn: number, fhIn: number, offIn: number, inoOut: number, fhOut: number, offOut: number,
+    length: number, flags: number): R<number>;
+  /** Always called; backingFd is the fd given at open (-1 if none), now the handler's to close. */
+  release?(ino: number, fh: number, flags: number, backingFd: number): R<void>;
+  opendir?(ino: number, flags: number): R<OpenReply>;
+  /** Entries from offset on; as many as fit are sent. With plus, each entry's lookup is
+   * counted by the handler; the session forgets the ones that did not fit. */
+  readdir?(ino: number, fh: number, offset: number, plus: boolean): R<DirEntry[]>;
+  releasedir?(ino: number, fh: number): R<void>;
+  fsyncdir?(ino: number, fh: number, datasync: boolean): R<void>;
+  statfs?(ino: number): R<StatVfs>;
+  setxattr?(ino: number, name: string, value: Buffer, flags: number): R<void>;
+  getxattr?(ino: number, name: string): R<Uint8Array>;
+  listxattr?(ino: number): R<string[]>;
+  removexattr?(ino: number, name: string): R<void>;
+  access?(ino: number, mask: number): R<void>;
+  create?(parent: number, name: string, mode: number, flags: number, ctx: RequestContext): R<CreateReply>;
+}

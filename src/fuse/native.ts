@@ -1,0 +1,83 @@
+// The addon's FUSE half, typed: a libfuse3 low-level session served by JS (native/src/session.c).
+import { addon, type Attr, type StatVfs } from '../sys/native.js';
+
+/** Request handle: opaque, answered exactly once through a reply function. */
+export type Req = { readonly __fuseRequest: unique symbol };
+export type SessionHandle = { readonly __fuseSession: unique symbol };
+
+export interface EntryParam {
+  ino: number | bigint;
+  generation?: number;
+  attr?: Attr;
+  attrTimeout?: number;
+  entryTimeout?: number;
+}
+
+export interface OpenReplyFlags {
+  backingFd?: number;
+  directIo?: boolean;
+  keepCache?: boolean;
+  nonseekable?: boolean;
+  cacheReaddir?: boolean;
+  noflush?: boolean;
+}
+
+export interface DirEntry {
+  name: string;
+  off: number;
+  ino?: number | bigint;
+  mode?: number;
+  entry?: EntryParam;
+}
+
+export interface SessionSettings {
+  maxWrite?: number;
+  maxReadahead?: number;
+  maxThreads?: number;
+  writeback?: boolean;
+  readdirplus?: boolean;
+  readdirplusAuto?: boolean;
+  parallelDirops?: boolean;
+  cacheSymlinks?: boolean;
+  splice?: boolean;
+}
+
+export interface SessionStats {
+  writes: number;
+  writeBytes: number;
+  maxWriteSeen: number;
+  reads: number;
+  jsRequests: number;
+  outstanding: number;
+}
+
+export interface RequestContext {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+export type Dispatch = (op: number, req: Req | undefined, ...args: unknown[]) => void;
+
+export interface FuseNative {
+  mount(mountpoint: string, args: string[], settings: SessionSettings, dispatch: Dispatch): SessionHandle;
+  sessionFd(s: SessionHandle): number;
+  reqContext(req: Req): RequestContext;
+  sessionStats(s: SessionHandle): SessionStats;
+  replyErr(req: Req, errno: number): boolean;
+  replyEntry(req: Req, entry: EntryParam): boolean;
+  replyCreate(req: Req, entry: EntryParam, fh: number, flags: OpenReplyFlags): boolean;
+  replyOpen(req: Req, fh: number, flags: OpenReplyFlags): boolean;
+  replyAttr(req: Req, attr: Attr, timeout: number): boolean;
+  replyReadlink(req: Req, target: string): boolean;
+  replyWrite(req: Req, count: number): boolean;
+  replyBuf(req: Req, data: Uint8Array): boolean;
+  replyXattr(req: Req, value: Uint8Array): boolean;
+  replyXattrList(req: Req, names: string[]): boolean;
+  replyStatfs(req: Req, st: StatVfs): boolean;
+  replyLseek(req: Req, off: number): boolean;
+  replyReaddir(req: Req, entries: DirEntry[]): number;
+}
+
+export const fuse = addon as FuseNative;

@@ -1,0 +1,209 @@
+// A mounted FUSE session: turns native requests into calls on FuseHandlers and their
+// results (or errors) into replies. The daemon never dies from a request: a handler that
+// throws something without an errno answers EIO and is logged; the mount stays up.
+import { errnoFrom, E, SysError } from '../sys/errors.js';
+import type { Attr } from '../sys/native.js';
+import { fuse, type DirEntry, type EntryParam, type Req, type SessionHandle, type SessionSettings, type SessionStats } from './native.js';
+import { Op } from './ops.js';
+import type { FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
+import { unmount } from './unmount.js';
+
+export interface MountOptions {
+  fsname?: string;
+  subtype?: string;
+  allowOther?: boolean;
+  defaultPermissions?: boolean;
+  readOnly?: boolean;
+  /** further -o options for the kernel mount, as strings */
+  extra?: string[];
+  settings?: SessionSettings;
+  /** one line per request and its answer */
+  debug?: (line: string) => void;
+  /** where unexpected handler failures are reported (default: stderr) */
+  log?: (line: string) => void;
+}
+
+type Reply<T> = (value: T) => void;
+
+export class FuseSession {
+  readonly mountpoint: string;
+  /** Resolves once the kernel's INIT is answered: the mount is usable. */
+  readonly ready: Promise<InitInfo>;
+  /** Resolves when the session loop ended (unmounted by anyone, or failed). */
+  readonly closed: Promise<number>;
+  private readonly handle: SessionHandle;
+  private readonly handlers: FuseHandlers;
+  private readonly debug: ((line: string) => void) | undefined;
+  private readonly log: (line: string) => void;
+  private isClosed = false;
+
+  private constructor(mountpoint: string, handlers: FuseHandlers, opts: MountOptions) {
+    this.mountpoint = mountpoint;
+    this.handlers = handlers;
+    this.debug = opts.debug;
+    this.log = opts.log ?? ((line) => process.stderr.write(`strata: ${line}\n`));
+    let onReady!: (i: InitInfo) => void;
+    let onClosed!: (c: number) => void;
+    this.ready = new Promise((resolve) => (onReady = resolve));
+    this.closed = new Promise((resolve) => (onClosed = resolve));
+    const o: string[] = [];
+    o.push(`fsname=${(opts.fsname ?? 'strata').replace(/,/g, '_')}`);
+    if (opts.subtype) o.push(`subtype=${opts.subtype}`);
+    if (opts.allowOther) o.push('allow_other');
+    if (opts.defaultPermissions) o.push('default_permissions');
+    if (opts.readOnly) o.push('ro');
+    o.push(...(opts.extra ?? []));
+    this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], opts.settings ?? {}, (op, req, ...args) =>
+      this.dispatch(op, req, args, onReady, onClosed),
+    );
+  }
+
+  static mount(mountpoint: string, handlers: FuseHandlers, opts: MountOptions = {}): FuseSession {
+    return new FuseSession(mountpoint, handlers, opts);
+  }
+
+  stats(): SessionStats {
+    return fuse.sessionStats(this.handle);
+  }
+
+  get isMounted(): boolean {
+    return !this.isClosed;
+  }
+
+  /** Unmounts (lazily if asked: busy mounts detach at once) and waits for the loop to end. */
+  async unmount(opts: { lazy?: boolean } = {}): Promise<void> {
+    if (this.isClosed) return;
+    unmount(this.mountpoint, opts);
+    await this.closed;
+  }
+
+  private fail(req: Req, op: Op, e: unknown): void {
+    const errno = errnoFrom(e);
+    const expected = e instanceof SysError || (typeof (e as { code?: unknown })?.code === 'string' && errno !== E.EIO);
+    if (!expected) this.log(`${Op[op]} failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    this.debug?.(`  ${Op[op]} -> ${(e as { code?: string })?.code ?? 'EIO'}`);
+    try {
+      fuse.replyErr(req, expected ? errno : E.EIO);
+    } catch {
+      // already answered: nothing more to say to the kernel
+    }
+  }
+
+  /** Calls the handler, then reply with its value; errors become errno replies. */
+  private run<T>(req: Req, op: Op, call: (() => T | Promise<T>) | undefined, reply: Reply<T>): void {
+    if (!call) {
+      fuse.replyErr(req, E.ENOSYS);
+      return;
+    }
+    const done = (v: T): void => {
+      try {
+        reply(v);
+        this.debug?.(`  ${Op[op]} -> ok`);
+      } catch (e) {
+        this.fail(req, op, e);
+      }
+    };
+    try {
+      const v = call();
+      if (v instanceof Promise) v.then(done, (e: unknown) => this.fail(req, op, e));
+      else done(v);
+    } catch (e) {
+      this.fail(req, op, e);
+    }
+  }
+
+  private dispatch(op: Op, req: Req | undefined, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
+    const h = this.handlers;
+    if (op === Op.INIT) {
+      const info = a[0] as InitInfo;
+      h.init?.(info);
+      onReady(info);
+      return;
+    }
+    if (op === Op.EXIT) {
+      this.isClosed = true;
+      h.exit?.(a[0] as number);
+      onClosed(a[0] as number);
+      return;
+    }
+    if (op === Op.FORGET) {
+      const pairs = a[0] as number[];
+      this.debug?.(`FORGET ${pairs.join(' ')}`);
+      for (let i = 0; i < pairs.length; i += 2) {
+        try {
+          h.forget?.(pairs[i]!, pairs[i + 1]!);
+        } catch (e) {
+          this.log(`FORGET failed unexpectedly: ${String(e)}`);
+        }
+      }
+      return;
+    }
+    if (!req) return;
+    this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
+    const n = (i: number): number => a[i] as number;
+    const s = (i: number): string => a[i] as string;
+    const ctx = () => fuse.reqContext(req);
+    const entry: Reply<EntryParam> = (e) => fuse.replyEntry(req, e);
+    const ok: Reply<void> = () => fuse.replyErr(req, 0);
+    const attr: Reply<{ attr: Attr; timeout: number }> = (r) => fuse.replyAttr(req, r.attr, r.timeout);
+    const open: Reply<OpenReply> = (r) => fuse.replyOpen(req, r.fh, r);
+    switch (op) {
+      case Op.LOOKUP: return this.run(req, op, h.lookup && (() => h.lookup!(n(0), s(1))), entry);
+      case Op.GETATTR: return this.run(req, op, h.getattr && (() => h.getattr!(n(0), a[1] as number | undefined)), attr);
+      case Op.SETATTR:
+        return this.run(req, op, h.setattr && (() => h.setattr!(n(0), a[1] as SetAttr, a[2] as number | undefined, ctx())), attr);
+      case Op.READLINK: return this.run(req, op, h.readlink && (() => h.readlink!(n(0))), (t) => fuse.replyReadlink(req, t));
+      case Op.MKNOD: return this.run(req, op, h.mknod && (() => h.mknod!(n(0), s(1), n(2), n(3), ctx())), entry);
+      case Op.MKDIR: return this.run(req, op, h.mkdir && (() => h.mkdir!(n(0), s(1), n(2), ctx())), entry);
+      case Op.UNLINK: return this.run(req, op, h.unlink && (() => h.unlink!(n(0), s(1))), ok);
+      case Op.RMDIR: return this.run(req, op, h.rmdir && (() => h.rmdir!(n(0), s(1))), ok);
+      case Op.SYMLINK: return this.run(req, op, h.symlink && (() => h.symlink!(n(0), s(1), s(2), ctx())), entry);
+      case Op.RENAME: return this.run(req, op, h.rename && (() => h.rename!(n(0), s(1), n(2), s(3), n(4))), ok);
+      case Op.LINK: return this.run(req, op, h.link && (() => h.link!(n(0), n(1), s(2))), entry);
+      case Op.OPEN: return this.run(req, op, h.open && (() => h.open!(n(0), n(1), ctx())), open);
+      case Op.READ: return this.run(req, op, h.read && (() => h.read!(n(0), n(1), n(2), n(3))), (b) => fuse.replyBuf(req, b));
+      case Op.WRITE:
+        return this.run(req, op, h.write && (() => h.write!(n(0), n(1), a[2] as Buffer, n(3))), (c) => fuse.replyWrite(req, c));
+      case Op.FLUSH: return this.run(req, op, h.flush ? () => h.flush!(n(0), n(1)) : () => undefined, ok);
+      case Op.RELEASE: return this.run(req, op, () => h.release?.(n(0), n(1), n(2), n(3)), ok);
+      case Op.FSYNC: return this.run(req, op, h.fsync && (() => h.fsync!(n(0), n(1), n(2) !== 0)), ok);
+      case Op.OPENDIR: return this.run(req, op, h.opendir ? () => h.opendir!(n(0), n(1)) : () => ({ fh: 0 }), open);
+      case Op.READDIR:
+      case Op.READDIRPLUS: {
+        const plus = op === Op.READDIRPLUS;
+        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus)), (entries: DirEntry[]) => {
+          const sent = fuse.replyReaddir(req, entries);
+          if (plus) this.forgetUnsent(entries, sent);
+        });
+      }
+      case Op.RELEASEDIR: return this.run(req, op, () => h.releasedir?.(n(0), n(1)), ok);
+      case Op.FSYNCDIR: return this.run(req, op, h.fsyncdir && (() => h.fsyncdir!(n(0), n(1), n(2) !== 0)), ok);
+      case Op.STATFS: return this.run(req, op, h.statfs && (() => h.statfs!(n(0))), (st) => fuse.replyStatfs(req, st));
+      case Op.SETXATTR: return this.run(req, op, h.setxattr && (() => h.setxattr!(n(0), s(1), a[2] as Buffer, n(3))), ok);
+      case Op.GETXATTR: return this.run(req, op, h.getxattr && (() => h.getxattr!(n(0), s(1))), (v) => fuse.replyXattr(req, v));
+      case Op.LISTXATTR: return this.run(req, op, h.listxattr && (() => h.listxattr!(n(0))), (l) => fuse.replyXattrList(req, l));
+      case Op.REMOVEXATTR: return this.run(req, op, h.removexattr && (() => h.removexattr!(n(0), s(1))), ok);
+      case Op.ACCESS: return this.run(req, op, h.access && (() => h.access!(n(0), n(1))), ok);
+      case Op.CREATE:
+        return this.run(req, op, h.create && (() => h.create!(n(0), s(1), n(2), n(3), ctx())), (r) =>
+          fuse.replyCreate(req, r.entry, r.fh, r),
+        );
+      case Op.FALLOCATE: return this.run(req, op, h.fallocate && (() => h.fallocate!(n(0), n(1), n(2), n(3), n(4))), ok);
+      case Op.LSEEK: return this.run(req, op, h.lseek && (() => h.lseek!(n(0), n(1), n(2), n(3))), (o) => fuse.replyLseek(req, o));
+      case Op.COPY_FILE_RANGE:
+        return this.run(req, op, h.copyFileRange && (() => h.copyFileRange!(n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7))), (c) =>
+          fuse.replyWrite(req, c),
+        );
+      default:
+        fuse.replyErr(req, E.ENOSYS);
+    }
+  }
+
+  /** readdirplus entries that did not fit were never seen by the kernel: undo their lookup. */
+  private forgetUnsent(entries: DirEntry[], sent: number): void {
+    for (let i = sent; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.entry && e.entry.ino && e.name !== '.' && e.name !== '..') this.handlers.forget?.(Number(e.entry.ino), 1);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// The addon's syscall half, typed. Only src/sys and src/fuse import this file.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** A stat with ns times, as the kernel gives it. */
+export interface Attr {
+  ino: number | bigint;
+  dev?: number | bigint;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number | bigint;
+  size: number;
+  blocks: number;
+  blksize: number;
+  atime: number;
+  atimeNsec: number;
+  mtime: number;
+  mtimeNsec: number;
+  ctime: number;
+  ctimeNsec: number;
+}
+
+export interface StatVfs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  namemax: number;
+}
+
+export interface NativeConstants {
+  UTIME_NOW: number;
+  UTIME_OMIT: number;
+  RENAME_NOREPLACE: number;
+  RENAME_EXCHANGE: number;
+  RENAME_WHITEOUT: number;
+  XATTR_CREATE: number;
+  XATTR_REPLACE: number;
+  MNT_DETACH: number;
+  MNT_FORCE: number;
+}
+
+export interface Native {
+  lstat(path: string): Attr;
+  fstat(fd: number): Attr;
+  mknod(path: string, mode: number, rdev: number): void;
+  makedev(major: number, minor: number): number;
+  lgetxattr(path: string, name: string): Buffer;
+  lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+  renameat2(from: string, to: string, flags: number): void;
+  utimensat(path: string, atime: number, atimeNsec: number, mtime: number, mtimeNsec: number, nofollow: boolean): void;
+  futimens(fd: number, atime: number, atimeNsec: number, mtime: number, mtimeNsec: number): void;
+  fchownat(path: string, uid: number, gid: number, nofollow: boolean): void;
+  ficlone(destFd: number, srcFd: number): void;
+  copyFileRange(fdIn: number, fdOut: number, length: number): number;
+  umount2(path: string, flags: number): void;
+  statvfs(path: string): StatVfs;
+  constants: NativeConstants;
+}
+
+/** The addon itself, loaded once; src/fuse/native.ts types its FUSE half. */
+const here = path.dirname(fileURLToPath(import.meta.url));
+// dist/src/sys -> repository root
+const addonPath = path.resolve(here, '../../../native/build/Release/strata.node');
+
+export const addon: unknown = createRequire(import.meta.url)(addonPath);
+export const native = addon as Native;

@@ -1,0 +1,75 @@
+// Strata's libfuse3 binding, through the real kernel, with a passthrough filesystem.
+import test, { type ExecutionContext } from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { distDir, isMounted, sh, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const passthroughJs = path.join(distDir, 'test/fixtures/passthrough.js');
+
+async function mountPassthrough(t: ExecutionContext, extra: string[] = []): Promise<{ src: string; mnt: string; d: Daemon }> {
+  const dir = tempDir(t);
+  const src = path.join(dir, 'src');
+  const mnt = path.join(dir, 'mnt');
+  fs.mkdirSync(src);
+  fs.mkdirSync(mnt);
+  const d = await startDaemon(t, passthroughJs, [src, mnt, ...extra], mnt);
+  return { src, mnt, d };
+}
+
+test('ls, stat and cat see the source tree', async (t) => {
+  const { src, mnt } = await mountPassthrough(t);
+  fs.mkdirSync(path.join(src, 'dir'));
+  fs.writeFileSync(path.join(src, 'dir/file'), 'hello\n');
+  t.is(sh(`ls ${mnt}/dir`).out, 'file\n');
+  t.is(sh(`cat ${mnt}/dir/file`).out, 'hello\n');
+  t.is(sh(`stat -c %s ${mnt}/dir/file`).out.trim(), '6');
+});
+
+test('touch -m and touch -a set mtime and atime independently, to the nanosecond', async (t) => {
+  const { src, mnt } = await mountPassthrough(t);
+  fs.writeFileSync(path.join(src, 'f'), 'x');
+  sh(`touch -m -d '2001-02-03 04:05:06.123456789Z' ${mnt}/f`);
+  sh(`touch -a -d '2002-03-04 05:06:07.987654321Z' ${mnt}/f`);
+  const st = fs.statSync(path.join(src, 'f'), { bigint: true });
+  t.is(st.mtimeNs, 981173106123456789n);
+  t.is(st.atimeNs, 1015218367987654321n);
+  t.is(sh(`stat -c '%x|%y' ${mnt}/f`).out.trim(), '2002-03-04 05:06:07.987654321 +0000|2001-02-03 04:05:06.123456789 +0000');
+});
+
+test('hard links show the same attributes through both names right after a write', async (t) => {
+  const { mnt } = await mountPassthrough(t);
+  sh(`echo one > ${mnt}/a && ln ${mnt}/a ${mnt}/b && stat -c %s ${mnt}/a ${mnt}/b >/dev/null && echo twotwo >> ${mnt}/a`);
+  const [a, b] = sh(`stat -c '%i %h %s %Y' ${mnt}/a ${mnt}/b`).out.trim().split('\n');
+  t.is(a, b);
+  t.regex(a!, / 2 11 /);
+});
+
+test('writes reach the filesystem in requests of at least 128 KiB', async (t) => {
+  const { mnt, d } = await mountPassthrough(t);
+  sh(`dd if=/dev/zero of=${mnt}/big bs=1M count=16 status=none`);
+  d.child.kill('SIGUSR2');
+  const stats = JSON.parse(await d.waitFor(/\{"writes".*\}/)) as { maxWriteSeen: number; writeBytes: number };
+  t.true(stats.maxWriteSeen >= 128 * 1024, `largest write was ${stats.maxWriteSeen} bytes`);
+  t.is(stats.writeBytes, 16 * 1024 * 1024);
+});
+
+test('a handler that throws answers EIO and the mount stays up', async (t) => {
+  const { src, mnt, d } = await mountPassthrough(t, ['--throw-on', 'boom']);
+  fs.writeFileSync(path.join(src, 'ok'), 'fine');
+  const r = sh(`stat ${mnt}/boom`, { allowFail: true });
+  t.not(r.code, 0);
+  t.regex(r.err, /Input\/output error/);
+  t.is(sh(`cat ${mnt}/ok`).out, 'fine');
+  t.regex(await d.waitFor(/LOOKUP failed unexpectedly/, 5000, 'stderr'), /LOOKUP/);
+  t.true(isMounted(mnt));
+});
+
+test('SIGTERM unmounts cleanly and the daemon exits', async (t) => {
+  const { mnt, d } = await mountPassthrough(t);
+  t.true(isMounted(mnt));
+  const exited = new Promise<number | null>((r) => d.child.once('exit', (code) => r(code)));
+  d.child.kill('SIGTERM');
+  t.is(await exited, 0);
+  t.false(isMounted(mnt));
+});
