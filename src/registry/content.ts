@@ -1,0 +1,225 @@
+// The content the registry client reads and writes, as one small interface, and its
+// implementation on a plain OCI image layout directory. The image store (src/image) will
+// implement the same interface through a small adapter; nothing else here knows the layout.
+//
+// Writes are verified and atomic (umoci's rule): bytes go to ingest/<algo>-<hex> while
+// being hashed, and only a blob whose size and digest match is fsynced and renamed into
+// blobs/. A mismatch removes the partial file; an interrupted stream keeps it, so a later
+// pull resumes from where it stopped. index.json is replaced by temp + fsync + rename.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import * as sys from '../sys/index.js';
+import { RegistryError } from './errors.js';
+import { MediaType, type Descriptor } from './manifest.js';
+import { isSha256Digest } from './reference.js';
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+export interface Expected {
+  digest: string;
+  size?: number;
+}
+
+export interface IngestOptions {
+  /** append to the bytes kept from an interrupted ingest instead of starting over */
+  resume?: boolean;
+  /** called with each chunk's length as it is written */
+  onBytes?: (n: number) => void;
+}
+
+export interface Content {
+  readonly root: string;
+  has(digest: string): boolean;
+  size(digest: string): number | undefined;
+  open(digest: string): Readable;
+  /** a small blob (manifest, config), verified against its digest */
+  read(digest: string): Buffer;
+  /** bytes kept from an interrupted ingest of digest (0 if none) */
+  partialSize(digest: string): number;
+  ingest(src: AsyncIterable<Buffer | Uint8Array>, expect: Expected, opts?: IngestOptions): Promise<void>;
+  /** stores bytes whose digest is computed (and checked against expect when given) */
+  put(bytes: Buffer, expect?: Expected): string;
+  /** the manifest (or index) descriptor stored under a name, e.g. 'host/repo:tag' */
+  lookup(name: string): Descriptor | undefined;
+  /** points name at desc, replacing what it named before */
+  setName(name: string, desc: Descriptor): void;
+}
+
+export function sha256(bytes: Buffer): string {
+  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function hexOf(digest: string): string {
+  if (!isSha256Digest(digest)) throw new RegistryError('EUNSUPPORTED', `unsupported digest ${digest}`);
+  return digest.slice('sha256:'.length);
+}
+
+function mismatch(expect: Expected, got: { digest: string; size: number }): RegistryError {
+  const what = expect.size !== undefined && got.size !== expect.size ? `${got.size} bytes, expected ${expect.size}` : `got ${got.digest}`;
+  return new RegistryError('EDIGEST', `content for ${expect.digest} does not match its digest (${what}); refused`);
+}
+
+interface OciIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+function fsyncPath(p: string, flags: number): void {
+  const fd = sys.open(p, flags);
+  try {
+    sys.fsync(fd);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/** Writes a file atomically: temp in the same dir, fsync, rename, fsync the dir. */
+export function writeFileAtomic(file: string, data: Buffer | string, mode = 0o644): void {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fd = sys.open(tmp, sys.O.O_WRONLY | sys.O.O_CREAT | sys.O.O_EXCL, mode);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += sys.pwrite(fd, buf.subarray(off), off);
+    sys.fsync(fd);
+  } catch (e) {
+    sys.close(fd);
+    sys.unlink(tmp);
+    throw e;
+  }
+  sys.close(fd);
+  sys.rename(tmp, file);
+  fsyncPath(path.dirname(file), sys.O.O_RDONLY | sys.O.O_DIRECTORY);
+}
+
+class LayoutContent implements Content {
+  constructor(readonly root: string) {}
+
+  private blobPath(digest: string): string {
+    return path.join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  private partialPath(digest: string): string {
+    return path.join(this.root, 'ingest', `sha256-${hexOf(digest)}`);
+  }
+
+  has(digest: string): boolean {
+    return sys.lstatIfExists(this.blobPath(digest)) !== undefined;
+  }
+
+  size(digest: string): number | undefined {
+    return sys.lstatIfExists(this.blobPath(digest))?.size;
+  }
+
+  open(digest: string): Readable {
+    return fs.createReadStream(this.blobPath(digest));
+  }
+
+  read(digest: string): Buffer {
+    const p = this.blobPath(digest);
+    if (!this.has(digest)) throw new RegistryError('ELOCAL', `${this.root}: blob ${digest} is missing`);
+    const bytes = fs.readFileSync(p);
+    if (sha256(bytes) !== digest) throw new RegistryError('ELOCAL', `${this.root}: blob ${digest} is corrupt`);
+    return bytes;
+  }
+
+  partialSize(digest: string): number {
+    return sys.lstatIfExists(this.partialPath(digest))?.size ?? 0;
+  }
+
+  async ingest(src: AsyncIterable<Buffer | Uint8Array>, expect: Expected, opts: IngestOptions = {}): Promise<void> {
+    const partial = this.partialPath(expect.digest);
+    sys.mkdirp(path.dirname(partial));
+    const hash = crypto.createHash('sha256');
+    let offset = 0;
+    let fd: number;
+    if (opts.resume && this.partialSize(expect.digest) > 0) {
+      fd = sys.open(partial, sys.O.O_RDWR);
+      const buf = Buffer.alloc(1 << 20);
+      for (let n; (n = sys.pread(fd, buf, offset)) > 0; offset += n) hash.update(buf.subarray(0, n));
+    } else {
+      fd = sys.open(partial, sys.O.O_RDWR | sys.O.O_CREAT | sys.O.O_TRUNC, 0o644);
+    }
+    let closed = false;
+    const discard = (): void => {
+      closed = true;
+      sys.close(fd);
+      sys.unlink(partial);
+    };
+    try {
+      for await (const chunk of src) {
+        if (expect.size !== undefined && offset + chunk.length > expect.size) {
+          discard();
+          throw mismatch(expect, { digest: '?', size: offset + chunk.length });
+        }
+        let done = 0;
+        while (done < chunk.length) done += sys.pwrite(fd, chunk.subarray(done), offset + done);
+        hash.update(chunk);
+        offset += chunk.length;
+        opts.onBytes?.(chunk.length);
+      }
+    } catch (e) {
+      // an interrupted stream keeps its bytes for a resumed pull; ours (mismatch) does not
+      if (!closed) sys.close(fd);
+      throw e;
+    }
+    const got = { digest: `sha256:${hash.digest('hex')}`, size: offset };
+    if (got.digest !== expect.digest || (expect.size !== undefined && got.size !== expect.size)) {
+      discard();
+      throw mismatch(expect, got);
+    }
+    sys.fsync(fd);
+    sys.close(fd);
+    const dest = this.blobPath(expect.digest);
+    sys.rename(partial, dest);
+    fsyncPath(path.dirname(dest), sys.O.O_RDONLY | sys.O.O_DIRECTORY);
+  }
+
+  put(bytes: Buffer, expect?: Expected): string {
+    const digest = sha256(bytes);
+    if (expect && (digest !== expect.digest || (expect.size !== undefined && expect.size !== bytes.length))) {
+      throw mismatch(expect, { digest, size: bytes.length });
+    }
+    if (!this.has(digest)) writeFileAtomic(this.blobPath(digest), bytes);
+    return digest;
+  }
+
+  private readIndex(): OciIndex {
+    const p = path.join(this.root, 'index.json');
+    let idx: OciIndex;
+    try {
+      idx = JSON.parse(fs.readFileSync(p, 'utf8')) as OciIndex;
+    } catch (e) {
+      throw new RegistryError('ELOCAL', `${p}: not a readable OCI index (${(e as Error).message})`);
+    }
+    if (!Array.isArray(idx.manifests)) throw new RegistryError('ELOCAL', `${p}: no manifests array`);
+    return idx;
+  }
+
+  lookup(name: string): Descriptor | undefined {
+    return this.readIndex().manifests.find((m) => m.annotations?.[REF_NAME] === name);
+  }
+
+  setName(name: string, desc: Descriptor): void {
+    const idx = this.readIndex();
+    idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== name);
+    idx.manifests.push({ ...desc, annotations: { ...desc.annotations, [REF_NAME]: name } });
+    writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(idx));
+  }
+}
+
+/** Opens (creating if needed) an OCI image layout at root. */
+export function openLayout(root: string): Content {
+  sys.mkdirp(path.join(root, 'blobs', 'sha256'));
+  const layoutFile = path.join(root, 'oci-layout');
+  if (!sys.lstatIfExists(layoutFile)) writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const indexFile = path.join(root, 'index.json');
+  if (!sys.lstatIfExists(indexFile)) {
+    writeFileAtomic(indexFile, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
+  }
+  return new LayoutContent(root);
+}
