@@ -1,0 +1,105 @@
+// The OCI layout content store: verified, atomic, resumable writes.
+import test from 'ava';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openLayout, sha256, REF_NAME } from '../../src/registry/content.js';
+import { RegistryError } from '../../src/registry/errors.js';
+import { MediaType } from '../../src/registry/manifest.js';
+import { tempDir } from '../helpers/tmp.js';
+import { layoutBlobs } from '../helpers/registry.js';
+
+const blob = crypto.randomBytes(300_000);
+const digest = sha256(blob);
+
+async function* pieces(b: Buffer, size = 64 * 1024, failAfter?: number): AsyncGenerator<Buffer> {
+  for (let off = 0; off < b.length; off += size) {
+    if (failAfter !== undefined && off >= failAfter) throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    yield b.subarray(off, off + size);
+  }
+}
+
+test('a new layout is valid: oci-layout, an empty index, blobs/sha256', (t) => {
+  const root = tempDir(t);
+  openLayout(root);
+  t.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
+  t.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'index.json'), 'utf8')).manifests, []);
+  t.true(fs.statSync(path.join(root, 'blobs/sha256')).isDirectory());
+});
+
+test('ingest stores a blob whose digest and size match', async (t) => {
+  const c = openLayout(tempDir(t));
+  await c.ingest(pieces(blob), { digest, size: blob.length });
+  t.true(c.has(digest));
+  t.is(c.size(digest), blob.length);
+  t.deepEqual(c.read(digest), blob);
+  t.is(c.partialSize(digest), 0);
+});
+
+test('a flipped byte is refused and nothing is left, neither blob nor partial', async (t) => {
+  const root = tempDir(t);
+  const c = openLayout(root);
+  const bad = Buffer.from(blob);
+  bad[1000] ^= 1;
+  const e = await t.throwsAsync(c.ingest(pieces(bad), { digest, size: blob.length }), { instanceOf: RegistryError });
+  t.is(e!.code, 'EDIGEST');
+  t.false(c.has(digest));
+  t.is(c.partialSize(digest), 0);
+  t.deepEqual(fs.readdirSync(path.join(root, 'blobs/sha256')), []);
+});
+
+test('more bytes than the descriptor says are refused as soon as they arrive', async (t) => {
+  const c = openLayout(tempDir(t));
+  const e = await t.throwsAsync(c.ingest(pieces(Buffer.concat([blob, Buffer.from('x')])), { digest, size: blob.length }), { instanceOf: RegistryError });
+  t.regex(e!.message, /300001 bytes, expected 300000/);
+  t.is(c.partialSize(digest), 0);
+});
+
+test('an interrupted ingest keeps its bytes and a resumed one completes the blob', async (t) => {
+  const c = openLayout(tempDir(t));
+  const cut = 128 * 1024;
+  await t.throwsAsync(c.ingest(pieces(blob, 64 * 1024, cut), { digest, size: blob.length }), { message: 'aborted' });
+  t.false(c.has(digest));
+  t.is(c.partialSize(digest), cut);
+  await c.ingest(pieces(blob.subarray(cut)), { digest, size: blob.length }, { resume: true });
+  t.deepEqual(c.read(digest), blob);
+  t.is(c.partialSize(digest), 0);
+});
+
+test('a resumed ingest over a wrong prefix fails the digest and starts clean next time', async (t) => {
+  const c = openLayout(tempDir(t));
+  const wrong = crypto.randomBytes(100);
+  await t.throwsAsync(c.ingest(pieces(wrong, 50, 50), { digest, size: blob.length }), { message: 'aborted' });
+  t.is(c.partialSize(digest), 50);
+  const e = await t.throwsAsync(c.ingest(pieces(blob.subarray(50)), { digest, size: blob.length }, { resume: true }), { instanceOf: RegistryError });
+  t.is(e!.code, 'EDIGEST');
+  t.is(c.partialSize(digest), 0);
+  await c.ingest(pieces(blob), { digest, size: blob.length });
+  t.true(c.has(digest));
+});
+
+test('names point at one descriptor each and survive reopening; other entries are kept', (t) => {
+  const root = tempDir(t);
+  const c = openLayout(root);
+  const m1 = Buffer.from('{"a":1}');
+  const m2 = Buffer.from('{"a":2}');
+  const d1 = { mediaType: MediaType.ociManifest, digest: c.put(m1), size: m1.length };
+  const d2 = { mediaType: MediaType.ociManifest, digest: c.put(m2), size: m2.length };
+  c.setName('reg/x:1', d1);
+  c.setName('reg/y:1', d1);
+  c.setName('reg/x:1', d2);
+  const again = openLayout(root);
+  t.is(again.lookup('reg/x:1')?.digest, d2.digest);
+  t.is(again.lookup('reg/y:1')?.digest, d1.digest);
+  t.is(again.lookup('reg/z:1'), undefined);
+  const idx = JSON.parse(fs.readFileSync(path.join(root, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
+  t.deepEqual(idx.manifests.map((m) => m.annotations[REF_NAME]).sort(), ['reg/x:1', 'reg/y:1']);
+  t.deepEqual([...layoutBlobs(root).values()], [true, true]);
+  t.deepEqual(fs.readdirSync(root).filter((n) => n.includes('.tmp-')), []);
+});
+
+test('put refuses bytes that do not match the expected digest', (t) => {
+  const c = openLayout(tempDir(t));
+  t.is(t.throws(() => c.put(Buffer.from('x'), { digest }), { instanceOf: RegistryError })!.code, 'EDIGEST');
+  t.false(c.has(digest));
+});
