@@ -12,6 +12,8 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  docker-registry skopeo umoci          # registry tests: a real registry and the peers for interop
+  apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
 )
 
 missing=()

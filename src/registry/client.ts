@@ -67,6 +67,7 @@ export class RegistryClient {
   private base: URL | undefined;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<string>>();
+  private pinged: Promise<void> | undefined;
 
   constructor(registry: string, opts: ClientOptions = {}) {
     this.registry = registry;
@@ -86,8 +87,12 @@ export class RegistryClient {
   }
 
   /** GET /v2/: chooses the scheme and learns how the registry wants to be authenticated. */
-  async ping(): Promise<void> {
-    if (this.base) return;
+  ping(): Promise<void> {
+    this.pinged ??= this.probe();
+    return this.pinged;
+  }
+
+  private async probe(): Promise<void> {
     const plainAllowed = !this.opts.tlsVerify || isLoopback(this.registry);
     let lastError: unknown;
     for (const scheme of plainAllowed ? ['https', 'http'] : ['https']) {
