@@ -113,6 +113,9 @@ export class RegistryClient {
         break;
       }
     }
+    if (!plainAllowed && /EPROTO|wrong version number|ECONNRESET/.test(`${codeOf(lastError)} ${(lastError as Error).message}`)) {
+      throw new RegistryError('ENETWORK', `${this.registry} does not answer https (use --tls-verify=false to allow plain http)`);
+    }
     const msg = describeNetworkError(this.registry, lastError);
     const hint = /certificate|CERT_|self.signed/i.test(msg) ? ' (use --tls-verify=false to accept it)' : '';
     throw new RegistryError('ENETWORK', `cannot reach ${msg}${hint}`);
@@ -218,6 +221,8 @@ export class RegistryClient {
           discard(res);
           authRetried = true;
           challenge = c;
+          // a cached token may have expired or lack a scope: ask anew
+          this.tokens.clear();
           if (!this.challenge) this.challenge = c;
           continue;
         }

@@ -28,7 +28,7 @@ export interface Proxy {
   fault: ((req: Seen, n: number) => Fault | undefined) | undefined;
 }
 
-export async function startProxy(t: ExecutionContext, target: string): Promise<Proxy> {
+export async function startProxy(t: ExecutionContext, target: string, listenOn = '127.0.0.1'): Promise<Proxy> {
   const [targetHost, targetPort] = target.split(':');
   const proxy: Proxy = { host: '', seen: [], fault: undefined, inFlight: 0, maxInFlight: 0 };
   let matched = 0;
@@ -74,11 +74,11 @@ export async function startProxy(t: ExecutionContext, target: string): Promise<P
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, listenOn, r));
   t.teardown(() => {
     server.closeAllConnections();
     server.close();
   });
-  proxy.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.host = `${listenOn}:${(server.address() as AddressInfo).port}`;
   return proxy;
 }

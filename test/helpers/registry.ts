@@ -1,6 +1,6 @@
 // Real registries for tests (Debian's docker-registry on 127.0.0.1, a port it picks itself),
 // the strata CLI as a child process, and OCI images made with umoci.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,15 +52,14 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = {}
     }
   });
   const host = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`docker-registry did not start: ${log}`)), 15000);
+    const deadline = Date.now() + 15000;
     const poll = setInterval(() => {
       const m = /listening on (127\.0\.0\.1:\d+)/.exec(log);
-      if (m || child.exitCode !== null) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        if (m) resolve(m[1]!);
-        else reject(new Error(`docker-registry exited ${child.exitCode}: ${log}`));
-      }
+      if (m) resolve(m[1]!);
+      else if (child.exitCode !== null) reject(new Error(`docker-registry exited ${child.exitCode}: ${log}`));
+      else if (Date.now() > deadline) reject(new Error(`docker-registry did not start: ${log}`));
+      else return;
+      clearInterval(poll);
     }, 20);
   });
   return { host, storage, pid: child.pid! };
@@ -74,19 +73,9 @@ export interface Run {
   err: string;
 }
 
-/** Runs the strata CLI to completion. */
-export function strata(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Run {
-  const r = spawnSync(process.execPath, [strataJs, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...opts.env },
-    ...(opts.input !== undefined ? { input: opts.input } : {}),
-    timeout: 120_000,
-  });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-
-/** Same as strata() without blocking the event loop (needed when a test proxy runs in-process). */
-export function strataAsync(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> & { pid: number } {
+/** Runs the strata CLI as a child, without blocking the event loop: tests in a file run
+ * concurrently, and the proxies and token servers they start live in this process. */
+export function strata(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> & { pid: number } {
   const child = spawn(process.execPath, [strataJs, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

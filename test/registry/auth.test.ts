@@ -21,16 +21,16 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
   const layout = path.join(dir, 'layout');
   syntheticImage(openLayout(layout), 'app', { layerSizes: [1000] });
 
-  const denied = strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
+  const denied = await strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
   t.is(denied.code, 1);
   t.is(denied.err.trim(), `strata: ${reg.host}/app@${denied.err.match(/sha256:[0-9a-f]{64}/)?.[0]}: authentication required (strata login ${reg.host})`);
 
-  const wrong = strata(['login', '-u', user.username, '--password-stdin', reg.host], { env, input: 'nope\n' });
+  const wrong = await strata(['login', '-u', user.username, '--password-stdin', reg.host], { env, input: 'nope\n' });
   t.is(wrong.code, 1);
   t.is(wrong.err.trim(), `strata: login to ${reg.host} failed: credentials rejected`);
   t.false(fs.existsSync(path.join(dir, 'config/strata/auth.json')));
 
-  const ok = strata(['login', '-u', user.username, '--password-stdin', reg.host], { env, input: `${user.password}\n` });
+  const ok = await strata(['login', '-u', user.username, '--password-stdin', reg.host], { env, input: `${user.password}\n` });
   t.is(ok.code, 0, ok.err);
   t.is(ok.out, `Login Succeeded: ${reg.host}\n`);
   const file = path.join(dir, 'config/strata/auth.json');
@@ -38,24 +38,24 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
   t.is(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
   t.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { auths: { [reg.host]: { auth: Buffer.from(`${user.username}:${user.password}`).toString('base64') } } });
 
-  const pushed = strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
+  const pushed = await strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
   t.is(pushed.code, 0, pushed.err);
-  const pulled = strata(['--root', path.join(dir, 'store'), 'pull', `${reg.host}/app:1`], { env });
+  const pulled = await strata(['--root', path.join(dir, 'store'), 'pull', `${reg.host}/app:1`], { env });
   t.is(pulled.code, 0, pulled.err);
   t.is(pulled.out, pushed.out);
 
-  const out = strata(['logout', reg.host], { env });
+  const out = await strata(['logout', reg.host], { env });
   t.is(out.code, 0, out.err);
   t.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { auths: {} });
-  const again = strata(['--root', path.join(dir, 'store2'), 'pull', `${reg.host}/app:1`], { env });
+  const again = await strata(['--root', path.join(dir, 'store2'), 'pull', `${reg.host}/app:1`], { env });
   t.is(again.code, 1);
   t.regex(again.err, /authentication required \(strata login 127\.0\.0\.1:\d+\)/);
-  const twice = strata(['logout', reg.host], { env });
+  const twice = await strata(['logout', reg.host], { env });
   t.is(twice.err.trim(), `strata: not logged in to ${reg.host}`);
 });
 
-test('login without a terminal and without --password-stdin says what to do', (t) => {
-  const r = strata(['login', '-u', 'x', '127.0.0.1:1']);
+test('login without a terminal and without --password-stdin says what to do', async (t) => {
+  const r = await strata(['login', '-u', 'x', '127.0.0.1:1']);
   t.is(r.code, 1);
   t.is(r.err.trim(), 'strata: login: no terminal to ask for the password; use --password-stdin');
 });

@@ -21,7 +21,7 @@ test('an image strata pushed is pulled by skopeo and unpacked by umoci to the sa
   const reg = await startRegistry(t);
   const dir = tempDir(t);
   const layout = layeredImage(dir);
-  const pushed = strata(['--root', layout, 'push', 'v1', `${reg.host}/interop/app:1.0`]);
+  const pushed = await strata(['--root', layout, 'push', 'v1', `${reg.host}/interop/app:1.0`]);
   t.is(pushed.code, 0, pushed.err);
   t.regex(pushed.err, /Pushed 127\.0\.0\.1:\d+\/interop\/app:1\.0 \(4 uploaded, 0 mounted, 0 already there\)/);
   sh(`skopeo copy --quiet --src-tls-verify=false docker://${reg.host}/interop/app:1.0 oci:${dir}/copy:1.0`);
@@ -43,7 +43,7 @@ test('an image built with umoci and pushed by skopeo is pulled by strata with ev
   sh(`skopeo copy --quiet --dest-tls-verify=false oci:${layout}:v1 docker://${reg.host}/made/by-umoci:v1`);
   const info = JSON.parse(sh(`skopeo inspect --tls-verify=false docker://${reg.host}/made/by-umoci:v1`).out) as { Digest: string; Layers: string[] };
   const root = path.join(dir, 'store');
-  const pulled = strata(['--root', root, 'pull', `${reg.host}/made/by-umoci:v1`]);
+  const pulled = await strata(['--root', root, 'pull', `${reg.host}/made/by-umoci:v1`]);
   t.is(pulled.code, 0, pulled.err);
   t.is(pulled.out.trim(), info.Digest);
   const index = JSON.parse(fs.readFileSync(path.join(root, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
