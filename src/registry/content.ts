@@ -212,8 +212,12 @@ class LayoutContent implements Content {
   }
 }
 
-/** Opens (creating if needed) an OCI image layout at root. */
-export function openLayout(root: string): Content {
+/** Opens an OCI image layout at root, creating it unless create is false. */
+export function openLayout(root: string, opts: { create?: boolean } = {}): Content {
+  if (opts.create === false) {
+    if (!sys.lstatIfExists(path.join(root, 'oci-layout'))) throw new RegistryError('ELOCAL', `${root}: not an OCI image layout`);
+    return new LayoutContent(root);
+  }
   sys.mkdirp(path.join(root, 'blobs', 'sha256'));
   const layoutFile = path.join(root, 'oci-layout');
   if (!sys.lstatIfExists(layoutFile)) writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));

@@ -12,6 +12,7 @@ export function storeRoot(arg?: string): string {
   return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'strata');
 }
 
-export function openContent(rootArg?: string): Content {
-  return openLayout(storeRoot(rootArg));
+/** create: false for commands that only read (push): a mistyped --root is an error */
+export function openContent(rootArg?: string, create = true): Content {
+  return openLayout(storeRoot(rootArg), { create });
 }

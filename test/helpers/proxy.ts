@@ -16,7 +16,8 @@ export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { flipByteAt: number }
   | { resetAfter: number }
-  | { bytesPerSecond: number };
+  | { bytesPerSecond: number }
+  | { ignoreRange: true };
 
 export interface Proxy {
   host: string;
@@ -46,7 +47,9 @@ export async function startProxy(t: ExecutionContext, target: string, listenOn =
       res.end(fault.body ?? '');
       return;
     }
-    const up = http.request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+    const headers = { ...req.headers };
+    if (fault && 'ignoreRange' in fault) delete headers.range;
+    const up = http.request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers }, (ur) => {
       seen.status = ur.statusCode;
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       let sent = 0;

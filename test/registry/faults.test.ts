@@ -131,6 +131,18 @@ test('a connection reset mid-blob is resumed with Range from the bytes already k
   t.deepEqual(c.read(layer), img.layerBytes[0]);
 });
 
+test('a registry that ignores Range gets the blob from the start, and the partial bytes are replaced', async (t) => {
+  const { proxy, img, ref } = await served(t, [400_000]);
+  const layer = img.layers[0]!.digest;
+  proxy.fault = (req, n) => (isBlob(layer)(req.url) ? (n === 0 ? { resetAfter: 150_000 } : { ignoreRange: true }) : undefined);
+  const c = openLayout(tempDir(t));
+  await pull(ref, c, fast);
+  const gets = proxy.seen.filter((s) => isBlob(layer)(s.url));
+  t.deepEqual(gets.map((g) => g.status), [200, 200]);
+  t.truthy(gets[1]!.headers.range, 'a range was asked for');
+  t.true(c.read(layer).equals(img.layerBytes[0]!), 'same bytes');
+});
+
 test('a connection that keeps dropping gives a clear error after the retries, and keeps the partial blob', async (t) => {
   const { proxy, img, ref } = await served(t, [400_000]);
   const layer = img.layers[0]!.digest;

@@ -21,7 +21,7 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require https with a valid certificate (false also allows plain http)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
-    const r = await push(a.image, a.destination, openContent(a.root), {
+    const r = await push(a.image, a.destination, openContent(a.root, false), {
       tlsVerify: a['tls-verify'],
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),
     });
