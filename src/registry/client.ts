@@ -144,6 +144,7 @@ export class RegistryClient {
         await this.backoff(attempt);
         continue;
       }
+      res.attempts = attempt + 1;
       return res;
     }
   }
@@ -266,7 +267,10 @@ export class RegistryClient {
       case 404:
         return new RegistryError('ENOTFOUND', `${what}: not found${tail}`);
       default:
-        if (res.status >= 500) return new RegistryError('ESERVER', `${what}: registry error ${res.status}${tail}, after ${this.opts.retries + 1} attempts`);
+        if (res.status >= 500) {
+          const tries = (res.attempts ?? 1) > 1 ? `, after ${res.attempts} attempts` : '';
+          return new RegistryError('ESERVER', `${what}: registry error ${res.status}${tail}${tries}`);
+        }
         return new RegistryError('EPROTOCOL', `${what}: unexpected HTTP ${res.status}${tail}`);
     }
   }

@@ -18,6 +18,8 @@ export interface HttpResponse {
   headers: http.IncomingHttpHeaders;
   body: http.IncomingMessage;
   url: URL;
+  /** how many times the request was sent to get this answer */
+  attempts?: number;
 }
 
 export interface Transport {

@@ -127,6 +127,10 @@ for (const docker of [false, true]) {
     t.is(c.lookup(`${reg.host}/multi:1`)?.digest, images[2]!.manifest.digest, 'the name follows the last pull');
     const e = await t.throwsAsync(pull(`${reg.host}/multi:1`, c, { ...fast, platform: { os: 'linux', architecture: 's390x' } }), { instanceOf: RegistryError });
     t.is(e!.code, 'EPLATFORM');
+    const cli = await strata(['--root', c.root, 'pull', '--platform', 'linux/arm64', '-q', `${reg.host}/multi:1`]);
+    t.is(cli.code, 0, cli.err);
+    t.is(cli.out, `${images[0]!.manifest.digest}\n`);
+    t.is(cli.err, '', '--quiet prints nothing but the digest');
   });
 }
 
