@@ -88,7 +88,8 @@ class BlobPusher {
     const head = await this.client.request({ method: 'HEAD', path: `/v2/${this.ref.repository}/blobs/${d.digest}`, scopes: this.scopes });
     discard(head);
     if (head.status === 200) return 'skipped';
-    if (head.status !== 404) throw await this.client.failure(head, this.what(d));
+    // auth failures are about the repository, not this blob
+    if (head.status !== 404) throw await this.client.failure(head, head.status === 401 || head.status === 403 ? `${this.ref.registry}/${this.ref.repository}` : this.what(d));
     let location: URL | undefined;
     for (const from of this.sources.repositories(this.ref.registry, d.digest).filter((r) => r !== this.ref.repository)) {
       const res = await this.client.request({

@@ -1,13 +1,14 @@
 // Basic auth (htpasswd) with login/logout through the CLI, and Bearer tokens from a token
 // server, against docker-registry configured for each.
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openLayout } from '../../src/registry/content.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
-import { startRegistry, strata } from '../helpers/registry.js';
+import { startRegistry, strata, strataJs } from '../helpers/registry.js';
 import { startTokenServer } from '../helpers/token-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { syntheticImage } from './fixtures.js';
@@ -23,7 +24,7 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
 
   const denied = await strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
   t.is(denied.code, 1);
-  t.is(denied.err.trim(), `strata: ${reg.host}/app@${denied.err.match(/sha256:[0-9a-f]{64}/)?.[0]}: authentication required (strata login ${reg.host})`);
+  t.is(denied.err.trim(), `strata: ${reg.host}/app: authentication required (strata login ${reg.host})`);
 
   const wrong = await strata(['login', '-u', user.username, '--password-stdin', reg.host], { env, input: 'nope\n' });
   t.is(wrong.code, 1);
@@ -52,6 +53,27 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
   t.regex(again.err, /authentication required \(strata login 127\.0\.0\.1:\d+\)/);
   const twice = await strata(['logout', reg.host], { env });
   t.is(twice.err.trim(), `strata: not logged in to ${reg.host}`);
+});
+
+test('login on a terminal asks for the password without echoing it', async (t) => {
+  const reg = await startRegistry(t, { htpasswd: user });
+  const dir = tempDir(t);
+  const cmd = `${process.execPath} ${strataJs} login -u ${user.username} ${reg.host}`;
+  // script(1) gives the command a terminal and types what it reads on its stdin
+  const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, XDG_CONFIG_HOME: dir } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Password: ') && !child.stdin.writableEnded) child.stdin.end(`${user.password}\r`);
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /Password: /);
+  t.regex(r.out, /Login Succeeded/);
+  t.false(r.out.includes(user.password), 'the password is not echoed');
+  t.truthy(JSON.parse(fs.readFileSync(path.join(dir, 'strata/auth.json'), 'utf8')).auths[reg.host]);
 });
 
 test('login without a terminal and without --password-stdin says what to do', async (t) => {

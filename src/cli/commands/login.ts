@@ -20,8 +20,9 @@ async function readStdin(): Promise<string> {
 function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
+    // raw mode first: what is typed after the prompt appears must never be echoed
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     let value = '';
     const onData = (d: Buffer): void => {
