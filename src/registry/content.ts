@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as sys from '../sys/index.js';
 import { RegistryError } from './errors.js';
 import { MediaType, type Descriptor } from './manifest.js';
@@ -22,9 +23,13 @@ export interface Expected {
   size?: number;
 }
 
+export type Bytes = AsyncIterable<Buffer | Uint8Array>;
+
+/** Opens the bytes of a blob given how many an interrupted ingest kept: a stream starting
+ * at `start`, which is `kept` (resumed, e.g. with Range) or 0 (from the beginning). */
+export type Source = (kept: number) => Promise<{ stream: Bytes; start: number }>;
+
 export interface IngestOptions {
-  /** append to the bytes kept from an interrupted ingest instead of starting over */
-  resume?: boolean;
   /** called with each chunk's length as it is written */
   onBytes?: (n: number) => void;
 }
@@ -38,7 +43,9 @@ export interface Content {
   read(digest: string): Buffer;
   /** bytes kept from an interrupted ingest of digest (0 if none) */
   partialSize(digest: string): number;
-  ingest(src: AsyncIterable<Buffer | Uint8Array>, expect: Expected, opts?: IngestOptions): Promise<void>;
+  /** Writes a blob, verified. 'present' when it was already there (or another process
+   * stored it while this one waited for it); nothing is stored on a mismatch. */
+  ingest(src: Source | Bytes, expect: Expected, opts?: IngestOptions): Promise<'stored' | 'present'>;
   /** stores bytes whose digest is computed (and checked against expect when given) */
   put(bytes: Buffer, expect?: Expected): string;
   /** the manifest (or index) descriptor stored under a name, e.g. 'host/repo:tag' */
@@ -66,6 +73,16 @@ interface OciIndex {
   mediaType?: string;
   manifests: Descriptor[];
   annotations?: Record<string, string>;
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
 }
 
 function fsyncPath(p: string, flags: number): void {
@@ -131,18 +148,67 @@ class LayoutContent implements Content {
     return sys.lstatIfExists(this.partialPath(digest))?.size ?? 0;
   }
 
-  async ingest(src: AsyncIterable<Buffer | Uint8Array>, expect: Expected, opts: IngestOptions = {}): Promise<void> {
+  /** One ingest per blob at a time across processes: a lock file holding the owner's pid,
+   * created whole with link(2) so it is never seen empty; a dead owner's lock (a killed
+   * pull) is taken over. */
+  private async lock(digest: string): Promise<() => void> {
+    const lock = `${this.partialPath(digest)}.lock`;
+    sys.mkdirp(path.dirname(lock));
+    const mine = `${lock}.${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    fs.writeFileSync(mine, String(process.pid));
+    try {
+      for (;;) {
+        try {
+          sys.link(mine, lock);
+          return () => sys.unlink(lock);
+        } catch (e) {
+          if (!sys.hasErrno(e, sys.E.EEXIST)) throw e;
+        }
+        let holder = 0;
+        try {
+          holder = Number(fs.readFileSync(lock, 'utf8'));
+        } catch {
+          continue; // released between link and read
+        }
+        if (!isAlive(holder)) {
+          try {
+            sys.unlink(lock);
+          } catch {
+            // someone else took it over first
+          }
+          continue;
+        }
+        await sleep(50);
+      }
+    } finally {
+      sys.unlink(mine);
+    }
+  }
+
+  async ingest(src: Source | Bytes, expect: Expected, opts: IngestOptions = {}): Promise<'stored' | 'present'> {
+    const unlock = await this.lock(expect.digest);
+    try {
+      if (this.has(expect.digest)) return 'present';
+      let kept = this.partialSize(expect.digest);
+      if (expect.size !== undefined && kept > expect.size) kept = 0;
+      const { stream, start } = typeof src === 'function' ? await src(kept) : { stream: src, start: 0 };
+      if (start !== 0 && start !== kept) throw new RegistryError('EPROTOCOL', `ingest of ${expect.digest}: a stream from ${start} cannot follow ${kept} kept bytes`);
+      await this.write(stream, start, expect, opts);
+      return 'stored';
+    } finally {
+      unlock();
+    }
+  }
+
+  private async write(src: Bytes, start: number, expect: Expected, opts: IngestOptions): Promise<void> {
     const partial = this.partialPath(expect.digest);
-    sys.mkdirp(path.dirname(partial));
     const hash = crypto.createHash('sha256');
     let offset = 0;
-    let fd: number;
-    if (opts.resume && this.partialSize(expect.digest) > 0) {
-      fd = sys.open(partial, sys.O.O_RDWR);
+    const fd = sys.open(partial, sys.O.O_RDWR | sys.O.O_CREAT | (start === 0 ? sys.O.O_TRUNC : 0), 0o644);
+    if (start > 0) {
       const buf = Buffer.alloc(1 << 20);
-      for (let n; (n = sys.pread(fd, buf, offset)) > 0; offset += n) hash.update(buf.subarray(0, n));
-    } else {
-      fd = sys.open(partial, sys.O.O_RDWR | sys.O.O_CREAT | sys.O.O_TRUNC, 0o644);
+      for (let n; offset < start && (n = sys.pread(fd, buf.subarray(0, Math.min(buf.length, start - offset)), offset)) > 0; offset += n) hash.update(buf.subarray(0, n));
+      sys.ftruncate(fd, start);
     }
     let closed = false;
     const discard = (): void => {

@@ -3,7 +3,7 @@
 // named only after all its blobs are in, so an interrupted pull leaves the store as it was
 // plus complete blobs and resumable partial files; the next pull skips or resumes them.
 import { RegistryClient, isRetryableNetworkError, type ClientOptions } from './client.js';
-import { sha256, type Content } from './content.js';
+import { sha256, type Content, type Source } from './content.js';
 import { RegistryError } from './errors.js';
 import { readAll, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT, choosePlatform, hostPlatform, parseManifest, type Descriptor, type Platform } from './manifest.js';
@@ -73,27 +73,35 @@ async function fetchBlob(client: RegistryClient, repository: string, desc: Descr
   }
   const bar = progress.bar(label, desc.size);
   const what = `${client.registry}/${repository}@${desc.digest}`;
-  for (let attempt = 0; ; attempt++) {
-    let offset = content.partialSize(desc.digest);
-    if (offset >= desc.size) offset = 0;
+  let shown = 0;
+  let resumedAt = 0;
+  const open: Source = async (kept) => {
     const res = await client.request({
       method: 'GET',
       path: `/v2/${repository}/blobs/${desc.digest}`,
-      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      headers: kept > 0 ? { range: `bytes=${kept}-` } : {},
       scopes: pullScope(repository),
     });
     if (res.status !== 200 && res.status !== 206) throw await client.failure(res, what);
-    const resume = offset > 0 && res.status === 206 && rangeStart(res) === offset;
-    if (resume) bar.advance(offset);
+    // 200 to a Range request: the registry sends it all, and the kept bytes are replaced
+    const start = res.status === 206 ? rangeStart(res) : 0;
+    if (start !== 0 && start !== kept) throw new RegistryError('EPROTOCOL', `${what}: asked for bytes from ${kept}, got a range from ${start}`);
+    resumedAt = start ?? 0;
+    bar.advance(resumedAt - shown);
+    shown = resumedAt;
+    return { stream: res.body, start: resumedAt };
+  };
+  for (let attempt = 0; ; attempt++) {
     try {
-      await content.ingest(res.body, { digest: desc.digest, size: desc.size }, {
-        resume,
+      const r = await content.ingest(open, { digest: desc.digest, size: desc.size }, {
         onBytes: (n) => {
           stats.bytes += n;
+          shown += n;
           bar.advance(n);
         },
       });
-      bar.done(resume ? `done (resumed at ${offset})` : 'done');
+      if (r === 'present') stats.skipped++;
+      bar.done(r === 'present' ? 'skipped: already exists' : resumedAt > 0 ? `done (resumed at ${resumedAt})` : 'done');
       return;
     } catch (e) {
       if (e instanceof RegistryError) {

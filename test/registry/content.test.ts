@@ -1,5 +1,6 @@
 // The OCI layout content store: verified, atomic, resumable writes.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -61,7 +62,10 @@ test('an interrupted ingest keeps its bytes and a resumed one completes the blob
   await t.throwsAsync(c.ingest(pieces(blob, 64 * 1024, cut), { digest, size: blob.length }), { message: 'aborted' });
   t.false(c.has(digest));
   t.is(c.partialSize(digest), cut);
-  await c.ingest(pieces(blob.subarray(cut)), { digest, size: blob.length }, { resume: true });
+  let askedFrom = -1;
+  const r = await c.ingest(async (kept) => ((askedFrom = kept), { stream: pieces(blob.subarray(kept)), start: kept }), { digest, size: blob.length });
+  t.is(r, 'stored');
+  t.is(askedFrom, cut);
   t.deepEqual(c.read(digest), blob);
   t.is(c.partialSize(digest), 0);
 });
@@ -71,11 +75,47 @@ test('a resumed ingest over a wrong prefix fails the digest and starts clean nex
   const wrong = crypto.randomBytes(100);
   await t.throwsAsync(c.ingest(pieces(wrong, 50, 50), { digest, size: blob.length }), { message: 'aborted' });
   t.is(c.partialSize(digest), 50);
-  const e = await t.throwsAsync(c.ingest(pieces(blob.subarray(50)), { digest, size: blob.length }, { resume: true }), { instanceOf: RegistryError });
+  const e = await t.throwsAsync(c.ingest(async (kept) => ({ stream: pieces(blob.subarray(kept)), start: kept }), { digest, size: blob.length }), { instanceOf: RegistryError });
   t.is(e!.code, 'EDIGEST');
   t.is(c.partialSize(digest), 0);
   await c.ingest(pieces(blob), { digest, size: blob.length });
   t.true(c.has(digest));
+});
+
+test('a source that starts over replaces the kept bytes', async (t) => {
+  const c = openLayout(tempDir(t));
+  await t.throwsAsync(c.ingest(pieces(crypto.randomBytes(1000), 500, 500), { digest, size: blob.length }), { message: 'aborted' });
+  t.is(c.partialSize(digest), 500);
+  t.is(await c.ingest(async () => ({ stream: pieces(blob), start: 0 }), { digest, size: blob.length }), 'stored');
+  t.true(c.read(digest).equals(blob), 'same bytes');
+});
+
+test('two ingests of one blob at once: one writes it, the other waits and finds it present', async (t) => {
+  const c = openLayout(tempDir(t));
+  let opened = 0;
+  const slow: (kept: number) => Promise<{ stream: AsyncGenerator<Buffer>; start: number }> = async () => {
+    opened++;
+    return { stream: (async function* () {
+      for await (const p of pieces(blob)) {
+        await new Promise((r) => setTimeout(r, 5));
+        yield p;
+      }
+    })(), start: 0 };
+  };
+  const results = await Promise.all([c.ingest(slow, { digest, size: blob.length }), c.ingest(slow, { digest, size: blob.length })]);
+  t.deepEqual(results.sort(), ['present', 'stored']);
+  t.is(opened, 1, 'the second never fetched');
+  t.true(c.read(digest).equals(blob), 'same bytes');
+});
+
+test('the lock of a killed ingest is taken over', async (t) => {
+  const root = tempDir(t);
+  const c = openLayout(root);
+  fs.mkdirSync(path.join(root, 'ingest'), { recursive: true });
+  const dead = spawnSync('true').pid!;
+  fs.writeFileSync(path.join(root, 'ingest', `sha256-${digest.slice(7)}.lock`), String(dead));
+  t.is(await c.ingest(pieces(blob), { digest, size: blob.length }), 'stored');
+  t.deepEqual(fs.readdirSync(path.join(root, 'ingest')), []);
 });
 
 test('names point at one descriptor each and survive reopening; other entries are kept', (t) => {
