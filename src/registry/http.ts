@@ -2,7 +2,7 @@
 // the client's. Bodies are Buffers or factories of streams so a request can be sent again.
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 
 export type Body = Buffer | { length: number; open: () => Readable };
 
@@ -54,11 +54,8 @@ export function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
     r.on('error', reject);
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
-    else {
-      const src = req.body.open();
-      src.on('error', (e) => r.destroy(e));
-      src.pipe(r);
-    }
+    // pipeline destroys the file stream too when the request fails; the error reaches us via r
+    else pipeline(req.body.open(), r, () => undefined);
   });
 }
 

@@ -210,3 +210,24 @@ test('a pull killed half way leaves the store consistent, and the next pull comp
   t.true([...layoutBlobs(root).values()].every(Boolean));
   t.false(fs.existsSync(partial));
 });
+
+test('push: an upload the registry fails is started over once, then the error is clear', async (t) => {
+  const reg = await startRegistry(t);
+  const proxy = await startProxy(t, reg.host);
+  const c = openLayout(tempDir(t));
+  const img = syntheticImage(c, 'app', { layerSizes: [10_000] });
+  const layer = img.layers[0]!.digest.slice(7);
+  const isUpload = (url: string, method: string): boolean => method === 'PUT' && url.includes('/blobs/uploads/') && url.includes(layer);
+  proxy.fault = (req, n) => (isUpload(req.url, req.method) && n === 0 ? { status: 500 } : undefined);
+  const r = await push('app', `${proxy.host}/app:1`, c, fast);
+  t.is(r.uploaded, 2);
+  t.is(proxy.seen.filter((s) => isUpload(s.url, s.method)).length, 2);
+  t.is(proxy.seen.filter((s) => s.method === 'POST').length, 3, 'a fresh upload session for the retried blob');
+
+  const other = syntheticImage(c, 'other', { layerSizes: [10_000] }).layers[0]!.digest.slice(7);
+  proxy.fault = (req) => (req.method === 'PUT' && req.url.includes(other) ? { status: 500, body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}' } : undefined);
+  const e = await t.throwsAsync(push('other', `${proxy.host}/other:1`, c, fast), { instanceOf: RegistryError });
+  t.is(e!.code, 'ESERVER');
+  t.is(e!.message, `${proxy.host}/other@sha256:${other}: registry error 500 (BLOB_UPLOAD_UNKNOWN: blob upload unknown)`);
+  t.false(proxy.seen.some((s) => s.method === 'PUT' && s.url === '/v2/other/manifests/1'), 'no manifest names a missing blob');
+});
