@@ -60,6 +60,12 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   throw new RegistryError('EPROTOCOL', `${what}: neither an image manifest nor an index (${declared || 'no media type'})`);
 }
 
+/** The blobs an image manifest names, config first, each once (layers may repeat). */
+export function blobsOf(m: { config: Descriptor; layers: Descriptor[] }): Descriptor[] {
+  const seen = new Set<string>();
+  return [m.config, ...m.layers].filter((d) => !seen.has(d.digest) && seen.add(d.digest));
+}
+
 const ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 /** This machine's platform in OCI terms (linux/amd64 here). */

@@ -6,7 +6,7 @@ import { RegistryClient, isRetryableNetworkError, type ClientOptions } from './c
 import { sha256, type Content, type Source } from './content.js';
 import { RegistryError } from './errors.js';
 import { readAll, type HttpResponse } from './http.js';
-import { MANIFEST_ACCEPT, choosePlatform, hostPlatform, parseManifest, type Descriptor, type Platform } from './manifest.js';
+import { MANIFEST_ACCEPT, blobsOf, choosePlatform, hostPlatform, parseManifest, type Descriptor, type Platform } from './manifest.js';
 import { silentProgress, shortDigest, type Progress } from './progress.js';
 import { formatReference, manifestRef, parseReference, type Reference } from './reference.js';
 import { BlobSources } from './sources.js';
@@ -135,7 +135,7 @@ export async function pull(reference: string, content: Content, opts: PullOption
       if (parsed.kind !== 'manifest') throw new RegistryError('EUNSUPPORTED', `${name}: nested indexes are not supported`);
       top.descriptor = { ...top.descriptor, ...(chosen.platform ? { platform: chosen.platform } : {}) };
     }
-    const blobs = [parsed.config, ...parsed.layers].filter((d, i, all) => all.findIndex((x) => x.digest === d.digest) === i);
+    const blobs = blobsOf(parsed);
     const foreign = blobs.find((d) => !d.digest.startsWith('sha256:'));
     if (foreign) throw new RegistryError('EUNSUPPORTED', `${name}: blob ${foreign.digest}: only sha256 digests are supported`);
     const stats = { bytes: 0, skipped: 0 };

@@ -7,7 +7,7 @@ import { RegistryClient, type ClientOptions } from './client.js';
 import type { Content } from './content.js';
 import { RegistryError } from './errors.js';
 import { discard, type HttpResponse } from './http.js';
-import { parseManifest, type Descriptor } from './manifest.js';
+import { blobsOf, parseManifest, type Descriptor } from './manifest.js';
 import { silentProgress, shortDigest, type Progress, type ProgressBar } from './progress.js';
 import { formatReference, manifestRef, parseReference, type Reference } from './reference.js';
 import { BlobSources } from './sources.js';
@@ -200,7 +200,8 @@ export async function push(image: string, destination: string | undefined, conte
         else throw new RegistryError('ELOCAL', `${image}: manifest ${m.digest} of its index is not in ${content.root}`);
       }
     } else {
-      await forEachBounded([parsed.config, ...parsed.layers], opts.concurrency ?? 3, async (d) => {
+      const blobs = blobsOf(parsed);
+      await forEachBounded(blobs, opts.concurrency ?? 3, async (d) => {
         const bar = progress.bar(`Copying blob ${shortDigest(d.digest)}`, d.size);
         const outcome = await pusher.push(d, bar);
         counts[outcome]++;

@@ -1,6 +1,6 @@
 // Manifest kinds and the choice of a platform from an index.
 import test from 'ava';
-import { MediaType, choosePlatform, hostPlatform, parseManifest, parsePlatform, type Descriptor } from '../../src/registry/manifest.js';
+import { MediaType, blobsOf, choosePlatform, hostPlatform, parseManifest, parsePlatform, type Descriptor } from '../../src/registry/manifest.js';
 import { RegistryError } from '../../src/registry/errors.js';
 
 const d = (n: string, os: string, architecture: string, variant?: string): Descriptor => ({
@@ -40,4 +40,9 @@ test('manifests, indexes and Docker schema 1 are told apart', (t) => {
   t.like(parseManifest(i, MediaType.ociIndex, 'x'), { kind: 'index', mediaType: MediaType.ociIndex });
   t.is(t.throws(() => parseManifest(Buffer.from('{"schemaVersion":1,"fsLayers":[]}'), undefined, 'x'), { instanceOf: RegistryError })!.code, 'EUNSUPPORTED');
   t.is(t.throws(() => parseManifest(Buffer.from('<html>'), undefined, 'x'), { instanceOf: RegistryError })!.code, 'EPROTOCOL');
+});
+
+test('the blobs of a manifest: config first, a repeated layer once', (t) => {
+  const [a, b, c] = list;
+  t.deepEqual(blobsOf({ config: a!, layers: [b!, c!, b!] }).map((x) => x.digest[7]), ['a', 'b', 'c']);
 });
