@@ -168,3 +168,23 @@ test('strata pull shows a progress bar per blob on a terminal and plain lines ot
   t.regex(tty.stdout, /Copying blob [0-9a-f]{12} \[[= ]{30}\] /);
   t.true(fs.existsSync(path.join(dir, 'b', 'index.json')));
 });
+
+test('blob GETs follow redirects (as to a storage backend), without sending credentials to the other host', async (t) => {
+  const creds = { username: 'bob', password: 'pw-of-bob' };
+  const secured = await startRegistry(t, { htpasswd: creds });
+  const plain = await startRegistry(t);
+  const src = openLayout(tempDir(t));
+  const img = syntheticImage(src, 'r', { layerSizes: [30_000] });
+  await push('r', `${secured.host}/r:1`, src, { ...fast, credentials: creds });
+  await push('r', `${plain.host}/r:1`, src, fast);
+  const proxy = await startProxy(t, secured.host);
+  const storage = await startProxy(t, plain.host);
+  proxy.fault = (req) => (req.method === 'GET' && req.url.includes('/blobs/') && req.headers.authorization ? { status: 307, headers: { location: `http://${storage.host}${req.url}` } } : undefined);
+  const c = openLayout(tempDir(t));
+  const r = await pull(`${proxy.host}/r:1`, c, { ...fast, credentials: creds });
+  t.is(r.manifest.digest, img.manifest.digest);
+  t.is(proxy.seen.filter((s) => s.status === 307).length, 2, 'config and layer were redirected');
+  t.is(storage.seen.length, 2, 'and fetched from the redirect target');
+  t.true(storage.seen.every((s) => s.headers.authorization === undefined), 'no credentials sent to the other host');
+  t.true(c.read(img.layers[0]!.digest).equals(img.layerBytes[0]!), 'same bytes');
+});
