@@ -38,7 +38,7 @@ class TtyProgress implements Progress {
   bar(label: string, total: number): ProgressBar {
     const line: Line = { label, total, current: 0 };
     this.lines.push(line);
-    this.schedule();
+    this.draw();
     return {
       advance: (n) => {
         line.current += n;
