@@ -51,7 +51,7 @@ export interface Content {
   /** the manifest (or index) descriptor stored under a name, e.g. 'host/repo:tag' */
   lookup(name: string): Descriptor | undefined;
   /** points name at desc, replacing what it named before */
-  setName(name: string, desc: Descriptor): void;
+  setName(name: string, desc: Descriptor): Promise<void>;
 }
 
 export function sha256(bytes: Buffer): string {
@@ -148,11 +148,10 @@ class LayoutContent implements Content {
     return sys.lstatIfExists(this.partialPath(digest))?.size ?? 0;
   }
 
-  /** One ingest per blob at a time across processes: a lock file holding the owner's pid,
+  /** One writer at a time across processes (per blob, and for index.json): a lock file holding the owner's pid,
    * created whole with link(2) so it is never seen empty; a dead owner's lock (a killed
    * pull) is taken over. */
-  private async lock(digest: string): Promise<() => void> {
-    const lock = `${this.partialPath(digest)}.lock`;
+  private async lock(lock: string): Promise<() => void> {
     sys.mkdirp(path.dirname(lock));
     const mine = `${lock}.${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
     fs.writeFileSync(mine, String(process.pid));
@@ -186,7 +185,7 @@ class LayoutContent implements Content {
   }
 
   async ingest(src: Source | Bytes, expect: Expected, opts: IngestOptions = {}): Promise<'stored' | 'present'> {
-    const unlock = await this.lock(expect.digest);
+    const unlock = await this.lock(`${this.partialPath(expect.digest)}.lock`);
     try {
       if (this.has(expect.digest)) return 'present';
       let kept = this.partialSize(expect.digest);
@@ -270,11 +269,17 @@ class LayoutContent implements Content {
     return this.readIndex().manifests.find((m) => m.annotations?.[REF_NAME] === name);
   }
 
-  setName(name: string, desc: Descriptor): void {
-    const idx = this.readIndex();
-    idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== name);
-    idx.manifests.push({ ...desc, annotations: { ...desc.annotations, [REF_NAME]: name } });
-    writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(idx));
+  async setName(name: string, desc: Descriptor): Promise<void> {
+    // read-modify-write under the lock: two pulls naming different images both keep theirs
+    const unlock = await this.lock(path.join(this.root, 'ingest', 'index.json.lock'));
+    try {
+      const idx = this.readIndex();
+      idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== name);
+      idx.manifests.push({ ...desc, annotations: { ...desc.annotations, [REF_NAME]: name } });
+      writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(idx));
+    } finally {
+      unlock();
+    }
   }
 }
 

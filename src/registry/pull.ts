@@ -141,7 +141,7 @@ export async function pull(reference: string, content: Content, opts: PullOption
     const stats = { bytes: 0, skipped: 0 };
     await forEachBounded(blobs, opts.concurrency ?? 3, (d) => fetchBlob(client, ref.repository, d, content, progress, stats));
     content.put(top.bytes, top.descriptor);
-    content.setName(name, top.descriptor);
+    await content.setName(name, top.descriptor);
     new BlobSources(content.root).record(ref.registry, ref.repository, blobs.map((d) => d.digest));
     return { name, manifest: top.descriptor, layers: parsed.layers.length, bytesFetched: stats.bytes, blobsSkipped: stats.skipped };
   } finally {

@@ -20,7 +20,7 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
   const dir = tempDir(t);
   const env = { XDG_CONFIG_HOME: path.join(dir, 'config') };
   const layout = path.join(dir, 'layout');
-  syntheticImage(openLayout(layout), 'app', { layerSizes: [1000] });
+  await syntheticImage(openLayout(layout), 'app', { layerSizes: [1000] });
 
   const denied = await strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
   t.is(denied.code, 1);
@@ -86,7 +86,7 @@ test('token registry: push and pull with a Bearer token for the scopes they need
   const tokens = await startTokenServer(t, user);
   const reg = await startRegistry(t, { token: tokens });
   const src = openLayout(tempDir(t));
-  const img = syntheticImage(src, 'app', { layerSizes: [4000] });
+  const img = await syntheticImage(src, 'app', { layerSizes: [4000] });
   const fast = { retryBaseMs: 10, credentials: user };
   await push('app', `${reg.host}/team/app:1`, src, fast);
   t.true(tokens.requests.length > 0);

@@ -1,6 +1,6 @@
 // The OCI layout content store: verified, atomic, resumable writes.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { openLayout, sha256, REF_NAME } from '../../src/registry/content.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import { MediaType } from '../../src/registry/manifest.js';
 import { tempDir } from '../helpers/tmp.js';
+import { distDir } from '../helpers/daemon.js';
 import { layoutBlobs } from '../helpers/registry.js';
 
 const blob = crypto.randomBytes(300_000);
@@ -118,16 +119,16 @@ test('the lock of a killed ingest is taken over', async (t) => {
   t.deepEqual(fs.readdirSync(path.join(root, 'ingest')), []);
 });
 
-test('names point at one descriptor each and survive reopening; other entries are kept', (t) => {
+test('names point at one descriptor each and survive reopening; other entries are kept', async (t) => {
   const root = tempDir(t);
   const c = openLayout(root);
   const m1 = Buffer.from('{"a":1}');
   const m2 = Buffer.from('{"a":2}');
   const d1 = { mediaType: MediaType.ociManifest, digest: c.put(m1), size: m1.length };
   const d2 = { mediaType: MediaType.ociManifest, digest: c.put(m2), size: m2.length };
-  c.setName('reg/x:1', d1);
-  c.setName('reg/y:1', d1);
-  c.setName('reg/x:1', d2);
+  await c.setName('reg/x:1', d1);
+  await c.setName('reg/y:1', d1);
+  await c.setName('reg/x:1', d2);
   const again = openLayout(root);
   t.is(again.lookup('reg/x:1')?.digest, d2.digest);
   t.is(again.lookup('reg/y:1')?.digest, d1.digest);
@@ -136,6 +137,28 @@ test('names point at one descriptor each and survive reopening; other entries ar
   t.deepEqual(idx.manifests.map((m) => m.annotations[REF_NAME]).sort(), ['reg/x:1', 'reg/y:1']);
   t.deepEqual([...layoutBlobs(root).values()], [true, true]);
   t.deepEqual(fs.readdirSync(root).filter((n) => n.includes('.tmp-')), []);
+});
+
+test('names set by several processes at once are all kept (index.json is rewritten under a lock)', async (t) => {
+  const root = tempDir(t);
+  const c = openLayout(root);
+  const m = Buffer.from('{"m":1}');
+  const d = { mediaType: MediaType.ociManifest, digest: c.put(m), size: m.length };
+  const contentJs = path.join(distDir, 'src/registry/content.js');
+  const script = `const { openLayout } = await import(${JSON.stringify(contentJs)});
+    const c = openLayout(process.argv[1]);
+    for (let i = 0; i < 15; i++) await c.setName('reg/p' + process.argv[2] + '-' + i + ':1', ${JSON.stringify(d)});`;
+  const runs = [0, 1, 2, 3].map(
+    (p) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, root, String(p)], { stdio: 'inherit' });
+        child.on('close', resolve);
+      }),
+  );
+  t.deepEqual(await Promise.all(runs), [0, 0, 0, 0]);
+  const idx = JSON.parse(fs.readFileSync(path.join(root, 'index.json'), 'utf8')) as { manifests: unknown[] };
+  t.is(idx.manifests.length, 60, 'no name lost to a concurrent rewrite');
+  t.deepEqual(fs.readdirSync(path.join(root, 'ingest')), [], 'no lock left behind');
 });
 
 test('put refuses bytes that do not match the expected digest', (t) => {

@@ -22,7 +22,7 @@ const fast = { retryBaseMs: 10, retries: 2 };
 async function served(t: ExecutionContext, layerSizes: number[]): Promise<{ reg: Registry; proxy: Proxy; img: Synthetic; ref: string }> {
   const reg = await startRegistry(t);
   const src = openLayout(tempDir(t));
-  const img = syntheticImage(src, 'app', { layerSizes });
+  const img = await syntheticImage(src, 'app', { layerSizes });
   await push('app', `${reg.host}/app:1`, src, fast);
   const proxy = await startProxy(t, reg.host);
   return { reg, proxy, img, ref: `${proxy.host}/app:1` };
@@ -215,7 +215,7 @@ test('push: an upload the registry fails is started over once, then the error is
   const reg = await startRegistry(t);
   const proxy = await startProxy(t, reg.host);
   const c = openLayout(tempDir(t));
-  const img = syntheticImage(c, 'app', { layerSizes: [10_000] });
+  const img = await syntheticImage(c, 'app', { layerSizes: [10_000] });
   const layer = img.layers[0]!.digest.slice(7);
   const isUpload = (url: string, method: string): boolean => method === 'PUT' && url.includes('/blobs/uploads/') && url.includes(layer);
   proxy.fault = (req, n) => (isUpload(req.url, req.method) && n === 0 ? { status: 500 } : undefined);
@@ -224,7 +224,7 @@ test('push: an upload the registry fails is started over once, then the error is
   t.is(proxy.seen.filter((s) => isUpload(s.url, s.method)).length, 2);
   t.is(proxy.seen.filter((s) => s.method === 'POST').length, 3, 'a fresh upload session for the retried blob');
 
-  const other = syntheticImage(c, 'other', { layerSizes: [10_000] }).layers[0]!.digest.slice(7);
+  const other = (await syntheticImage(c, 'other', { layerSizes: [10_000] })).layers[0]!.digest.slice(7);
   proxy.fault = (req) => (req.method === 'PUT' && req.url.includes(other) ? { status: 500, body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}' } : undefined);
   const e = await t.throwsAsync(push('other', `${proxy.host}/other:1`, c, fast), { instanceOf: RegistryError });
   t.is(e!.code, 'ESERVER');

@@ -16,7 +16,7 @@ function putJson(c: Content, doc: unknown): { digest: string; size: number; byte
   return { digest: c.put(bytes), size: bytes.length, bytes };
 }
 
-export function syntheticImage(c: Content, name: string | undefined, opts: { layerSizes: number[]; docker?: boolean; platform?: Platform }): Synthetic {
+export async function syntheticImage(c: Content, name: string | undefined, opts: { layerSizes: number[]; docker?: boolean; platform?: Platform }): Promise<Synthetic> {
   const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
   const layerBytes = opts.layerSizes.map((n) => crypto.randomBytes(n));
   const layerType = opts.docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -26,15 +26,15 @@ export function syntheticImage(c: Content, name: string | undefined, opts: { lay
   const mediaType = opts.docker ? MediaType.dockerManifest : MediaType.ociManifest;
   const m = putJson(c, { schemaVersion: 2, mediaType, config, layers });
   const manifest = { mediaType, digest: m.digest, size: m.size };
-  if (name) c.setName(name, manifest);
+  if (name) await c.setName(name, manifest);
   return { manifest, config, layers, layerBytes };
 }
 
-export function syntheticIndex(c: Content, name: string, platforms: Platform[], docker = false): { index: Descriptor; images: Synthetic[] } {
-  const images = platforms.map((platform) => syntheticImage(c, undefined, { layerSizes: [1000], docker, platform }));
+export async function syntheticIndex(c: Content, name: string, platforms: Platform[], docker = false): Promise<{ index: Descriptor; images: Synthetic[] }> {
+  const images = await Promise.all(platforms.map((platform) => syntheticImage(c, undefined, { layerSizes: [1000], docker, platform })));
   const mediaType = docker ? MediaType.dockerList : MediaType.ociIndex;
   const idx = putJson(c, { schemaVersion: 2, mediaType, manifests: images.map((im, i) => ({ ...im.manifest, platform: platforms[i] })) });
   const index = { mediaType, digest: idx.digest, size: idx.size };
-  c.setName(name, index);
+  await c.setName(name, index);
   return { index, images };
 }

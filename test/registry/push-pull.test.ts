@@ -20,7 +20,7 @@ test('push HEADs each blob, uploads it with POST then PUT, and PUTs the manifest
   const reg = await startRegistry(t);
   const proxy = await startProxy(t, reg.host);
   const c = openLayout(tempDir(t));
-  const img = syntheticImage(c, 'local/app:1', { layerSizes: [5000, 7000] });
+  const img = await syntheticImage(c, 'local/app:1', { layerSizes: [5000, 7000] });
   const r = await push('local/app:1', `${proxy.host}/team/app:v1`, c, fast);
   t.like(r, { destination: `${proxy.host}/team/app:v1`, digest: img.manifest.digest, uploaded: 3, mounted: 0, skipped: 0 });
   const api = proxy.seen.filter((s) => s.url !== '/v2/');
@@ -47,7 +47,7 @@ test('a blob larger than the chunk size goes up in PATCH chunks with Content-Ran
   const proxy = await startProxy(t, reg.host);
   const c = openLayout(tempDir(t));
   const size = 2.5 * 1024 * 1024;
-  const img = syntheticImage(c, 'big', { layerSizes: [size] });
+  const img = await syntheticImage(c, 'big', { layerSizes: [size] });
   await push('big', `${proxy.host}/big:1`, c, { ...fast, chunkSize: 1024 * 1024 });
   const patches = proxy.seen.filter((s) => s.method === 'PATCH');
   t.deepEqual(patches.map((p) => p.headers['content-range']), ['0-1048575', '1048576-2097151', '2097152-2621439']);
@@ -64,7 +64,7 @@ test('a blob the registry has in another repository is mounted from it, not uplo
   const reg = await startRegistry(t);
   const proxy = await startProxy(t, reg.host);
   const c = openLayout(tempDir(t));
-  const img = syntheticImage(c, 'app', { layerSizes: [20_000] });
+  const img = await syntheticImage(c, 'app', { layerSizes: [20_000] });
   await push('app', `${proxy.host}/first/app:1`, c, fast);
   proxy.seen.length = 0;
   const r = await push('app', `${proxy.host}/second/app:1`, c, fast);
@@ -85,7 +85,7 @@ test('pull stores an OCI image under its full name, every blob verified, with th
   const reg = await startRegistry(t);
   const proxy = await startProxy(t, reg.host);
   const src = openLayout(tempDir(t));
-  const img = syntheticImage(src, 'x', { layerSizes: [3000, 4000, 5000] });
+  const img = await syntheticImage(src, 'x', { layerSizes: [3000, 4000, 5000] });
   await push('x', `${reg.host}/lib/x:2.0`, src, fast);
   const root = tempDir(t);
   const c = openLayout(root);
@@ -102,7 +102,7 @@ test('pull stores an OCI image under its full name, every blob verified, with th
 test('pull of a Docker schema 2 image keeps its media types and bytes', async (t) => {
   const reg = await startRegistry(t);
   const src = openLayout(tempDir(t));
-  const img = syntheticImage(src, 'd', { layerSizes: [3000], docker: true });
+  const img = await syntheticImage(src, 'd', { layerSizes: [3000], docker: true });
   await push('d', `${reg.host}/docker/d:1`, src, fast);
   const c = openLayout(tempDir(t));
   const r = await pull(`${reg.host}/docker/d:1`, c, fast);
@@ -116,7 +116,7 @@ for (const docker of [false, true]) {
     const reg = await startRegistry(t);
     const src = openLayout(tempDir(t));
     const platforms = [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }];
-    const { images } = syntheticIndex(src, 'multi', platforms, docker);
+    const { images } = await syntheticIndex(src, 'multi', platforms, docker);
     await push('multi', `${reg.host}/multi:1`, src, fast);
     const c = openLayout(tempDir(t));
     const amd = await pull(`${reg.host}/multi:1`, c, { ...fast, platform: { os: 'linux', architecture: 'amd64' } });
@@ -137,7 +137,7 @@ for (const docker of [false, true]) {
 test('layers are fetched in parallel, at most three at once, and a second pull skips complete blobs', async (t) => {
   const reg = await startRegistry(t);
   const src = openLayout(tempDir(t));
-  syntheticImage(src, 'p', { layerSizes: [200_000, 200_000, 200_000, 200_000, 200_000, 200_000] });
+  await syntheticImage(src, 'p', { layerSizes: [200_000, 200_000, 200_000, 200_000, 200_000, 200_000] });
   await push('p', `${reg.host}/p:1`, src, fast);
   const proxy = await startProxy(t, reg.host);
   proxy.fault = (req) => (req.method === 'GET' && req.url.includes('/blobs/') ? { bytesPerSecond: 1_000_000 } : undefined);
@@ -155,7 +155,7 @@ test('strata pull shows a progress bar per blob on a terminal and plain lines ot
   const reg = await startRegistry(t);
   const dir = tempDir(t);
   const src = openLayout(path.join(dir, 'src'));
-  syntheticImage(src, 'p', { layerSizes: [300_000, 300_000] });
+  await syntheticImage(src, 'p', { layerSizes: [300_000, 300_000] });
   await push('p', `${reg.host}/p:1`, src, fast);
   const plain = await strata(['--root', path.join(dir, 'a'), 'pull', `${reg.host}/p:1`]);
   t.is(plain.code, 0, plain.err);
@@ -174,7 +174,7 @@ test('blob GETs follow redirects (as to a storage backend), without sending cred
   const secured = await startRegistry(t, { htpasswd: creds });
   const plain = await startRegistry(t);
   const src = openLayout(tempDir(t));
-  const img = syntheticImage(src, 'r', { layerSizes: [30_000] });
+  const img = await syntheticImage(src, 'r', { layerSizes: [30_000] });
   await push('r', `${secured.host}/r:1`, src, { ...fast, credentials: creds });
   await push('r', `${plain.host}/r:1`, src, fast);
   const proxy = await startProxy(t, secured.host);
