@@ -20,6 +20,8 @@ export interface RegistryAuth {
   htpasswd?: { username: string; password: string };
   /** token auth: the registry trusts tokens signed by the key of certFile */
   token?: { realm: string; service: string; issuer: string; certFile: string };
+  /** serve https with a self-signed certificate */
+  tls?: boolean;
 }
 
 /** Starts docker-registry with a config written here; teardown stops it by pid. */
@@ -35,10 +37,15 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = {}
     const k = auth.token;
     authYaml = `auth:\n  token:\n    realm: ${k.realm}\n    service: ${k.service}\n    issuer: ${k.issuer}\n    rootcertbundle: ${k.certFile}\n`;
   }
+  let tlsYaml = '';
+  if (auth.tls) {
+    sh(`openssl req -x509 -newkey rsa:2048 -nodes -keyout ${dir}/tls.key -out ${dir}/tls.crt -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null`);
+    tlsYaml = `  tls:\n    certificate: ${dir}/tls.crt\n    key: ${dir}/tls.key\n`;
+  }
   const config = path.join(dir, 'config.yml');
   fs.writeFileSync(
     config,
-    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n  secret: ${crypto.randomBytes(8).toString('hex')}\n${authYaml}`,
+    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n  secret: ${crypto.randomBytes(8).toString('hex')}\n${tlsYaml}${authYaml}`,
   );
   const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

@@ -179,6 +179,19 @@ test('plain http to a registry that is not loopback only with --tls-verify=false
   t.is(r.manifest.digest, img.manifest.digest);
 });
 
+test('https with a certificate nobody signed: refused, unless --tls-verify=false', async (t) => {
+  const reg = await startRegistry(t, { tls: true });
+  const c = openLayout(tempDir(t));
+  const img = await syntheticImage(c, 'app', { layerSizes: [1000] });
+  const e = await t.throwsAsync(push('app', `${reg.host}/app:1`, c, fast), { instanceOf: RegistryError });
+  t.is(e!.code, 'ENETWORK');
+  t.regex(e!.message, /^cannot reach 127\.0\.0\.1:\d+: self[- ]signed certificate \(use --tls-verify=false to accept it\)$/);
+  const r = await strata(['--root', c.root, 'push', '--tls-verify=false', 'app', `${reg.host}/app:1`]);
+  t.is(r.code, 0, r.err);
+  const back = await strata(['--root', tempDir(t), 'pull', '--tls-verify=false', `${reg.host}/app:1`]);
+  t.is(back.out.trim(), img.manifest.digest);
+});
+
 test('a pull killed half way leaves the store consistent, and the next pull completes it with Range', async (t) => {
   const { proxy, img, ref } = await served(t, [3_000_000, 20_000]);
   const big = img.layers[0]!.digest;
