@@ -1,6 +1,28 @@
 // Every strata command, one module each under commands/. Add new ones to this list.
 import type { CommandModule } from 'yargs';
 import { umountCommand } from './commands/umount.js';
+import { runCommand } from './commands/run.js';
+import { execCommand } from './commands/exec.js';
+import { psCommand } from './commands/ps.js';
+import { stopCommand } from './commands/stop.js';
+import { killCommand } from './commands/kill.js';
+import { rmCommand } from './commands/rm.js';
+import { logsCommand } from './commands/logs.js';
+import { inspectCommand } from './commands/inspect.js';
+import { diffCommand } from './commands/diff.js';
+import { commitCommand } from './commands/commit.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' own typing of heterogeneous commands
-export const commands: CommandModule<any, any>[] = [umountCommand];
+export const commands: CommandModule<any, any>[] = [
+  umountCommand,
+  runCommand,
+  execCommand,
+  psCommand,
+  stopCommand,
+  killCommand,
+  rmCommand,
+  logsCommand,
+  inspectCommand,
+  diffCommand,
+  commitCommand,
+];
