@@ -13,7 +13,7 @@
 //     from the image's /etc/passwd and /etc/group, and execs the command;
 //  4. stays outside as its supervisor: forwards signals, copies a pty (-t), reaps, then
 //     unmounts the union (the FUSE daemon exits with it) and writes the exit code.
-// With --on-exit ARGV it then execs ARGV (how `run -d --rm` removes its record).
+// With --on-exit ARGV, ARGV runs once it has ended (how `run -d --rm` removes its record).
 // Progress goes to --status-fd as lines: "started PID DAEMONPID UID GID", "error CODE MSG",
 // "exited CODE". Exit status: the command's (128+N when killed by signal N); 125 when
 // the container could not be set up, 126/127 when the command cannot be executed.
@@ -92,6 +92,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) child_fail(int code,
 
 static void cleanup_mount(pid_t daemon, int sfd);
 static pid_t daemon_pid = -1;
+static pid_t on_exit_waiter = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) setup_fail(const char *fmt, ...) {
   char buf[900];
@@ -193,7 +194,8 @@ static void enter_userns(void) {
 
 // ---- the union mount ------------------------------------------------------------------
 
-static pid_t only_child(void) {
+// The child of ours that is not the --on-exit waiter: the daemon the mount program left.
+static pid_t daemon_child(pid_t not) {
   char path[64], buf[256];
   snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -202,7 +204,11 @@ static pid_t only_child(void) {
   close(fd);
   if (n <= 0) return -1;
   buf[n] = 0;
-  return (pid_t)atoi(buf);
+  for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+    pid_t p = (pid_t)atoi(tok);
+    if (p > 0 && p != not) return p;
+  }
+  return -1;
 }
 
 static void mount_union(void) {
@@ -231,7 +237,7 @@ static void mount_union(void) {
     setup_fail("mount program %s failed: %s", o.mount_argv[0], msg);
   }
   // the daemon it left behind is now ours (we are a subreaper)
-  daemon_pid = only_child();
+  daemon_pid = daemon_child(on_exit_waiter);
 }
 
 // ---- the container's pid 1, before exec -----------------------------------------------
@@ -634,6 +640,33 @@ static int pump(int from, int to) {
   return 1;
 }
 
+// `run -d --rm`: strata removes the record once this process is gone. The waiter is
+// forked first, so it stays in the host's namespaces: a process made after the pid
+// namespace's init died could not even start threads.
+static void start_on_exit(void) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return;
+  pid_t w = fork();
+  if (w < 0) return;
+  if (w == 0) {
+    close(p[1]);
+    if (o.status_fd >= 0) close(o.status_fd);
+    char c;
+    for (;;) {
+      ssize_t n = read(p[0], &c, 1);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      break;
+    }
+    o.on_exit[o.non_exit] = NULL;
+    setsid();
+    execvp(o.on_exit[0], (char *const *)o.on_exit);
+    _exit(127);
+  }
+  close(p[0]);
+  on_exit_waiter = w;
+  // p[1] stays open (close-on-exec) until this process ends
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: strata-init --rootfs DIR --mount ARG... [options] -- CMD [ARG...]\n"
                   "(started by `strata run`; see native/init/strata-init.c)\n");
@@ -686,6 +719,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, parent_died);
     if (getppid() != pp) exit(EXIT_SETUP);
   }
+  if (o.non_exit) start_on_exit();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTTOU, SIG_IGN);
   sigset_t set;
@@ -806,12 +840,5 @@ int main(int argc, char **argv) {
   cleanup_mount(daemon_pid, sfd);
   write_exit(code < 0 ? EXIT_SETUP : code);
   status("exited %d", code);
-  if (o.non_exit) {
-    // `run -d --rm`: the record is removed by strata itself, once all above is done
-    o.on_exit[o.non_exit] = NULL;
-    close(sfd);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    execvp(o.on_exit[0], (char *const *)o.on_exit);
-  }
   return code < 0 ? EXIT_SETUP : code;
 }
