@@ -19,7 +19,10 @@ export function execArgs(pid: number, o: { rootless: boolean; netns: boolean; ui
   if (o.rootless) a.push('--user', '--preserve-credentials');
   a.push('--mount', '--uts', '--ipc', '--pid');
   if (o.netns) a.push('--net');
-  a.push('--root', `--wdns=${o.cwd}`);
+  // no --root: entering the mount namespace already puts us at its root, the container's
+  // rootfs; and nsenter opens /proc/PID/root before it enters the user namespace, when a
+  // FUSE mount owned by that namespace still refuses us
+  a.push(`--wdns=${o.cwd}`);
   if (o.gid !== 0 || !o.rootless) a.push('--setgid', String(o.gid));
   if (o.uid !== 0 || !o.rootless) a.push('--setuid', String(o.uid));
   return a;
