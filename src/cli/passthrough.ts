@@ -25,6 +25,7 @@ export function splitPassthrough(argv: string[]): string[] {
       continue;
     }
     // tok is the image (run) or the container (exec)
+    if (argv[j + 1] === '--') return argv;
     return [...argv.slice(0, j + 1), '--', ...argv.slice(j + 1)];
   }
   return argv;
