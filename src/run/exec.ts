@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { UserError } from '../cli/errors.js';
+import { mergeEnv } from './spec.js';
 import { findContainer } from './state.js';
 
 export interface ExecOptions {
@@ -26,15 +27,6 @@ export function execArgs(pid: number, o: { rootless: boolean; netns: boolean; ui
   if (o.gid !== 0 || !o.rootless) a.push('--setgid', String(o.gid));
   if (o.uid !== 0 || !o.rootless) a.push('--setuid', String(o.uid));
   return a;
-}
-
-function mergeEnv(base: string[], extra: string[]): string[] {
-  const m = new Map<string, string>();
-  for (const e of [...base, ...extra]) {
-    const i = e.indexOf('=');
-    if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
-  }
-  return [...m].map(([k, v]) => `${k}=${v}`);
 }
 
 /** Runs CMD in the container; answers its exit status (126/127 when it cannot be run). */

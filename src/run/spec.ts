@@ -52,7 +52,7 @@ export function parseVolume(spec: string): Volume {
 }
 
 /** -e K=V sets, -e K takes K from strata's own environment (and is dropped if unset). */
-function mergeEnv(base: string[], overrides: string[]): string[] {
+export function mergeEnv(base: string[], overrides: string[]): string[] {
   const map = new Map<string, string>();
   for (const e of base) {
     const i = e.indexOf('=');

@@ -172,3 +172,37 @@ export function containerDirs(ctx: Ctx): string[] {
     return [];
   }
 }
+
+/** Runs ARGV (node script and args) in a pseudo-terminal of 33 rows and 101 columns, as a
+ * shell would; types TEXT once the output shows AFTER. */
+export function inPty(ctx: Ctx, argv: string[], send?: { after: string; text: string }): Promise<{ code: number | null; out: string }> {
+  const py = `
+import os, pty, sys, struct, fcntl, termios, select
+after, text = sys.argv[1].encode(), sys.argv[2].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[3], sys.argv[3:])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
+out, sent = b'', not after
+while True:
+    r, _, _ = select.select([fd], [], [], 20)
+    if not r: break
+    try: data = os.read(fd, 4096)
+    except OSError: break
+    if not data: break
+    out += data
+    if not sent and after in out:
+        os.write(fd, text); sent = True
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+sys.exit(os.waitstatus_to_exitcode(st))
+`;
+  const c = command(ctx, argv);
+  const child = spawn('python3', ['-c', py, send?.after ?? '', send?.text ?? '', c.cmd === 'setpriv' ? '/usr/bin/setpriv' : c.cmd, ...c.args], { env: c.env });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out })));
+}
+
+export const mainArgv = (ctx: Ctx, args: string[]): string[] => [mainJs, '--root', ctx.root, ...args];

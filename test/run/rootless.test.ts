@@ -4,7 +4,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { containerDirs, eventually, makeCtx, makeImage, mountsUnder, NOBODY, processesUsing, run, spawnRun, strata, type Image } from '../helpers/containers.js';
+import { containerDirs, eventually, inPty, makeCtx, makeImage, mountsUnder, NOBODY, processesUsing, run, runArgv, spawnRun, strata, type Image } from '../helpers/containers.js';
 
 let image: Image;
 test.before(() => {
@@ -75,4 +75,13 @@ test('rootless -d, exec (nsenter into the user namespace), stop, and a killed st
   await k.closed;
   t.true(await eventually(() => processesUsing(ctx.root).length === 0), processesUsing(ctx.root).join('\n'));
   t.regex(strata(ctx, ['ps', '-a']).out, /Exited \(137\).*orphan/);
+});
+
+test('rootless -it: a terminal from the container\'s own devpts', async (t) => {
+  const ctx = makeCtx(t, image, true);
+  const r = await inPty(ctx, runArgv(ctx, { command: ['sh', '-c', 'tty; stty size; read l; echo "got $l"'], tty: true, interactive: true, rm: true }), { after: '33 101', text: 'hi\r' });
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /\/dev\/pts\/0/);
+  t.regex(r.out, /got hi/);
+  t.deepEqual(containerDirs(ctx), []);
 });

@@ -1,11 +1,10 @@
 // strata run as root: the container's view (namespaces, mounts, layers, user, env), exit
 // statuses, signals, terminals, and bad input that must leave nothing behind.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { baseConfig, containerDirs, eventually, makeCtx, makeImage, mountsUnder, processesUsing, run, runArgv, spawnRun, strata, type Image } from '../helpers/containers.js';
+import { baseConfig, containerDirs, eventually, inPty, mainArgv, makeCtx, makeImage, mountsUnder, processesUsing, run, runArgv, spawnRun, strata, type Image } from '../helpers/containers.js';
 
 let image: Image;
 test.before(() => {
@@ -188,39 +187,23 @@ test('signals are forwarded to the command; a killed strata takes its container 
   t.regex(ps.out, /Exited \(137\).*orphan/);
 });
 
-test('-it gives the command a real terminal (through a pty)', async (t) => {
+test('-it gives the command a real terminal (through a pty); exec -it uses the caller\'s', async (t) => {
   const ctx = makeCtx(t, image);
-  const argv = runArgv(ctx, { ...sh('tty; test -t 0 && test -t 1 && echo both-tty; stty size; read line; echo "got $line"'), tty: true, interactive: true, rm: true });
-  // python's pty module: strata sees a terminal, as under a shell; rows/cols set on it
-  const py = `
-import os, pty, sys, struct, fcntl, termios, select
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
-out = b''
-sent = False
-while True:
-    r, _, _ = select.select([fd], [], [], 10)
-    if not r: break
-    try: data = os.read(fd, 4096)
-    except OSError: break
-    if not data: break
-    out += data
-    if not sent and b'33 101' in out:
-        os.write(fd, b'hello\\r'); sent = True
-_, st = os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors='replace'))
-sys.exit(os.waitstatus_to_exitcode(st))
-`;
-  const child = spawn('python3', ['-c', py, process.execPath, ...argv], { env: { ...process.env, STRATA_MOUNT_PROGRAM: 'fuse-overlayfs' } });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('close', r));
-  t.is(code, 0, out);
-  t.regex(out, /\/dev\/pts\/0/);
-  t.regex(out, /both-tty/);
-  t.regex(out, /33 101/);
-  t.regex(out, /got hello/);
+  const script = 'tty; test -t 0 && test -t 1 && echo both-tty; stty size; read line; echo "got $line"';
+  const r = await inPty(ctx, runArgv(ctx, { ...sh(script), tty: true, interactive: true, name: 'term' }), { after: '33 101', text: 'hello\r' });
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /\/dev\/pts\/0/);
+  t.regex(r.out, /both-tty/);
+  t.regex(r.out, /33 101/);
+  t.regex(r.out, /got hello/);
+  t.is(strata(ctx, ['rm', 'term']).code, 0);
+
+  const d = await run(ctx, { ...sh('while true; do sleep 0.05; done'), detach: true, name: 'bg' });
+  t.is(d.code, 0, d.err);
+  const e = await inPty(ctx, mainArgv(ctx, ['exec', '-it', 'bg', 'sh', '-c', 'test -t 0 && echo exec-tty; read l; echo "exec got $l"']), { after: 'exec-tty', text: 'typed\r' });
+  t.is(e.code, 0, e.out);
+  t.regex(e.out, /exec got typed/);
+  const notty = strata(ctx, ['exec', '-t', 'bg', 'true']);
+  t.is(notty.code, 1);
+  t.regex(notty.err, /not a TTY/);
 });
