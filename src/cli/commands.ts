@@ -8,7 +8,7 @@ import { stopCommand } from './commands/stop.js';
 import { killCommand } from './commands/kill.js';
 import { rmCommand } from './commands/rm.js';
 import { logsCommand } from './commands/logs.js';
-import { inspectCommand } from './commands/inspect.js';
+import { inspectContainerCommand } from './commands/inspect-container.js';
 import { diffCommand } from './commands/diff.js';
 import { commitCommand } from './commands/commit.js';
 
@@ -22,7 +22,7 @@ export const commands: CommandModule<any, any>[] = [
   killCommand,
   rmCommand,
   logsCommand,
-  inspectCommand,
+  inspectContainerCommand,
   diffCommand,
   commitCommand,
 ];

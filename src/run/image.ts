@@ -15,6 +15,8 @@ export interface ResolvedImage {
 interface ImageStore {
   readonly root: string;
   resolveImage(ref: string): ResolvedImage;
+  hold(holder: string, image: ResolvedImage): void;
+  release(holder: string): void;
   commit(opts: {
     parent: ResolvedImage | null;
     layerDir: string;
@@ -29,16 +31,38 @@ interface StoreModule {
   openStore(root?: string): Promise<ImageStore> | ImageStore;
 }
 
-async function openImages(root: string): Promise<ImageStore> {
-  // a computed specifier: tsc does not need the module to exist on this branch
-  const spec = '../image/store.js';
-  let mod: StoreModule;
+interface ListingModule {
+  inspectImage(store: ImageStore, ref: string): unknown;
+}
+
+async function load<T>(spec: string): Promise<T> {
   try {
-    mod = (await import(spec)) as StoreModule;
+    return (await import(spec)) as T;
   } catch (e) {
     throw new UserError(`the image store is not available in this build (${(e as Error).message.split('\n')[0]})`);
   }
-  return await mod.openStore(root);
+}
+
+// computed specifiers: tsc does not need the modules to exist on this branch
+const STORE = '../image/store.js';
+const LISTING = '../image/listing.js';
+
+async function openImages(root: string): Promise<ImageStore> {
+  return (await load<StoreModule>(STORE)).openStore(root);
+}
+
+/** Keeps the image's layers from rmi and prune while container ID exists. */
+export async function holdImage(root: string, id: string, image: ResolvedImage): Promise<void> {
+  (await openImages(root)).hold(id, image);
+}
+
+export async function releaseImage(root: string, id: string): Promise<void> {
+  (await openImages(root)).release(id);
+}
+
+export async function inspectImage(root: string, ref: string): Promise<unknown> {
+  const store = await openImages(root);
+  return (await load<ListingModule>(LISTING)).inspectImage(store, ref);
 }
 
 export async function resolveImage(root: string, ref: string): Promise<ResolvedImage> {

@@ -3,7 +3,8 @@
 import os from 'node:os';
 import { UserError } from '../cli/errors.js';
 import { isAlive, signalRef, waitUntil } from './proc.js';
-import { deleteRecord, findContainer, loadContainer, shortId, type Container } from './state.js';
+import { forgetContainer } from './forget.js';
+import { findContainer, loadContainer, shortId, type Container } from './state.js';
 
 export function signalNumber(sig: string): NodeJS.Signals {
   const s = sig.toUpperCase();
@@ -68,7 +69,7 @@ export async function removeContainer(root: string, ref: string, force = false):
     await waitUntil(() => !isAlive(c.state?.daemon), 2000);
     signalRef(c.state.daemon, 'SIGKILL');
   }
-  deleteRecord(root, c);
+  await forgetContainer(root, c);
   return c;
 }
 

@@ -17,6 +17,7 @@ import {
   type ContainerConfig, type ContainerState, type Layout,
 } from './state.js';
 import { isRootless } from './root.js';
+import { forgetContainer } from './forget.js';
 
 export interface ContainerInput {
   root: string;
@@ -147,12 +148,12 @@ export function startForeground(root: string, created: Created, o: StartOptions)
       if (o.forwardSignals) for (const s of FORWARDED) process.off(s, forward);
       const startError = status.error();
       status.started.then(
-        () => {
-          if (config.autoRemove) deleteRecord(root, { dir: l.dir, config });
+        async () => {
+          if (config.autoRemove) await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
           resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
         },
-        (e: unknown) => {
-          deleteRecord(root, { dir: l.dir, config });
+        async (e: unknown) => {
+          await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
           reject(startError ?? e);
         },
       );
@@ -185,7 +186,7 @@ export async function startDetached(root: string, created: Created): Promise<Con
     return state;
   } catch (e) {
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('close', r)));
-    deleteRecord(root, { dir: l.dir, config });
+    await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
     throw e;
   }
 }

@@ -43,7 +43,8 @@ test('run -d, ps, logs, exec, inspect, stop, ps -a, rm', async (t) => {
   const stdin = strata(ctx, ['exec', '-i', 'web', 'cat'], 'piped in\n');
   t.is(stdin.out, 'piped in\n');
 
-  const info = JSON.parse(strata(ctx, ['inspect', 'web']).out) as { status: string; config: { id: string; name: string }; state: ContainerState };
+  const [info] = JSON.parse(strata(ctx, ['inspect', 'web']).out) as { status: string; config: { id: string; name: string }; state: ContainerState }[];
+  if (!info) throw new Error('inspect printed nothing');
   t.is(info.status, 'running');
   t.is(info.config.id, id);
   t.true(info.state.init.pid > 1);
@@ -59,7 +60,7 @@ test('run -d, ps, logs, exec, inspect, stop, ps -a, rm', async (t) => {
   t.regex(exStopped.err, /not running \(exited\)/);
   t.is(strata(ctx, ['rm', 'web']).code, 0);
   t.deepEqual(containerDirs(ctx), []);
-  t.regex(strata(ctx, ['inspect', 'web']).err, /no such container: web/);
+  t.regex(strata(ctx, ['inspect', 'web']).err, /no such container or image: web/);
 });
 
 test('stop escalates to SIGKILL after -t; kill -s sends the signal asked for', async (t) => {

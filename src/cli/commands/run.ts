@@ -53,6 +53,8 @@ export const runCommand: CommandModule<object, Args> = {
         rm: a.rm, detach: a.detach, interactive: a.interactive, tty: a.tty, name: a.name, env: list(a.env), workdir: a.workdir,
         user: a.user, hostname: a.hostname, network: a.network, volumes: list(a.volume), command: commandTail(a),
       },
+      process.stdout,
+      image,
     );
   },
 };
