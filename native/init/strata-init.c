@@ -359,6 +359,47 @@ static void setup_dev(int root) {
   close(dev);
 }
 
+// The parts of /proc that reach past the container (as runc's defaults): files that
+// read the host's memory or keys or act on it are covered by /dev/null, the kernel's knobs
+// are read-only.
+static const char *const masked[] = { "proc/kcore", "proc/keys", "proc/timer_list", "proc/sysrq-trigger", "proc/latency_stats", "proc/sched_debug" };
+static const char *const read_only[] = { "proc/sys", "proc/bus", "proc/fs", "proc/irq", "proc/asound" };
+
+static void mask_proc(int root) {
+  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+    int fd = in_root(root, masked[i], O_PATH);
+    if (fd < 0) continue;
+    if (mount("/dev/null", fdpath(fd), NULL, MS_BIND, NULL) < 0) child_fail(EXIT_SETUP, "masking /%s: %s", masked[i], strerror(errno));
+    close(fd);
+  }
+  for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++) {
+    int fd = in_root(root, read_only[i], O_PATH | O_DIRECTORY);
+    if (fd < 0) continue;
+    if (mount(fdpath(fd), fdpath(fd), NULL, MS_BIND | MS_REC, NULL) < 0 || remount_ro(root, read_only[i]) < 0)
+      child_fail(EXIT_SETUP, "read-only /%s: %s", read_only[i], strerror(errno));
+    close(fd);
+  }
+}
+
+// Docker's default capabilities: what a container's root keeps. The others (SYS_ADMIN,
+// SYS_MODULE, SYS_PTRACE, NET_ADMIN, ...) leave the bounding set, so no exec gets them.
+static const int kept_caps[] = { 0 /* CHOWN */, 1 /* DAC_OVERRIDE */, 3 /* FOWNER */, 4 /* FSETID */, 5 /* KILL */,
+  6 /* SETGID */, 7 /* SETUID */, 8 /* SETPCAP */, 10 /* NET_BIND_SERVICE */, 13 /* NET_RAW */, 18 /* SYS_CHROOT */,
+  27 /* MKNOD */, 29 /* AUDIT_WRITE */, 31 /* SETFCAP */ };
+
+static void drop_caps(void) {
+  int last = 40;
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f) { if (fscanf(f, "%d", &last) != 1) last = 40; fclose(f); }
+  for (int c = 0; c <= last; c++) {
+    int keep = 0;
+    for (size_t i = 0; i < sizeof kept_caps / sizeof kept_caps[0]; i++) keep |= kept_caps[i] == c;
+    if (!keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      child_fail(EXIT_SETUP, "dropping capability %d: %s", c, strerror(errno));
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
 static void setup_sys(int root) {
   int fd = ensure(root, "sys", 1);
   if (fd < 0) child_fail(EXIT_SETUP, "cannot create /sys: %s", strerror(errno));
@@ -514,6 +555,7 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
   int root = open(o.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) child_fail(EXIT_SETUP, "rootfs %s: %s", o.rootfs, strerror(errno));
   mount_at(root, "proc", 1, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mask_proc(root);
   setup_dev(root);
   setup_sys(root);
   for (int i = 0; i < o.nbind; i++) bind_at(root, o.binds[i].src, o.binds[i].dst, o.binds[i].ro);
@@ -562,6 +604,8 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
   }
   close(tty_sock);
 
+  // /proc/sys/kernel/cap_last_cap is read-only now, not gone
+  drop_caps();
   if (o.can_setgroups || !o.userns) {
     if (setgroups((size_t)u.ngroups, u.groups) < 0) child_fail(EXIT_SETUP, "setgroups: %s", strerror(errno));
   }

@@ -75,6 +75,24 @@ test('mounts: fresh /proc, minimal /dev, /sys read-only, /etc files bound from t
   t.is(strata(ctx, ['diff', 'mounts']).out, '', 'the runtime\'s own files are no change');
 });
 
+test('confinement as Docker\'s defaults: its capability set, /proc knobs read-only, host-facing /proc files masked', async (t) => {
+  const ctx = makeCtx(t, image);
+  const script = [
+    'grep CapBnd /proc/self/status',
+    'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo sys-ro',
+    // never written to: on a kernel with sysrq, a mask that failed would act on the host
+    'test -c /proc/keys && test ! -s /proc/keys && echo keys-masked',
+    '{ test ! -e /proc/sysrq-trigger || test -c /proc/sysrq-trigger; } && echo sysrq-masked-or-absent',
+    'mkdir /m; mount -t tmpfs x /m 2>/dev/null || echo no-mount',
+    'hostname other 2>/dev/null || echo no-sethostname',
+  ].join('; ');
+  const r = await run(ctx, { command: ['sh', '-c', script], rm: true });
+  t.is(r.code, 0, r.err);
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW
+  // SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+  t.is(r.out, 'CapBnd:\t00000000a80425fb\nsys-ro\nkeys-masked\nsysrq-masked-or-absent\nno-mount\nno-sethostname\n');
+});
+
 test('Env, WorkingDir, Entrypoint and Cmd as Docker: -e overrides, CMD replaces Cmd, -w is made', async (t) => {
   const ctx = makeCtx(t, image);
   const config = { ...baseConfig, config: { ...baseConfig.config, Entrypoint: ['/bin/echo', 'ep'], Cmd: ['default'], WorkingDir: '/srv/app' } };
