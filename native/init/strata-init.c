@@ -101,7 +101,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) setup_fail(const cha
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   status("error %d %s", EXIT_SETUP, buf);
-  fprintf(stderr, "strata-init: %s\n", buf);
+  if (o.status_fd < 0) fprintf(stderr, "strata-init: %s\n", buf);
   exit(EXIT_SETUP);
 }
 
@@ -234,7 +234,10 @@ static void mount_union(void) {
       msg[n > 0 ? n : 0] = 0;
       for (char *c = msg; *c; c++) if (*c == '\n') *c = ' ';
     }
-    setup_fail("mount program %s failed: %s", o.mount_argv[0], msg);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == ' ') msg[--n] = 0;
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    setup_fail("mount program %s failed (status %d)%s%s", o.mount_argv[0], code, *msg ? ": " : "", msg);
   }
   // the daemon it left behind is now ours (we are a subreaper)
   daemon_pid = daemon_child(on_exit_waiter);

@@ -35,7 +35,7 @@ interface IdRange {
 }
 
 /** The caller's ranges in /etc/subuid or /etc/subgid ("name:start:count" or "uid:start:count"). */
-function subRanges(file: string, name: string, id: number): IdRange[] {
+export function subRanges(file: string, name: string, id: number): IdRange[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -63,7 +63,7 @@ function hasProgram(name: string): boolean {
 
 /** Rootless id maps: the caller is root, and its subordinate ranges follow from 1 (as
  * podman maps them) when newuidmap can install them. */
-export function idMaps(): { uid: string[]; gid: string[] } {
+export function idMaps(files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): { uid: string[]; gid: string[] } {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   let name = '';
@@ -73,8 +73,8 @@ export function idMaps(): { uid: string[]; gid: string[] } {
     name = String(uid);
   }
   const maps = { uid: [`0 ${uid} 1`], gid: [`0 ${gid} 1`] };
-  const su = subRanges('/etc/subuid', name, uid);
-  const sg = subRanges('/etc/subgid', name, uid);
+  const su = subRanges(files.subuid, name, uid);
+  const sg = subRanges(files.subgid, name, uid);
   if (su.length && sg.length && hasProgram('newuidmap') && hasProgram('newgidmap')) {
     let next = 1;
     for (const r of su) (maps.uid.push(`${next} ${r.start} ${r.count}`), (next += r.count));

@@ -78,11 +78,13 @@ export function makeCtx(t: ExecutionContext, image: Image, asNobody = false): Ct
   return ctx;
 }
 
-function command(ctx: Ctx, argv: string[]): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+// fuse-overlayfs takes the mount program's command line until Strata's own lands here
+function command(ctx: Ctx, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: ctx.asNobody ? ctx.home : process.env.HOME,
     STRATA_MOUNT_PROGRAM: process.env.STRATA_MOUNT_PROGRAM ?? 'fuse-overlayfs',
+    ...extraEnv,
   };
   if (!ctx.asNobody) return { cmd: process.execPath, args: argv, env };
   return { cmd: 'setpriv', args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...argv], env };
@@ -102,8 +104,8 @@ export function runArgv(ctx: Ctx, options: RunOptions, config: ImageConfig = bas
 }
 
 /** `strata run` with the test image: resolves with its exit status and output. */
-export function run(ctx: Ctx, options: RunOptions, o: { config?: ImageConfig; input?: string } = {}): Promise<Result> {
-  const c = command(ctx, runArgv(ctx, options, o.config));
+export function run(ctx: Ctx, options: RunOptions, o: { config?: ImageConfig; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  const c = command(ctx, runArgv(ctx, options, o.config), o.env);
   return new Promise((resolve, reject) => {
     const child = spawn(c.cmd, c.args, { env: c.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

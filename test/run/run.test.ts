@@ -152,6 +152,9 @@ test('bad input: unknown user, bad volume spec, name taken, relative -w, bad net
     t.regex(r.err, msg);
     t.is(r.err.split('\n').length, 2, 'one line');
   }
+  const mountFails = await run(ctx, { command: ['true'] }, { env: { STRATA_MOUNT_PROGRAM: '/bin/false' } });
+  t.is(mountFails.code, 125);
+  t.regex(mountFails.err, /^strata: mount program \/bin\/false failed \(status 1\)\n$/);
   const wd = await run(ctx, { command: ['true'], workdir: 'relative' });
   t.regex(wd.err, /working directory "relative" is invalid/);
   const net = await run(ctx, { command: ['true'], network: 'bridge' });
