@@ -47,7 +47,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define MAXN 256
+#define MAXN 1024
 #define EXIT_SETUP 125
 
 struct bind { const char *src, *dst; int ro; };
@@ -720,6 +720,11 @@ static void usage(void) {
   exit(2);
 }
 
+static void too_many(const char *what) {
+  fprintf(stderr, "strata-init: more than %d %s\n", MAXN, what);
+  exit(2);
+}
+
 static void parse(int argc, char **argv) {
   int i = 1;
   for (; i < argc; i++) {
@@ -727,14 +732,14 @@ static void parse(int argc, char **argv) {
 #define NEXT() (i + 1 < argc ? argv[++i] : (usage(), ""))
     if (!strcmp(a, "--")) { i++; break; }
     else if (!strcmp(a, "--rootfs")) o.rootfs = NEXT();
-    else if (!strcmp(a, "--mount")) { if (o.nmount < MAXN) o.mount_argv[o.nmount++] = NEXT(); }
+    else if (!strcmp(a, "--mount")) { if (o.nmount >= MAXN) too_many("mount arguments"); o.mount_argv[o.nmount++] = NEXT(); }
     else if (!strcmp(a, "--mount-log")) o.mount_log = NEXT();
     else if (!strcmp(a, "--userns")) o.userns = 1;
-    else if (!strcmp(a, "--uidmap")) { if (o.nuidmap < MAXN) o.uidmap[o.nuidmap++] = NEXT(); }
-    else if (!strcmp(a, "--gidmap")) { if (o.ngidmap < MAXN) o.gidmap[o.ngidmap++] = NEXT(); }
+    else if (!strcmp(a, "--uidmap")) { if (o.nuidmap >= MAXN) too_many("uid maps"); o.uidmap[o.nuidmap++] = NEXT(); }
+    else if (!strcmp(a, "--gidmap")) { if (o.ngidmap >= MAXN) too_many("gid maps"); o.gidmap[o.ngidmap++] = NEXT(); }
     else if (!strcmp(a, "--netns")) o.netns = 1;
     else if (!strcmp(a, "--hostname")) o.hostname = NEXT();
-    else if (!strcmp(a, "--env")) { if (o.nenv < MAXN) o.env[o.nenv++] = NEXT(); }
+    else if (!strcmp(a, "--env")) { if (o.nenv >= MAXN) too_many("environment variables"); o.env[o.nenv++] = NEXT(); }
     else if (!strcmp(a, "--cwd")) o.cwd = NEXT();
     else if (!strcmp(a, "--user")) o.user = NEXT();
     else if (!strcmp(a, "--tty")) o.tty = 1;
@@ -742,9 +747,9 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--status-fd")) o.status_fd = atoi(NEXT());
     else if (!strcmp(a, "--exit-file")) o.exit_file = NEXT();
     else if (!strcmp(a, "--parent-death")) o.parent_death = 1;
-    else if (!strcmp(a, "--on-exit")) { if (o.non_exit < MAXN) o.on_exit[o.non_exit++] = NEXT(); }
+    else if (!strcmp(a, "--on-exit")) { if (o.non_exit >= MAXN) too_many("on-exit arguments"); o.on_exit[o.non_exit++] = NEXT(); }
     else if (!strcmp(a, "--bind") || !strcmp(a, "--bind-ro")) {
-      if (o.nbind >= MAXN) usage();
+      if (o.nbind >= MAXN) too_many("binds");
       o.binds[o.nbind].ro = !strcmp(a, "--bind-ro");
       o.binds[o.nbind].src = NEXT();
       o.binds[o.nbind].dst = NEXT();
