@@ -65,9 +65,15 @@ export async function inspectImage(root: string, ref: string): Promise<unknown> 
   return (await load<ListingModule>(LISTING)).inspectImage(store, ref);
 }
 
+/** The image to run: an unknown one fails as Docker's run does, with status 125. */
 export async function resolveImage(root: string, ref: string): Promise<ResolvedImage> {
   const store = await openImages(root);
-  return store.resolveImage(ref);
+  try {
+    return store.resolveImage(ref);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(e.message, 125);
+    throw e;
+  }
 }
 
 export interface CommitRequest {
