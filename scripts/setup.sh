@@ -31,6 +31,9 @@ fi
 
 # /dev/fuse may be missing in minimal containers
 [ -e /dev/fuse ] || { [ "$(id -u)" -eq 0 ] && mknod -m 666 /dev/fuse c 10 229; } || true
+# rootless containers mount FUSE in their user namespace: Debian's udev rule makes it 0666, a
+# machine without udev leaves the kernel's 0600
+[ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && chmod 666 /dev/fuse || true
 
 stamp=node_modules/.strata-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
