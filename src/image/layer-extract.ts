@@ -179,11 +179,18 @@ class Extraction {
     }
     // the name need not exist anywhere: a whiteout of nothing hides nothing, harmlessly
     makeWhiteout(hidden);
+    const { atime, mtime } = this.times(h);
+    sys.lutimens(hidden, atime[0], atime[1], mtime[0], mtime[1]);
     this.seen.set(hiddenRel, 'other');
   }
 
   private hardlink(h: Header, target: string): void {
-    const lp = entryPath(h.linkname ?? '');
+    let lp;
+    try {
+      lp = entryPath(h.linkname ?? '');
+    } catch {
+      throw new LayerTarError(h.name, `hard link to '${h.linkname}', which would lead outside the layer`);
+    }
     if (lp.parts.length === 0) throw new LayerTarError(h.name, 'hard link without a target');
     if (this.seen.get(lp.rel) !== 'other')
       throw new LayerTarError(h.name, `hard link to '${h.linkname}', which is not a file earlier in this layer`);
