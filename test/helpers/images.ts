@@ -1,5 +1,6 @@
 // Image fixtures: a store in a temp dir, the offline busybox base image, hand-made tars.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
@@ -15,20 +16,27 @@ export function tempStore(t: ExecutionContext): ImageStore {
   return new ImageStore(path.join(tempDir(t, 'strata-store-'), 'root'));
 }
 
-/** scripts/mkrootfs-busybox.sh into a temp dir (about a second). */
-export function busyboxRootfs(t: ExecutionContext): string {
-  const dir = path.join(tempDir(t, 'strata-rootfs-'), 'rootfs');
+let sharedRootfs: string | undefined;
+
+/** scripts/mkrootfs-busybox.sh's tree, made once per test process (about a second) and
+ * removed when the process exits. Treat it as read-only. */
+export function busyboxRootfs(): string {
+  if (sharedRootfs) return sharedRootfs;
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-rootfs-'));
+  process.on('exit', () => fs.rmSync(base, { recursive: true, force: true }));
+  const dir = path.join(base, 'rootfs');
   const r = spawnSync('bash', [path.join(repoRoot, 'scripts/mkrootfs-busybox.sh'), dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mkrootfs-busybox.sh failed: ${r.stderr}`);
+  sharedRootfs = dir;
   return dir;
 }
 
 /** The busybox base image (`strata import` of mkrootfs-busybox.sh's tree) in `store`, tagged
  * `ref`. What run and build tests start from, with no network. */
-export async function busyboxImage(t: ExecutionContext, store: ImageStore, ref = 'busybox:latest'): Promise<ResolvedImage> {
+export async function busyboxImage(_t: ExecutionContext, store: ImageStore, ref = 'busybox:latest'): Promise<ResolvedImage> {
   const have = store.tryResolveImage(ref);
   if (have) return have;
-  return importImage(store, busyboxRootfs(t), ref, { timestamp: new Date('2000-01-01T00:00:00Z') });
+  return importImage(store, busyboxRootfs(), ref, { timestamp: new Date('2000-01-01T00:00:00Z') });
 }
 
 export interface TarEntry {
@@ -79,15 +87,16 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
 export const streamOf = (b: Buffer): Readable => Readable.from([b]);
 
 /** Every path under dir with type, mode, owner, size, mtime (ns), link target, rdev and
- * xattrs: two trees are the same when these lines are. */
-export function treeListing(dir: string, opts: { xattrs?: boolean } = {}): string[] {
+ * xattrs: two trees are the same when these lines are. mtimes: false leaves times out (for
+ * tools whose tars round them to seconds, as Go's archive/tar does without PAX). */
+export function treeListing(dir: string, opts: { xattrs?: boolean; mtimes?: boolean } = {}): string[] {
   const out: string[] = [];
   const walk = (d: string, rel: string): void => {
     for (const name of fs.readdirSync(d).sort()) {
       const p = path.join(d, name);
       const r = rel ? `${rel}/${name}` : name;
       const st = fs.lstatSync(p, { bigint: true });
-      let line = `${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isFile() ? st.size : ''} ${st.mtimeNs} ${st.isSymbolicLink() ? fs.readlinkSync(p) : ''} ${st.isCharacterDevice() || st.isBlockDevice() ? st.rdev : ''}`;
+      let line = `${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isFile() ? st.size : ''} ${opts.mtimes === false ? '' : st.mtimeNs} ${st.isSymbolicLink() ? fs.readlinkSync(p) : ''} ${st.isCharacterDevice() || st.isBlockDevice() ? st.rdev : ''}`;
       if (opts.xattrs && !st.isSymbolicLink()) {
         const x = spawnSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', p], { encoding: 'utf8' }).stdout;
         line += ' ' + x.split('\n').filter((l) => l && !l.startsWith('#')).sort().join(',');
