@@ -12,6 +12,7 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  skopeo umoci                          # interop tests of image archives and layouts
 )
 
 missing=()

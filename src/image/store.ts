@@ -175,25 +175,30 @@ export class ImageStore {
       const m = byManifest(ref);
       if (m) return m;
     }
+    let parsed;
+    try {
+      parsed = parseReference(ref);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.digest !== undefined) {
+      const name = parsed.name;
+      const img = byManifest(parsed.digest);
+      return img && img.names.some((n) => n.startsWith(`${name}:`)) ? img : undefined;
+    }
+    // a name wins over an id prefix that happens to be spelled the same
+    if (parsed) {
+      const tagged = normalizeTagged(ref);
+      const hit = index.find((m) => m.annotations?.[REF_NAME] === tagged);
+      if (hit) return this.build(hit.digest, index);
+    }
     const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[0-9a-f]{4,64}$/.test(hex)) {
       const hits = this.listImages().filter((i) => hexOf(i.id).startsWith(hex) || (hex.length >= 12 && hexOf(i.manifestDigest).startsWith(hex)));
       if (hits.length === 1) return hits[0];
       if (hits.length > 1) throw new UserError(`'${ref}' is ambiguous: ${hits.length} images match`);
     }
-    let parsed;
-    try {
-      parsed = parseReference(ref);
-    } catch {
-      return undefined;
-    }
-    if (parsed.digest !== undefined) {
-      const img = byManifest(parsed.digest);
-      return img && img.names.some((n) => n.startsWith(`${parsed.name}:`)) ? img : undefined;
-    }
-    const tagged = normalizeTagged(ref);
-    const hit = index.find((m) => m.annotations?.[REF_NAME] === tagged);
-    return hit ? this.build(hit.digest, index) : undefined;
+    return undefined;
   }
 
   resolveImage(ref: string): ResolvedImage {
