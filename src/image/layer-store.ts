@@ -11,7 +11,7 @@ import { writeFileAtomic } from './atomic.js';
 import { decompressed, gzipped, sniffCompression } from './compression.js';
 import { extractLayer, type ExtractOptions } from './layer-extract.js';
 import { generateLayer, type GenerateOptions } from './layer-generate.js';
-import { DigestMismatchError, type OciLayout } from './oci-layout.js';
+import { DigestMismatchError, digestsNamedIn, type OciLayout } from './oci-layout.js';
 import { MediaType, type Descriptor } from './media.js';
 
 export interface LayerRecord {
@@ -49,10 +49,7 @@ export class LayerStore {
   }
 
   list(): Digest[] {
-    return sys
-      .readdirNames(this.dir)
-      .filter((n) => /^[0-9a-f]{64}$/.test(n))
-      .map((n) => `sha256:${n}` as Digest);
+    return digestsNamedIn(this.dir);
   }
 
   remove(diffId: Digest): void {

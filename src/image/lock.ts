@@ -8,6 +8,7 @@ import * as sys from '../sys/index.js';
 import { UserError } from '../cli/errors.js';
 
 const POLL_MS = 25;
+const EMPTY_STALE_MS = 10_000;
 
 function ownerOf(file: string): number | undefined {
   try {
@@ -18,7 +19,8 @@ function ownerOf(file: string): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** kill(pid, 0): EPERM still means the process exists (someone else's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -71,8 +73,13 @@ export class StoreLock {
       fs.rmSync(this.file, { force: true });
       return false;
     }
-    if (pid !== undefined && !alive(pid)) {
+    if (pid !== undefined && !pidAlive(pid)) {
       this.breakStale(pid);
+      return false;
+    }
+    // an owner writes its pid right after creating the file: empty for long means it died there
+    if (pid === undefined && Date.now() - (sys.lstatIfExists(this.file)?.mtime ?? Infinity) * 1000 > EMPTY_STALE_MS) {
+      this.breakStale(0);
       return false;
     }
     if (Date.now() > deadline)
@@ -106,7 +113,7 @@ export class StoreLock {
       throw e;
     }
     const now = ownerOf(aside);
-    if (now !== undefined && now !== pid && alive(now)) {
+    if (now !== undefined && now !== pid && pidAlive(now)) {
       // a live owner took the lock between our read and our rename: give it back
       try {
         sys.renameat2(aside, this.file, sys.C.RENAME_NOREPLACE);

@@ -20,6 +20,14 @@ export interface BlobStore {
   ingest(src: Readable, expected?: { digest?: Digest; size?: number }): Promise<{ digest: Digest; size: number }>;
 }
 
+/** The entries of dir named by a sha256 hex, as digests (blobs/sha256/, layers/). */
+export function digestsNamedIn(dir: string): Digest[] {
+  return sys
+    .readdirNames(dir)
+    .filter((n) => /^[0-9a-f]{64}$/.test(n))
+    .map((n) => `sha256:${n}` as Digest);
+}
+
 export class DigestMismatchError extends Error {
   readonly code = 'EDIGEST';
   constructor(what: string, expected: string, actual: string) {
@@ -148,10 +156,7 @@ export class OciLayout implements BlobStore {
   }
 
   list(): Digest[] {
-    return sys
-      .readdirNames(this.blobDir)
-      .filter((n) => /^[0-9a-f]{64}$/.test(n))
-      .map((n) => `sha256:${n}` as Digest);
+    return digestsNamedIn(this.blobDir);
   }
 
   delete(digest: Digest): void {

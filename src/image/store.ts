@@ -16,14 +16,32 @@
 //   store.hold(holder, image) / release(holder)  keeps an image's layers from rmi and prune
 //        while a container uses them (the run module: holder = container id)
 // Changes from the contract: ResolvedImage has also manifest, diffIds, chainIds, size;
-// commit's config may omit rootfs/history (filled in).
+// commit's config may omit rootfs/history (filled in); commit takes onBytes (progress).
+//
+// Decisions (details in the module named):
+// - Tags are index.json entries with ref.name 'name:tag' (full, so `skopeo inspect
+//   oci:ROOT:busybox:latest` works); an image whose last tag moved stays as an entry without
+//   ref.name (Docker's <none>) until rmi; prune removes blobs and layer dirs nothing reaches.
+// - Layer dirs (layers/<diff_id hex>/diff) are extracted from the stored blob, never copied
+//   from the upper, so a mount sees exactly what the blob holds (layer-store.ts).
+// - Rootless ownership: the tar's uid/gid are applied with lchown when the process may
+//   (root, or root of a user namespace mapping them); else the file keeps the caller's ids
+//   and "uid:gid:0mode" is recorded in user.containers.override_stat (containers/storage's
+//   convention, which fuse-overlayfs honours), read back when a layer is generated.
+//   Device nodes are skipped with a warning; whiteouts (0/0) are made either way.
+// - Hardening policy (layer-extract.ts): '..' refused; a leading '/' stripped; no write
+//   through a symlink; hard links only to files earlier in the same layer; duplicates: the
+//   later entry replaces the earlier; overlay.* xattrs from a tar dropped; size and entry
+//   limits against tar bombs.
+// - Registry pulls: ingest blobs into store.blobs, then addManifest; do both inside
+//   store.withLock so a concurrent prune cannot remove blobs not yet referenced.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
 import { UserError } from '../cli/errors.js';
 import { chainIds, checkDigest, hexOf, isDigest, type Digest } from './digest.js';
 import { writeFileAtomic } from './atomic.js';
-import { StoreLock } from './lock.js';
+import { StoreLock, pidAlive } from './lock.js';
 import { OciLayout } from './oci-layout.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
 import { normalizeTagged, parseReference } from './reference.js';
@@ -84,15 +102,6 @@ export interface PruneResult {
   blobs: number;
   layers: number;
   bytes: number;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
 }
 
 function duBytes(p: string): number {

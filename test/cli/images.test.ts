@@ -73,3 +73,18 @@ test('every image command has --help', (t) => {
     t.regex(r.out, new RegExp(`strata ${c}`), c);
   }
 });
+
+test('progress bars on a terminal only', (t) => {
+  const dir = tempDir(t);
+  const root = path.join(dir, 'store');
+  ok(root, 'import', busyboxRootfs(), 'bb');
+  const quiet = strata(root, 'save', 'bb', '-o', path.join(dir, 'a.tar'));
+  t.is(quiet.err, '');
+  t.is(quiet.out, '');
+  // util-linux's script(1) gives the command a terminal
+  const cmd = [process.execPath, main, '--root', root, 'save', 'bb', '-o', path.join(dir, 'b.tar')].map((s) => `'${s}'`).join(' ');
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /saving \[#+ *\] \d+\.\d MiB \/ \d+\.\d MiB/);
+  t.true(fs.existsSync(path.join(dir, 'b.tar')));
+});
