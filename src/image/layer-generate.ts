@@ -39,6 +39,19 @@ function isUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
+/** A kernel overlay upper may point into its lowers (redirect_dir=on renames, metacopy=on
+ * chowns): the data is then not in the upper, and a layer made from it would silently lack
+ * it. Refused, naming the path; mount with redirect_dir=off,metacopy=off to commit. */
+function refuseOverlayIndirection(p: string, rel: string, st: sys.Attr): void {
+  if (sys.isLnk(st.mode)) return;
+  for (const ns of ['trusted', 'user']) {
+    if (sys.lgetxattrIfExists(p, `${ns}.overlay.redirect`) !== undefined)
+      throw new LayerTarError(rel, `has ${ns}.overlay.redirect (a directory renamed by overlayfs redirect_dir): its contents are in a lower layer`);
+    if (sys.isReg(st.mode) && sys.lgetxattrIfExists(p, `${ns}.overlay.metacopy`) !== undefined)
+      throw new LayerTarError(rel, `has ${ns}.overlay.metacopy (overlayfs metacopy): its data is in a lower layer`);
+  }
+}
+
 class Generation {
   private readonly links = new Map<string, string>();
   private readonly exclude: Set<string>;
@@ -109,6 +122,7 @@ class Generation {
         await this.put(this.whiteoutHeader(`${dirRel ? dirRel + '/' : ''}${WH_PREFIX}${name}`, st));
         continue;
       }
+      refuseOverlayIndirection(p, rel, st);
       if (sys.isDir(st.mode)) {
         await this.put(this.header(p, `${rel}/`, st, 'directory'));
         if (isOpaqueDir(p) && !fs.existsSync(path.join(p, WH_OPAQUE))) await this.put(this.whiteoutHeader(`${rel}/${WH_OPAQUE}`, st));

@@ -32,11 +32,18 @@ export function parseReference(ref: string): ParsedRef {
   return { name: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
+/** Docker Hub's names in their short form, as docker shows them: docker.io/library/x -> x. */
+export function familiarName(name: string): string {
+  for (const prefix of ['docker.io/library/', 'index.docker.io/library/', 'docker.io/', 'index.docker.io/'])
+    if (name.startsWith(prefix)) return name.slice(prefix.length);
+  return name;
+}
+
 /** NAME[:TAG] with the default tag filled in: the form stored as ref.name. */
 export function normalizeTagged(ref: string): string {
   const p = parseReference(ref);
   if (p.digest !== undefined) throw new UserError(`'${ref}': a digest reference cannot be used as a tag`);
-  return `${p.name}:${p.tag ?? DEFAULT_TAG}`;
+  return `${familiarName(p.name)}:${p.tag ?? DEFAULT_TAG}`;
 }
 
 /** Splits a stored 'name:tag' into its two halves. */

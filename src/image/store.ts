@@ -44,7 +44,7 @@ import { writeFileAtomic } from './atomic.js';
 import { StoreLock, pidAlive } from './lock.js';
 import { OciLayout } from './oci-layout.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
-import { normalizeTagged, parseReference } from './reference.js';
+import { familiarName, normalizeTagged, parseReference } from './reference.js';
 import {
   MANIFEST_TYPES,
   MediaType,
@@ -102,6 +102,12 @@ export interface PruneResult {
   blobs: number;
   layers: number;
   bytes: number;
+}
+
+function ociLayerType(mediaType: string): string {
+  if (mediaType === MediaType.dockerLayerGzip) return MediaType.ociLayerGzip;
+  if (mediaType === MediaType.dockerLayer) return MediaType.ociLayer;
+  return mediaType;
 }
 
 function duBytes(p: string): number {
@@ -193,7 +199,7 @@ export class ImageStore {
     if (parsed?.digest !== undefined) {
       const name = parsed.name;
       const img = byManifest(parsed.digest);
-      return img && img.names.some((n) => n.startsWith(`${name}:`)) ? img : undefined;
+      return img && img.names.some((n) => n.startsWith(`${familiarName(name)}:`)) ? img : undefined;
     }
     // a name wins over an id prefix that happens to be spelled the same
     if (parsed) {
@@ -306,7 +312,8 @@ export class ImageStore {
       const ts = (opts.timestamp ?? new Date()).toISOString();
       const parent = opts.parent;
       const diffIds = [...(parent?.diffIds ?? [])];
-      const layers = [...(parent?.manifest.layers ?? [])];
+      // an OCI manifest lists OCI media types, also for layers that came from a Docker registry
+      const layers = (parent?.manifest.layers ?? []).map((l) => ({ ...l, mediaType: ociLayerType(l.mediaType) }));
       if (!opts.emptyLayer) {
         const { desc, record } = await this.layers.fromDir(opts.layerDir, { exclude: opts.exclude ?? [] }, opts.onBytes);
         diffIds.push(record.diffId);

@@ -128,3 +128,21 @@ test('exclude leaves paths and everything under them out', async (t) => {
   t.false(names.includes('opaque-x/kept'));
   t.true(names.includes('owned'));
 });
+
+test('an upper whose data lives in a lower (overlayfs redirect or metacopy) is refused', async (t) => {
+  const base = tempDir(t);
+  for (const [file, xattr] of [
+    ['renamed', asRoot ? 'trusted.overlay.redirect' : 'user.overlay.redirect'],
+    ['chowned', asRoot ? 'trusted.overlay.metacopy' : 'user.overlay.metacopy'],
+  ] as const) {
+    const u = path.join(base, file);
+    fs.mkdirSync(u);
+    const p = path.join(u, file);
+    if (file === 'renamed') fs.mkdirSync(p);
+    else fs.writeFileSync(p, '');
+    sys.lsetxattr(p, xattr, Buffer.from(file === 'renamed' ? '/old' : ''));
+    const s = generateLayer(u);
+    const e = await t.throwsAsync(new Promise((resolve, reject) => s.on('error', reject).on('end', resolve).resume()));
+    t.regex(e!.message, new RegExp(`'${file}'.*${xattr.replace(/\./g, '\\.')}`));
+  }
+});
