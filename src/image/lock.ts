@@ -35,6 +35,19 @@ export class StoreLock {
 
   constructor(readonly file: string, private readonly timeoutMs = 300_000) {}
 
+  private static readonly byFile = new Map<string, StoreLock>();
+
+  /** The one lock object of this process for `file`: two objects for one file would each
+   * take the other's lock file for a leftover of this process. */
+  static for(file: string): StoreLock {
+    let l = StoreLock.byFile.get(file);
+    if (!l) {
+      l = new StoreLock(file);
+      StoreLock.byFile.set(file, l);
+    }
+    return l;
+  }
+
   /** Runs fn holding the lock (taking it first if this process does not hold it). */
   async with<T>(fn: () => Promise<T> | T): Promise<T> {
     if (this.depth === 0) {

@@ -134,7 +134,7 @@ export class ImageStore {
     sys.mkdirp(this.holdsDir);
     this.blobs = OciLayout.init(root, this.tmpDir);
     this.layers = new LayerStore(root, this.blobs, this.tmpDir);
-    this.lock = new StoreLock(path.join(root, 'lock'));
+    this.lock = StoreLock.for(path.join(root, 'lock'));
   }
 
   withLock<T>(fn: () => Promise<T> | T): Promise<T> {

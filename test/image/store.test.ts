@@ -186,3 +186,24 @@ test('commit of an upper with an excluded path leaves it out of the layer', asyn
   const img = await store.commit({ parent: base, layerDir: upper, exclude: ['/run/secrets'], config: base.config, history: { created_by: 'x' } });
   t.deepEqual(treeListing(img.layerDirs[0]!).map((l) => l.split(' ')[0]), ['keep', 'run']);
 });
+
+test('the lock: a live owner makes a change wait; when the owner dies, the change goes through', async (t) => {
+  const store = tempStore(t);
+  const img = await busyboxImage(t, store);
+  const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => owner.kill('SIGKILL'));
+  fs.writeFileSync(path.join(store.root, 'lock'), `${owner.pid} host\n`);
+  // a second object on the same root shares this process's lock state
+  const other = new ImageStore(store.root);
+  let done = false;
+  const removing = other.removeImage('busybox').then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 400));
+  t.false(done, 'waits while the owner lives');
+  t.is(store.resolveImage('busybox').id, img.id);
+  const exited = new Promise((r) => owner.once('exit', r));
+  owner.kill('SIGKILL');
+  await exited;
+  await removing;
+  t.is(store.tryResolveImage('busybox'), undefined);
+  t.false(fs.existsSync(path.join(store.root, 'lock')));
+});
