@@ -24,6 +24,8 @@ export interface GenerateOptions {
   exclude?: string[];
 }
 
+const SMALL_FILE = 2 ** 20;
+
 type HeaderArg = Parameters<tar.Pack['entry']>[0] & { pax?: Record<string, string> };
 
 function listXattrs(p: string): string[] {
@@ -42,12 +44,11 @@ function isUtf8(b: Buffer): boolean {
 /** A kernel overlay upper may point into its lowers (redirect_dir=on renames, metacopy=on
  * chowns): the data is then not in the upper, and a layer made from it would silently lack
  * it. Refused, naming the path; mount with redirect_dir=off,metacopy=off to commit. */
-function refuseOverlayIndirection(p: string, rel: string, st: sys.Attr): void {
-  if (sys.isLnk(st.mode)) return;
+function refuseOverlayIndirection(rel: string, st: sys.Attr, xattrs: string[]): void {
   for (const ns of ['trusted', 'user']) {
-    if (sys.lgetxattrIfExists(p, `${ns}.overlay.redirect`) !== undefined)
+    if (xattrs.includes(`${ns}.overlay.redirect`))
       throw new LayerTarError(rel, `has ${ns}.overlay.redirect (a directory renamed by overlayfs redirect_dir): its contents are in a lower layer`);
-    if (sys.isReg(st.mode) && sys.lgetxattrIfExists(p, `${ns}.overlay.metacopy`) !== undefined)
+    if (sys.isReg(st.mode) && xattrs.includes(`${ns}.overlay.metacopy`))
       throw new LayerTarError(rel, `has ${ns}.overlay.metacopy (overlayfs metacopy): its data is in a lower layer`);
   }
 }
@@ -62,7 +63,15 @@ class Generation {
 
   private async put(h: HeaderArg, file?: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const sink = this.pack.entry(h, (err) => (err ? reject(err) : resolve()));
+      const done = (err?: Error | null): void => (err ? reject(err) : resolve());
+      // small files read at once: an async open/read/close per file is most of the time
+      if (file !== undefined && (h.size ?? 0) <= SMALL_FILE) {
+        const buf = fs.readFileSync(file);
+        if (buf.length !== h.size) return reject(new Error(`${file} changed size while being read`));
+        this.pack.entry(h, buf, done);
+        return;
+      }
+      const sink = this.pack.entry(h, done);
       if (file === undefined) {
         sink.end(undefined);
         return;
@@ -82,11 +91,11 @@ class Generation {
     });
   }
 
-  private header(p: string, rel: string, st: sys.Attr, type: NonNullable<HeaderArg['type']>): HeaderArg {
+  private header(p: string, rel: string, st: sys.Attr, type: NonNullable<HeaderArg['type']>, xattrs: string[]): HeaderArg {
     let { uid, gid } = st;
     let mode = st.mode & 0o7777;
     const pax: Record<string, string> = {};
-    for (const name of sys.isLnk(st.mode) ? [] : listXattrs(p)) {
+    for (const name of xattrs) {
       if (name === OVERRIDE_STAT_XATTR) {
         const m = /^(\d+):(\d+):0?([0-7]+)/.exec(sys.lgetxattr(p, name).toString());
         if (m) [uid, gid, mode] = [Number(m[1]), Number(m[2]), Number.parseInt(m[3]!, 8) & 0o7777];
@@ -122,27 +131,28 @@ class Generation {
         await this.put(this.whiteoutHeader(`${dirRel ? dirRel + '/' : ''}${WH_PREFIX}${name}`, st));
         continue;
       }
-      refuseOverlayIndirection(p, rel, st);
+      const xattrs = sys.isLnk(st.mode) ? [] : listXattrs(p);
+      refuseOverlayIndirection(rel, st, xattrs);
       if (sys.isDir(st.mode)) {
-        await this.put(this.header(p, `${rel}/`, st, 'directory'));
-        if (isOpaqueDir(p) && !fs.existsSync(path.join(p, WH_OPAQUE))) await this.put(this.whiteoutHeader(`${rel}/${WH_OPAQUE}`, st));
+        await this.put(this.header(p, `${rel}/`, st, 'directory', xattrs));
+        if (isOpaqueDir(p, xattrs) && !fs.existsSync(path.join(p, WH_OPAQUE))) await this.put(this.whiteoutHeader(`${rel}/${WH_OPAQUE}`, st));
         await this.dir(p, rel);
       } else if (sys.isReg(st.mode)) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? this.links.get(key) : undefined;
         if (first !== undefined) {
-          await this.put({ ...this.header(p, rel, st, 'link'), linkname: first, size: 0 });
+          await this.put({ ...this.header(p, rel, st, 'link', xattrs), linkname: first, size: 0 });
         } else {
           if (st.nlink > 1) this.links.set(key, rel);
-          await this.put({ ...this.header(p, rel, st, 'file'), size: st.size }, p);
+          await this.put({ ...this.header(p, rel, st, 'file', xattrs), size: st.size }, p);
         }
       } else if (sys.isLnk(st.mode)) {
-        await this.put({ ...this.header(p, rel, st, 'symlink'), linkname: sys.readlink(p) });
+        await this.put({ ...this.header(p, rel, st, 'symlink', xattrs), linkname: sys.readlink(p) });
       } else if ((st.mode & sys.S_IFMT) === sys.S_IFIFO) {
-        await this.put(this.header(p, rel, st, 'fifo'));
+        await this.put(this.header(p, rel, st, 'fifo', xattrs));
       } else if (sys.isChr(st.mode) || (st.mode & sys.S_IFMT) === sys.S_IFBLK) {
         const type = sys.isChr(st.mode) ? 'character-device' : 'block-device';
-        await this.put({ ...this.header(p, rel, st, type), devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) });
+        await this.put({ ...this.header(p, rel, st, type, xattrs), devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) });
       }
       // sockets have no tar form: left out, as tar itself does
     }

@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import * as sys from '../sys/index.js';
-import { HashingStream, hexOf, type Digest } from './digest.js';
+import { hexOf, type Digest } from './digest.js';
 import { writeFileAtomic } from './atomic.js';
 import { decompressed, gzipped, sniffCompression } from './compression.js';
 import { extractLayer, type ExtractOptions } from './layer-extract.js';
@@ -85,16 +85,29 @@ export class LayerStore {
     }
   }
 
-  /** An overlay-format dir becomes a gzip layer blob (and its extracted dir, re-extracted
-   * from the blob so what mounts see is exactly what the blob holds). */
+  /** An overlay-format dir becomes a gzip layer blob and, from the same tar bytes in the
+   * same pass, its extracted dir: what mounts see is exactly what the blob holds. */
   async fromDir(dir: string, opts: GenerateOptions = {}, onBytes?: (n: number) => void): Promise<{ desc: Descriptor; record: LayerRecord }> {
     const tar = generateLayer(dir, opts);
-    const diff = new HashingStream();
-    if (onBytes) diff.on('data', (c: Buffer) => onBytes(c.length));
-    tar.on('error', (e) => diff.destroy(e));
-    const { digest, size } = await this.blobs.ingest(gzipped(tar.pipe(diff)));
-    const desc: Descriptor = { mediaType: MediaType.ociLayerGzip, digest, size };
-    const record = await this.ensure(diff.digest, desc);
-    return { desc, record };
+    const forBlob = new PassThrough();
+    const forDir = new PassThrough();
+    const fail = (e: Error): void => {
+      forBlob.destroy(e);
+      forDir.destroy(e);
+    };
+    tar.on('error', fail);
+    if (onBytes) tar.on('data', (c: Buffer) => onBytes(c.length));
+    // pipe() to two destinations waits for the slower one
+    tar.pipe(forBlob);
+    tar.pipe(forDir);
+    const ingesting = this.blobs.ingest(gzipped(forBlob));
+    const extracting = this.extractFrom(forDir, undefined);
+    const stop = (e: unknown): never => {
+      tar.destroy();
+      fail(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    };
+    const [{ digest, size }, record] = await Promise.all([ingesting.catch(stop), extracting.catch(stop)]);
+    return { desc: { mediaType: MediaType.ociLayerGzip, digest, size }, record };
   }
 }

@@ -31,8 +31,9 @@ export function makeWhiteout(p: string): void {
   sys.mknod(p, sys.S_IFCHR | 0o000, sys.makedev(0, 0));
 }
 
-export function isOpaqueDir(p: string): boolean {
-  return OPAQUE_XATTRS.some((x) => sys.lgetxattrIfExists(p, x)?.toString() === 'y');
+/** names: the dir's xattr names when the caller has listed them already (saves probes). */
+export function isOpaqueDir(p: string, names?: string[]): boolean {
+  return OPAQUE_XATTRS.some((x) => (names === undefined || names.includes(x)) && sys.lgetxattrIfExists(p, x)?.toString() === 'y');
 }
 
 /** trusted.* as real root; user.* (the kernel's userxattr form) when trusted.* is refused. */
