@@ -10,7 +10,7 @@ import { tempName } from './atomic.js';
 import { decompressed, sniffCompression } from './compression.js';
 import { DigestMismatchError } from './oci-layout.js';
 import { MediaType, REF_NAME, type Descriptor } from './media.js';
-import { splitTagged } from './reference.js';
+import { normalizeTagged, splitTagged } from './reference.js';
 import type { ImageStore, ResolvedImage } from './store.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
@@ -30,7 +30,13 @@ function select(store: ImageStore, refs: string[]): Selected[] {
   const out: Selected[] = [];
   for (const ref of refs) {
     const image = store.resolveImage(ref);
-    const tagged = image.names.find((n) => n === ref || n === `${ref}:latest`);
+    let asTag: string | undefined;
+    try {
+      asTag = normalizeTagged(ref);
+    } catch {
+      asTag = undefined;
+    }
+    const tagged = image.names.find((n) => n === asTag);
     const names = tagged ? [tagged] : image.names;
     const prev = out.find((s) => s.image.manifestDigest === image.manifestDigest);
     if (prev) prev.names.push(...names.filter((n) => !prev.names.includes(n)));

@@ -105,7 +105,10 @@ class Extraction {
       return;
     }
     const base = ep.parts[ep.parts.length - 1]!;
-    const parent = parentDir(this.root, ep.parts, h.name, (d) => this.implicitDirs.push(d));
+    const parent = parentDir(this.root, ep.parts, h.name, (d, _rel, replacedWhiteout) => {
+      this.implicitDirs.push(d);
+      if (replacedWhiteout) setOpaque(d, this.opts.privileged);
+    });
     const target = path.join(parent, base);
 
     if (base.startsWith(WH_PREFIX)) return this.whiteout(h, ep.rel, base, parent, body);
@@ -125,6 +128,8 @@ class Extraction {
     switch (h.type) {
       case 'directory':
         if (!prev || !sys.isDir(prev.mode)) sys.mkdir(target, 0o700);
+        // a directory where this layer first put a whiteout: it hides the lower one wholly
+        if (prev && isWhiteoutAttr(prev)) setOpaque(target, this.opts.privileged);
         this.applyOwner(target, h, false);
         this.applyXattrs(target, h);
         this.dirs.push(this.dirMeta(target, h));

@@ -25,14 +25,25 @@ export function entryPath(name: string): EntryPath {
 /** The parent directory of `parts` under root, created (0700, fixed up later) where missing.
  * Every component must be a real directory: a symlink planted by an earlier entry is never
  * followed, which is what stops "symlink, then write through it". */
-export function parentDir(root: string, parts: string[], entryName: string, create: (dir: string, rel: string) => void): string {
+export function parentDir(
+  root: string,
+  parts: string[],
+  entryName: string,
+  create: (dir: string, rel: string, replacedWhiteout: boolean) => void,
+): string {
   let dir = root;
   for (let i = 0; i < parts.length - 1; i++) {
     const next = path.join(dir, parts[i]!);
     const st = sys.lstatIfExists(next);
     if (!st) {
       sys.mkdir(next, 0o700);
-      create(next, parts.slice(0, i + 1).join('/'));
+      create(next, parts.slice(0, i + 1).join('/'), false);
+    } else if (sys.isChr(st.mode) && Number(st.rdev) === 0) {
+      // a whiteout earlier in this layer, now a directory with contents: deleted, then made
+      // anew, which overlay spells as an opaque directory
+      sys.unlink(next);
+      sys.mkdir(next, 0o700);
+      create(next, parts.slice(0, i + 1).join('/'), true);
     } else if (sys.isLnk(st.mode)) {
       throw new LayerTarError(entryName, `'${parts.slice(0, i + 1).join('/')}' is a symlink: refusing to write through it`);
     } else if (!sys.isDir(st.mode)) {

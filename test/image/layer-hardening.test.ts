@@ -211,3 +211,15 @@ test('overlay xattrs in a tar are dropped, never steering the mount', async (t) 
   t.true(r.warnings.some((w) => w.includes('overlay metadata is never taken from a tar')));
   outsideUntouched(t, a);
 });
+
+test('whiteout then the same name as a directory in one layer becomes an opaque directory', async (t) => {
+  const a = arena(t);
+  await extract(a, [{ name: '.wh.d', content: '' }, { name: 'd/x', content: 'x' }, { name: '.wh.e', content: '' }, { name: 'e/', type: 'directory' }]);
+  const opaque = process.geteuid?.() === 0 ? 'trusted.overlay.opaque' : 'user.overlay.opaque';
+  for (const d of ['d', 'e']) {
+    t.true(fs.statSync(path.join(a.layer, d)).isDirectory());
+    t.is(sys.lgetxattr(path.join(a.layer, d), opaque).toString(), 'y', d);
+  }
+  t.is(fs.readFileSync(path.join(a.layer, 'd/x'), 'utf8'), 'x');
+  outsideUntouched(t, a);
+});
