@@ -107,3 +107,34 @@ test('a layout written by umoci loads into strata with the same files', async (t
   await loadArchive(s2, arch);
   t.deepEqual(treeListing(s2.resolveImage('from/skopeo:v1').layerDirs[0]!), treeListing(top));
 });
+
+(process.geteuid?.() === 0 ? test : test.skip)("layer dirs mount as lowerdirs with the kernel's overlayfs and show the image's tree", async (t) => {
+  const store = tempStore(t);
+  const base = await busyboxImage(t, store);
+  const work = tempDir(t);
+  const u1 = path.join(work, 'u1');
+  fs.mkdirSync(path.join(u1, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(u1, 'data/old'), 'old');
+  const mid = await store.commit({ parent: base, layerDir: u1, config: base.config, history: { created_by: 'one' } });
+  const u2 = path.join(work, 'u2');
+  fs.mkdirSync(path.join(u2, 'data'), { recursive: true });
+  fs.mkdirSync(path.join(u2, 'etc'));
+  fs.writeFileSync(path.join(u2, 'data/.wh..wh..opq'), '');
+  fs.writeFileSync(path.join(u2, 'data/new'), 'new');
+  makeWhiteout(path.join(u2, 'etc/hostname'));
+  const img = await store.commit({ parent: mid, layerDir: u2, config: base.config, history: { created_by: 'two' }, tag: 'three:layers' });
+  t.is(img.layerDirs.length, 3);
+  const mnt = path.join(work, 'mnt');
+  fs.mkdirSync(mnt);
+  sh(`mount -t overlay overlay -o ro,lowerdir=${img.layerDirs.map(q).join(':')} ${q(mnt)}`);
+  t.teardown(() => void sh(`umount ${q(mnt)}`, { allowFail: true }));
+  t.deepEqual(fs.readdirSync(path.join(mnt, 'data')), ['new']);
+  t.false(fs.existsSync(path.join(mnt, 'etc/hostname')));
+  t.true(fs.existsSync(path.join(mnt, 'etc/passwd')));
+  t.true(fs.statSync(path.join(mnt, 'bin/busybox')).isFile());
+  // and umoci's flattening of the same image agrees, file for file
+  const bundle = path.join(work, 'bundle');
+  sh(`umoci unpack --image ${q(store.root)}:three:layers ${q(bundle)}`);
+  const names = (d: string): string[] => treeListing(d, { mtimes: false }).map((l) => l.split(' ').slice(0, 4).join(' '));
+  t.deepEqual(names(mnt), names(path.join(bundle, 'rootfs')));
+});
