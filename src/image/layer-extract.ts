@@ -9,6 +9,7 @@ import * as sys from '../sys/index.js';
 import { HashingStream, type Digest } from './digest.js';
 import { LayerTarError } from './layer-errors.js';
 import { entryPath, parentDir } from './tar-paths.js';
+import { PaxXattrTap } from './pax-raw.js';
 import {
   WH_OPAQUE,
   WH_PREFIX,
@@ -65,10 +66,14 @@ function paxTime(v: string | undefined): [number, number] | undefined {
   return [Number(s), Number((frac + '000000000').slice(0, 9))];
 }
 
-function xattrsOf(h: Header): Map<string, Buffer> {
+/** raw: the entry's SCHILY.xattr values as bytes (tar-stream's strings are UTF-8 decoded). */
+function xattrsOf(h: Header, raw: Map<string, Buffer>): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (const [k, v] of Object.entries(h.pax ?? {})) {
-    if (k.startsWith('SCHILY.xattr.')) out.set(k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8'));
+    if (k.startsWith('SCHILY.xattr.')) {
+      const name = k.slice('SCHILY.xattr.'.length);
+      out.set(name, raw.get(name) ?? Buffer.from(v, 'utf8'));
+    }
     else if (k.startsWith('LIBARCHIVE.xattr.')) out.set(decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(v, 'base64'));
   }
   return out;
@@ -89,7 +94,10 @@ class Extraction {
     if (this.warnings.length < 100) this.warnings.push(`${entry}: ${msg}`);
   }
 
-  async entry(h: Header, body: Body): Promise<void> {
+  private raw = new Map<string, Buffer>();
+
+  async entry(h: Header, body: Body, raw: Map<string, Buffer>): Promise<void> {
+    this.raw = raw;
     this.entries++;
     if (this.entries > this.opts.maxEntries) throw new LayerTarError(h.name, `more than ${this.opts.maxEntries} entries: refusing (tar bomb)`);
     const size = h.size ?? 0;
@@ -252,7 +260,7 @@ class Extraction {
   }
 
   private applyXattrs(p: string, h: Header): void {
-    for (const [name, value] of xattrsOf(h)) {
+    for (const [name, value] of xattrsOf(h, this.raw)) {
       if (isPrivateXattr(name)) {
         this.warn(h.name, `xattr ${name} dropped: overlay metadata is never taken from a tar`);
         continue;
@@ -260,7 +268,8 @@ class Extraction {
       try {
         sys.lsetxattr(p, name, value);
       } catch (e) {
-        if (!sys.hasErrno(e, sys.E.EPERM) && !sys.hasErrno(e, sys.E.ENOTSUP) && !sys.hasErrno(e, sys.E.EACCES)) throw e;
+        const skip = [sys.E.EPERM, sys.E.ENOTSUP, sys.E.EACCES, sys.E.EINVAL, sys.E.ERANGE];
+        if (!skip.some((n) => sys.hasErrno(e, n))) throw e;
         this.warn(h.name, `xattr ${name} not kept: ${sys.toSysError(e).code}`);
       }
     }
@@ -346,17 +355,20 @@ export async function extractLayer(src: Readable, dir: string, opts: ExtractOpti
   }
   src.on('error', (e) => hash.destroy(e));
   const extract = tar.extract();
+  const tap = new PaxXattrTap();
+  hash.on('error', (e) => tap.destroy(e));
   const entries = (async () => {
-    for await (const e of extract) await x.entry(e.header as Header, e as unknown as Body);
+    for await (const e of extract) await x.entry(e.header as Header, e as unknown as Body, tap.next());
   })();
   // the hash sees every byte, also the zero blocks after the last entry (the parser reads them too)
-  const fed = feed(src.pipe(hash), extract);
+  const fed = feed(src.pipe(hash).pipe(tap), extract);
   try {
     await Promise.all([entries, fed]);
   } catch (e) {
     extract.destroy();
     src.destroy();
     hash.destroy();
+    tap.destroy();
     await Promise.allSettled([entries, fed]);
     throw e;
   }

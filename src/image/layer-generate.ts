@@ -8,6 +8,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import * as sys from '../sys/index.js';
 import { LayerTarError } from './layer-errors.js';
+import { encodePaxRecords, paxHeaderBlocks } from './pax-raw.js';
 import {
   OVERRIDE_STAT_XATTR,
   WH_OPAQUE,
@@ -26,7 +27,13 @@ export interface GenerateOptions {
 
 const SMALL_FILE = 2 ** 20;
 
-type HeaderArg = Parameters<tar.Pack['entry']>[0] & { pax?: Record<string, string> };
+type HeaderArg = Parameters<tar.Pack['entry']>[0] & {
+  pax?: Record<string, string>;
+  /** xattr values that are not UTF-8: written by us in a raw PAX header (pax-raw.ts) */
+  rawXattrs?: Map<string, Buffer>;
+};
+
+const encodable = (s: string): boolean => /^[\x20-\x7e]{0,100}$/.test(s);
 
 function listXattrs(p: string): string[] {
   try {
@@ -61,7 +68,26 @@ class Generation {
     this.exclude = new Set((opts.exclude ?? []).map((e) => e.split('/').filter((c) => c && c !== '.').join('/')));
   }
 
-  private async put(h: HeaderArg, file?: string): Promise<void> {
+  /** tar-stream cannot write binary PAX values: the PAX header is ours, and the entry's own
+   * header gets names it can encode without one (the PAX path overrides them anyway). */
+  private putRawPax(h: HeaderArg): HeaderArg {
+    const { rawXattrs, pax, ...plain } = h;
+    const records: [string, Buffer | string][] = [['path', h.name]];
+    if (h.linkname) records.push(['linkpath', h.linkname]);
+    for (const [k, v] of Object.entries(pax ?? {})) records.push([k, v]);
+    for (const [k, v] of rawXattrs ?? []) records.push([`SCHILY.xattr.${k}`, v]);
+    // pushed between entries, where tar-stream pushes its own headers: it has no API for a
+    // PAX body of raw bytes
+    this.pack.push(paxHeaderBlocks(encodePaxRecords(records), h.mtime ?? new Date(0)));
+    return {
+      ...plain,
+      name: encodable(h.name) ? h.name : 'strata-pax-path',
+      ...(h.linkname ? { linkname: encodable(h.linkname) ? h.linkname : 'strata-pax-linkpath' } : {}),
+    };
+  }
+
+  private async put(header: HeaderArg, file?: string): Promise<void> {
+    const h = header.rawXattrs ? this.putRawPax(header) : header;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null): void => (err ? reject(err) : resolve());
       // small files read at once: an async open/read/close per file is most of the time
@@ -95,6 +121,7 @@ class Generation {
     let { uid, gid } = st;
     let mode = st.mode & 0o7777;
     const pax: Record<string, string> = {};
+    let raw: Map<string, Buffer> | undefined;
     for (const name of xattrs) {
       if (name === OVERRIDE_STAT_XATTR) {
         const m = /^(\d+):(\d+):0?([0-7]+)/.exec(sys.lgetxattr(p, name).toString());
@@ -104,11 +131,12 @@ class Generation {
       if (isPrivateXattr(name)) continue;
       const v = sys.lgetxattr(p, name);
       if (isUtf8(v)) pax[`SCHILY.xattr.${name}`] = v.toString('utf8');
-      else pax[`LIBARCHIVE.xattr.${encodeURIComponent(name)}`] = v.toString('base64');
+      else (raw ??= new Map()).set(name, v);
     }
     if (st.mtimeNsec !== 0) pax.mtime = `${st.mtime}.${String(st.mtimeNsec).padStart(9, '0')}`;
     const h: HeaderArg = { name: rel, type, mode, uid, gid, mtime: new Date(st.mtime * 1000), uname: '', gname: '' };
     if (Object.keys(pax).length > 0) h.pax = pax;
+    if (raw) h.rawXattrs = raw;
     return h;
   }
 

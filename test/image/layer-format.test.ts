@@ -6,10 +6,12 @@ import path from 'node:path';
 import tar from 'tar-stream';
 import { tempDir } from '../helpers/tmp.js';
 import { treeListing } from '../helpers/images.js';
+import { sh } from '../helpers/daemon.js';
 import { generateLayer } from '../../src/image/layer-generate.js';
 import { extractLayer } from '../../src/image/layer-extract.js';
 import { HashingStream } from '../../src/image/digest.js';
 import { makeWhiteout } from '../../src/image/overlay-format.js';
+import { PaxXattrTap } from '../../src/image/pax-raw.js';
 import * as sys from '../../src/sys/index.js';
 
 const asRoot = process.geteuid?.() === 0;
@@ -63,7 +65,17 @@ test('layer tar uses the OCI whiteout form, tar links, PAX xattrs and ns mtimes'
   t.is(byName.get('bin/tool-link')?.type, 'link');
   t.is(byName.get('bin/tool-link')?.linkname, 'bin/tool');
   t.is(byName.get('owned')?.pax['SCHILY.xattr.user.comment'], 'héllo');
-  t.is(byName.get('owned')?.pax['LIBARCHIVE.xattr.user.binary'], Buffer.from([0xff, 0x00, 0xfe]).toString('base64'));
+  // binary values travel raw in SCHILY.xattr (as docker writes security.capability)
+  const tap = new PaxXattrTap();
+  const raw = new Map<string, Map<string, Buffer>>();
+  const x = tar.extract();
+  generateLayer(u).pipe(tap).pipe(x as unknown as NodeJS.WritableStream);
+  for await (const e of x) {
+    raw.set(e.header.name, tap.next());
+    e.resume();
+  }
+  t.deepEqual([...(raw.get('owned')?.get('user.binary') ?? [])], [0xff, 0x00, 0xfe]);
+  t.is(raw.get('owned')?.get('user.comment')?.toString(), 'héllo');
   t.is(byName.get('owned')?.pax.mtime, '1600000001.987654321');
   t.false(entries.some((e) => Object.keys(e.pax).some((k) => k.includes('overlay'))), 'private xattrs stay out');
   t.false(byName.has('gone'), 'the whiteout device itself is not in the tar');
@@ -145,4 +157,29 @@ test('an upper whose data lives in a lower (overlayfs redirect or metacopy) is r
     const e = await t.throwsAsync(new Promise((resolve, reject) => s.on('error', reject).on('end', resolve).resume()));
     t.regex(e!.message, new RegExp(`'${file}'.*${xattr.replace(/\./g, '\\.')}`));
   }
+});
+
+test('binary xattrs (security.capability) travel raw, both ways with GNU tar', async (t) => {
+  const base = tempDir(t);
+  const u = path.join(base, 'u');
+  fs.mkdirSync(u);
+  fs.writeFileSync(path.join(u, 'ping'), 'elf');
+  // cap_net_raw=ep, VFS_CAP_REVISION_2: not UTF-8
+  const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+  sys.lsetxattr(path.join(u, 'ping'), asRoot ? 'security.capability' : 'user.cap', cap);
+  const name = asRoot ? 'security.capability' : 'user.cap';
+  // ours -> GNU tar
+  const ours = path.join(base, 'ours.tar');
+  await new Promise<void>((resolve, reject) => generateLayer(u).pipe(fs.createWriteStream(ours)).on('finish', () => resolve()).on('error', reject));
+  const gx = path.join(base, 'gx');
+  fs.mkdirSync(gx);
+  sh(`tar --xattrs --xattrs-include='*' -C ${gx} -xf ${ours}`);
+  t.deepEqual(sys.lgetxattr(path.join(gx, 'ping'), name), cap);
+  // GNU tar -> ours
+  const theirs = path.join(base, 'theirs.tar');
+  sh(`tar --xattrs --xattrs-include='*' --format=pax -C ${u} -cf ${theirs} ping`);
+  const out = path.join(base, 'out');
+  fs.mkdirSync(out);
+  await extractLayer(fs.createReadStream(theirs), out);
+  t.deepEqual(sys.lgetxattr(path.join(out, 'ping'), name), cap);
 });
