@@ -297,9 +297,14 @@ class Extraction {
   /** Directory modes and times last, deepest first: creating children changes a dir's mtime,
    * and a read-only mode would stop a rootless extraction writing into it. */
   finish(): { contentBytes: number; entries: number } {
-    for (const d of this.implicitDirs) sys.chmod(d, 0o755);
+    // a later entry may have replaced a directory by something else
+    const stillDir = (p: string): boolean => {
+      const st = sys.lstatIfExists(p);
+      return st !== undefined && sys.isDir(st.mode);
+    };
+    for (const d of this.implicitDirs) if (stillDir(d)) sys.chmod(d, 0o755);
     const byPath = new Map(this.dirs.map((d) => [d.path, d]));
-    const ordered = [...byPath.values()].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
+    const ordered = [...byPath.values()].filter((d) => stillDir(d.path)).sort((a, b) => b.path.split('/').length - a.path.split('/').length);
     for (const d of ordered) {
       sys.chmod(d.path, d.mode);
       sys.lutimens(d.path, d.atime[0], d.atime[1], d.mtime[0], d.mtime[1]);

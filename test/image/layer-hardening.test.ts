@@ -141,7 +141,11 @@ test('duplicate entries: the later replaces the earlier, never writing through i
     { name: 'd/', type: 'directory', mode: 0o700 },
     { name: 'f', content: 'file' },
     { name: 'f/', type: 'directory' },
+    { name: 'g/', type: 'directory' },
+    { name: 'g/sub/', type: 'directory' },
+    { name: 'g', content: 'now a file' },
   ]);
+  t.is(fs.readFileSync(path.join(a.layer, 'g'), 'utf8'), 'now a file');
   t.is(fs.readFileSync(path.join(a.layer, 'dup'), 'utf8'), 'second');
   t.true(fs.lstatSync(path.join(a.layer, 'dup')).isFile());
   // a directory declared twice keeps its contents, takes the later mode
