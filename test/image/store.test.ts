@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers/tmp.js';
-import { busyboxImage, tempStore, treeListing } from '../helpers/images.js';
+import { busyboxImage, busyboxRootfs, tempStore, treeListing } from '../helpers/images.js';
+import { importImage } from '../../src/image/image-import.js';
 import { distDir } from '../helpers/daemon.js';
 import { ImageStore, openStore } from '../../src/image/store.js';
 import { UserError } from '../../src/cli/errors.js';
@@ -206,4 +207,18 @@ test('the lock: a live owner makes a change wait; when the owner dies, the chang
   await removing;
   t.is(store.tryResolveImage('busybox'), undefined);
   t.false(fs.existsSync(path.join(store.root, 'lock')));
+});
+
+test('import of a tarball, gzip or not, gives the same layer as import of the directory', async (t) => {
+  const store = tempStore(t);
+  const fromDir = await busyboxImage(t, store);
+  const dir = tempDir(t);
+  const rootfs = busyboxRootfs();
+  spawnSync('tar', ['-C', rootfs, '-czf', path.join(dir, 'rootfs.tgz'), '.']);
+  spawnSync('tar', ['-C', rootfs, '-cf', path.join(dir, 'rootfs.tar'), '.']);
+  for (const f of ['rootfs.tgz', 'rootfs.tar']) {
+    const img = await importImage(store, path.join(dir, f), `from-${f.replace('.', '-')}`);
+    t.deepEqual(img.diffIds, fromDir.diffIds, f);
+  }
+  t.deepEqual(fs.readdirSync(store.tmpDir), [], 'temp trees removed');
 });
