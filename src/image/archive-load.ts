@@ -48,7 +48,9 @@ function memberName(name: string): string {
 }
 
 const isDocument = (name: string, size: number): boolean =>
-  size <= MAX_DOCUMENT && (name.endsWith('.json') || name === 'oci-layout' || name === 'repositories' || name.endsWith('/VERSION') || name === 'VERSION');
+  size <= MAX_DOCUMENT &&
+  // old `docker save` also writes <layer id>/json and /VERSION: documents, not blobs to keep
+  (name.endsWith('.json') || name.endsWith('/json') || name === 'oci-layout' || name === 'repositories' || /(^|\/)VERSION$/.test(name));
 
 async function readArchive(store: ImageStore, file: string, onBytes?: (n: number, total: number) => void): Promise<Members> {
   const m: Members = { docs: new Map(), blobs: new Map(), links: new Map() };
