@@ -12,7 +12,8 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
-  docker-registry skopeo umoci          # registry tests: a real registry and the peers for interop
+  skopeo umoci                          # interop peers: image archives, layouts, registries
+  docker-registry                       # registry tests: a real registry
   apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
 )
 

@@ -3,7 +3,16 @@
 import type { CommandModule } from 'yargs';
 // union mounts
 import { umountCommand } from './commands/umount.js';
-// containers
+// images
+import { importCommand } from './commands/import.js';
+import { saveCommand } from './commands/save.js';
+import { loadCommand } from './commands/load.js';
+import { imagesCommand } from './commands/images.js';
+import { historyCommand } from './commands/history.js';
+import { tagCommand } from './commands/tag.js';
+import { rmiCommand } from './commands/rmi.js';
+import { pruneCommand } from './commands/prune.js';
+// containers (inspect shows containers and images, as docker's does)
 import { runCommand } from './commands/run.js';
 import { execCommand } from './commands/exec.js';
 import { psCommand } from './commands/ps.js';
@@ -11,7 +20,7 @@ import { stopCommand } from './commands/stop.js';
 import { killCommand } from './commands/kill.js';
 import { rmCommand } from './commands/rm.js';
 import { logsCommand } from './commands/logs.js';
-import { inspectContainerCommand } from './commands/inspect-container.js';
+import { inspectCommand } from './commands/inspect.js';
 import { diffCommand } from './commands/diff.js';
 import { commitCommand } from './commands/commit.js';
 // registries
@@ -22,6 +31,14 @@ import { loginCommand, logoutCommand } from './commands/login.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' own typing of heterogeneous commands
 export const commands: CommandModule<any, any>[] = [
   umountCommand,
+  importCommand,
+  saveCommand,
+  loadCommand,
+  imagesCommand,
+  historyCommand,
+  tagCommand,
+  rmiCommand,
+  pruneCommand,
   runCommand,
   execCommand,
   psCommand,
@@ -29,7 +46,7 @@ export const commands: CommandModule<any, any>[] = [
   killCommand,
   rmCommand,
   logsCommand,
-  inspectContainerCommand,
+  inspectCommand,
   diffCommand,
   commitCommand,
   pullCommand,

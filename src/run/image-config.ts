@@ -1,31 +1,7 @@
 // The parts of an OCI image config a container runtime reads and commit writes
-// (image-spec config.md). Kept here so src/run compiles against the contract alone.
-export interface ImageRuntimeConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-}
+// (image-spec config.md), as the image module spells them.
+import type { ImageConfig as StoredImageConfig } from '../image/media.js';
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
-
-export interface ImageConfig {
-  created?: string;
-  author?: string;
-  architecture?: string;
-  os?: string;
-  config?: ImageRuntimeConfig;
-  rootfs?: { type: string; diff_ids: string[] };
-  history?: HistoryEntry[];
-}
+export type { HistoryEntry, ContainerConfig as ImageRuntimeConfig } from '../image/media.js';
+/** An image config as the runtime takes it: the store's, or a hand-made one (no rootfs). */
+export type ImageConfig = Partial<StoredImageConfig>;

@@ -1,54 +1,14 @@
 // The one file that knows the image store's API (contracts.md, owner: image). Everything
 // else in src/run takes plain inputs: layer dirs (top first) and an image config.
-// The store is not on this branch yet: it is loaded at run time, so that adapting to its
-// final spelling touches only this file.
 import { UserError } from '../cli/errors.js';
 import type { HistoryEntry, ImageConfig } from './image-config.js';
+import { openStore, type ImageStore, type ResolvedImage } from '../image/store.js';
+import { inspectImage as inspectStoredImage } from '../image/listing.js';
 
-export interface ResolvedImage {
-  id: string;
-  names: string[];
-  layerDirs: string[];
-  config: ImageConfig;
-}
-
-interface ImageStore {
-  readonly root: string;
-  resolveImage(ref: string): ResolvedImage;
-  hold(holder: string, image: ResolvedImage): void;
-  release(holder: string): void;
-  commit(opts: {
-    parent: ResolvedImage | null;
-    layerDir: string;
-    exclude?: string[];
-    config: ImageConfig;
-    history: HistoryEntry;
-    tag?: string;
-  }): Promise<ResolvedImage>;
-}
-
-interface StoreModule {
-  openStore(root?: string): Promise<ImageStore> | ImageStore;
-}
-
-interface ListingModule {
-  inspectImage(store: ImageStore, ref: string): unknown;
-}
-
-async function load<T>(spec: string): Promise<T> {
-  try {
-    return (await import(spec)) as T;
-  } catch (e) {
-    throw new UserError(`the image store is not available in this build (${(e as Error).message.split('\n')[0]})`);
-  }
-}
-
-// computed specifiers: tsc does not need the modules to exist on this branch
-const STORE = '../image/store.js';
-const LISTING = '../image/listing.js';
+export type { ResolvedImage } from '../image/store.js';
 
 async function openImages(root: string): Promise<ImageStore> {
-  return (await load<StoreModule>(STORE)).openStore(root);
+  return openStore(root);
 }
 
 /** Keeps the image's layers from rmi and prune while container ID exists. */
@@ -62,7 +22,7 @@ export async function releaseImage(root: string, id: string): Promise<void> {
 
 export async function inspectImage(root: string, ref: string): Promise<unknown> {
   const store = await openImages(root);
-  return (await load<ListingModule>(LISTING)).inspectImage(store, ref);
+  return inspectStoredImage(store, ref);
 }
 
 /** The image to run: an unknown one fails as Docker's run does, with status 125. */

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { commitContainer } from '../../run/commit.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 import { list } from './run.js';
 
 interface Args {

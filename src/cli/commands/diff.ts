@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { containerChanges } from '../../run/diff.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;

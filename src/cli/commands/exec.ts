@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { execInContainer } from '../../run/exec.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 import { commandTail, list } from './run.js';
 
 interface Args {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { describeStatus, shortId } from '../../run/lifecycle.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 import { psList } from '../../run/run.js';
 
 interface Args {

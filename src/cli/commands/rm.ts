@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { removeContainer } from '../../run/lifecycle.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { resolveImage } from '../../run/image.js';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 import { runContainer } from '../../run/run.js';
 
 interface Args {

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { storeRoot } from '../../run/root.js';
+import { storeRoot } from '../../image/root.js';
 import { inspectAny } from '../../run/run.js';
 
 interface Args {
@@ -8,7 +8,7 @@ interface Args {
 }
 
 // As `docker inspect`: containers first, then images (through the image store).
-export const inspectContainerCommand: CommandModule<object, Args> = {
+export const inspectCommand: CommandModule<object, Args> = {
   command: 'inspect <refs..>',
   describe: 'containers (config, state, status) or images, as a JSON array',
   builder: (y) => y.positional('refs', { type: 'string', array: true, demandOption: true, describe: 'container name or id, or image' }),
