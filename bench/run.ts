@@ -18,6 +18,8 @@ const usage = `usage: npm run bench -- [binding] [union] [options]
   --runs N       runs per contender, medians reported (default 3; 1 with --quick)
   --quick        small sizes, a smoke test of the harness (about a minute)
   --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata)
+  --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
+                 (default 120; 30 with --quick)
   -h, --help     this text
 
   STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with.
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       runs: { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -46,6 +49,11 @@ async function main(argv: string[]): Promise<number> {
   const runs = values.runs === undefined ? (values.quick ? 1 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) {
     process.stderr.write(`bench: --runs wants a positive integer, not ${values.runs}\n`);
+    return 2;
+  }
+  const limitSeconds = values.limit === undefined ? (values.quick ? 30 : 120) : Number(values.limit);
+  if (!(limitSeconds > 0)) {
+    process.stderr.write(`bench: --limit wants seconds, not ${values.limit}\n`);
     return 2;
   }
   const suites: Suite[] = positionals.length ? (positionals as Suite[]) : [...SUITES];
@@ -66,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
       const table =
         suite === 'binding'
           ? await bindingSuite(ws, opts)
-          : await unionSuite(ws, { ...opts, ...(values.only ? { only: values.only.split(',') } : {}) });
+          : await unionSuite(ws, { ...opts, limitSeconds, ...(values.only ? { only: values.only.split(',') } : {}) });
       process.stdout.write(`\n## ${suite}${values.quick ? ' (--quick)' : ''}, ${runs} run(s)\n\n${table}\n`);
     }
     return 0;

@@ -10,23 +10,49 @@ export interface RunResult {
   seconds: number;
 }
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** killed after this long: a peer that takes minutes must not stall the whole bench */
+  timeoutSeconds?: number;
+}
+
+/** A measurement cut short: the table shows "> limit". */
+export class TimeoutError extends Error {
+  constructor(readonly limitSeconds: number, what: string) {
+    super(`${what} still running after ${limitSeconds} s: stopped`);
+  }
+}
+
 /** Runs a command to its end; never throws for a non-zero exit (the caller decides). */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult & { timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer =
+      opts.timeoutSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutSeconds * 1000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: Number(process.hrtime.bigint() - t0) / 1e9 }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, seconds: Number(process.hrtime.bigint() - t0) / 1e9, timedOut });
+    });
   });
 }
 
 /** run() that throws, naming the command, unless it exits 0. */
-export async function mustRun(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export async function mustRun(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await run(cmd, args, opts);
+  if (r.timedOut) throw new TimeoutError(opts.timeoutSeconds!, `${cmd} ${args.join(' ')}`);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
   return r;
 }

@@ -2,8 +2,9 @@
 // mount (and a fresh upper) for every measurement, contenders alternating, medians and
 // ratios to the kernel and to fuse-overlayfs in one table, the goals beside them.
 import fs from 'node:fs';
+import os from 'node:os';
 import { formatRatio, formatSeconds, Samples, sig3, timed } from '../lib/measure.js';
-import { rssBytes, syncAll } from '../lib/proc.js';
+import { rssBytes, syncAll, TimeoutError } from '../lib/proc.js';
 import { markdownTable } from '../lib/table.js';
 import type { Workspace } from '../lib/workspace.js';
 import type { SuiteOptions } from '../binding/suite.js';
@@ -14,6 +15,8 @@ import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, workloads, type Goal
 export interface UnionOptions extends SuiteOptions {
   /** contenders by short name */
   only?: string[];
+  /** the longest one rm, tar or make may take before it is stopped and shown as "> limit" */
+  limitSeconds: number;
 }
 
 const MOUNT = 'mount';
@@ -22,11 +25,22 @@ const RSS_IDLE = 'rss-idle';
 interface Outcome {
   samples: Samples;
   failures: Map<string, string>;
+  /** (row, contender) keys where a run hit the limit */
+  timeouts: Set<string>;
+  limitSeconds: number;
 }
 
 const key = (row: string, who: string): string => `${row}\u0000${who}`;
 
 async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers: Layers, out: Outcome, log: (l: string) => void): Promise<void> {
+  // a stopped run counts as the limit: a lower bound, shown as "> limit"
+  const timedOut = (e: unknown): boolean => {
+    if (!(e instanceof TimeoutError)) return false;
+    out.samples.add(w.id, c.short, e.limitSeconds);
+    out.timeouts.add(key(w.id, c.short));
+    log(`    ${w.id} ${c.short}: > ${e.limitSeconds} s (stopped)`);
+    return true;
+  };
   await syncAll(); // the last contender's dirty pages are written back on nobody's clock
   const dirs = { lowers: layers.lowers, upper: ws.fresh('upper'), work: ws.fresh('work'), mnt: ws.fresh('mnt') };
   const fail = (e: unknown): void => {
@@ -40,22 +54,25 @@ async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers
       out.samples.add(MOUNT, c.short, m.readySeconds);
       const idle = m.daemonPid === undefined ? undefined : rssBytes(m.daemonPid);
       if (idle !== undefined) out.samples.add(RSS_IDLE, c.short, idle);
-      const ctx = { m, mnt: m.mountpoint, layers, sample: (row: string, v: number) => out.samples.add(row, c.short, v) };
+      const ctx = { m, mnt: m.mountpoint, layers, limitSeconds: out.limitSeconds, sample: (row: string, v: number) => out.samples.add(row, c.short, v) };
       await w.prepare?.(ctx);
       const seconds = await timed(() => w.run(ctx));
       w.check?.(ctx);
       out.samples.add(w.id, c.short, seconds);
+      log(`    ${w.id} ${c.short}: ${formatSeconds(seconds)} (mounted in ${formatSeconds(m.readySeconds)})`);
     } finally {
       await m.unmount();
     }
   } catch (e) {
-    fail(e);
+    if (!timedOut(e)) fail(e);
   } finally {
     for (const d of [dirs.upper, dirs.work, dirs.mnt]) fs.rmSync(d, { recursive: true, force: true });
   }
 }
 
 export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<string> {
+  const unknown = (opts.only ?? []).filter((o) => !unionContenders.some((c) => c.short === o));
+  if (unknown.length) throw new Error(`--only: no contender ${unknown.join(', ')} (there are ${unionContenders.map((c) => c.short).join(', ')})`);
   const chosen = unionContenders.filter((c) => !opts.only || opts.only.includes(c.short));
   const missing = new Map<string, string>();
   for (const c of chosen) {
@@ -68,15 +85,17 @@ export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<str
   opts.log(`union: building the layers (${sizes.bigBytes >> 20} MiB file, ${sizes.manyDirs * sizes.filesPerDir} files, tar of ${sizes.untarTree})`);
   const layers = await buildLayers(ws, sizes);
   const active = workloads.filter((w) => !w.cold || coldSupported());
-  const out: Outcome = { samples: new Samples(), failures: new Map() };
+  const out: Outcome = { samples: new Samples(), failures: new Map(), timeouts: new Set(), limitSeconds: opts.limitSeconds };
+  const loadBefore = os.loadavg()[0]!;
   for (let run = 0; run < opts.runs; run++) {
+    opts.log(`  run ${run + 1}/${opts.runs}`);
     for (const [wi, w] of active.entries()) {
       const order = present.map((_, i) => present[(i + run + wi) % present.length]!);
       for (const c of order) await measureOnce(ws, c, w, layers, out, opts.log);
-      opts.log(`  run ${run + 1}/${opts.runs}: ${w.id} done`);
     }
   }
-  return unionTable(chosen, missing, active, layers, out, opts.runs);
+  const load = `load average (1 min) ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end, on ${os.cpus().length} CPUs`;
+  return unionTable(chosen, missing, active, layers, out, opts.runs, load);
 }
 
 interface Row {
@@ -86,7 +105,15 @@ interface Row {
   memory: boolean;
 }
 
-function unionTable(chosen: UnionContender[], missing: Map<string, string>, active: Workload[], layers: Layers, out: Outcome, runs: number): string {
+function unionTable(
+  chosen: UnionContender[],
+  missing: Map<string, string>,
+  active: Workload[],
+  layers: Layers,
+  out: Outcome,
+  runs: number,
+  load: string,
+): string {
   const rows: Row[] = [
     ...active.map((w) => ({ label: w.label(layers), id: w.id, goal: w.goal, memory: false })),
     { label: 'mount command → ready mount', id: MOUNT, goal: mountGoal, memory: false },
@@ -107,7 +134,8 @@ function unionTable(chosen: UnionContender[], missing: Map<string, string>, acti
         if (out.failures.has(key(r.id, c.short))) return 'failed';
         return c.fuse || !r.memory ? '—' : 'in kernel';
       }
-      const shown = r.memory ? `${sig3(v / 1e6)} MB` : formatSeconds(v);
+      const stopped = out.timeouts.has(key(r.id, c.short)) && v >= out.limitSeconds;
+      const shown = r.memory ? `${sig3(v / 1e6)} MB` : `${stopped ? '> ' : ''}${formatSeconds(v)}`;
       const ratios: string[] = [];
       const k = med.get('kernel');
       const fo = med.get('fuse-overlayfs');
@@ -122,6 +150,7 @@ function unionTable(chosen: UnionContender[], missing: Map<string, string>, acti
   const notes = [
     `Medians of ${runs} run(s), each on a fresh mount with an empty upper dir; lower is better. ` +
       `(×k): ratio to kernel overlayfs; (×fo): ratio to fuse-overlayfs. Two lower layers; default options everywhere.`,
+    `rm, tar and make are stopped after ${out.limitSeconds} s ("> ${out.limitSeconds} s"). Machine: ${load}.`,
   ];
   if (!coldSupported()) notes.push('Cold workloads skipped: dropping the page cache needs root.');
   for (const [who, why] of missing) notes.push(`${who} not run: ${why}.`);

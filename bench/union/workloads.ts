@@ -9,6 +9,8 @@ import type { Layers } from './layers.js';
 
 export interface WorkloadContext {
   m: Mounted;
+  /** the longest a spawned tool (rm, tar, make) may run */
+  limitSeconds: number;
   mnt: string;
   layers: Layers;
   /** a memory sample taken inside the workload (the daemon's RSS after the walk) */
@@ -140,7 +142,7 @@ export const workloads: Workload[] = [
     id: 'rm-rf',
     label: (l) => `rm -rf a ${count(l.many.length)}-file lower tree`,
     goal: noSlowerThanFuseOverlayfs,
-    run: async ({ mnt }) => void (await mustRun('rm', ['-rf', path.join(mnt, 'many')])),
+    run: async ({ mnt, limitSeconds }) => void (await mustRun('rm', ['-rf', path.join(mnt, 'many')], { timeoutSeconds: limitSeconds })),
     check: ({ mnt }) => expect(!fs.existsSync(path.join(mnt, 'many')), 'the tree is gone'),
   },
   {
@@ -151,13 +153,14 @@ export const workloads: Workload[] = [
       fs.mkdirSync(path.join(mnt, 'untar'));
       readWhole(layers.tarball);
     },
-    run: async ({ mnt, layers }) => void (await mustRun('tar', ['-xf', layers.tarball, '-C', path.join(mnt, 'untar')])),
+    run: async ({ mnt, layers, limitSeconds }) =>
+      void (await mustRun('tar', ['-xf', layers.tarball, '-C', path.join(mnt, 'untar')], { timeoutSeconds: limitSeconds })),
   },
   {
     id: 'make',
     label: (l) => `make -j2 of a ${l.sizes.sourceFiles + 1}-file C project`,
     goal: noSlowerThanFuseOverlayfs,
-    run: async ({ mnt }) => void (await mustRun('make', ['-j2', '-s', '-C', path.join(mnt, 'proj')])),
+    run: async ({ mnt, limitSeconds }) => void (await mustRun('make', ['-j2', '-s', '-C', path.join(mnt, 'proj')], { timeoutSeconds: limitSeconds })),
     check: ({ mnt }) => expect(fs.statSync(path.join(mnt, 'proj/prog')).size > 0, 'the program was linked'),
   },
 ];
