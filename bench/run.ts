@@ -20,6 +20,7 @@ const usage = `usage: npm run bench -- [binding] [union] [options]
   --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata)
   --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
                  (default 120; 30 with --quick)
+  --budget M     union suite: start no run that would end past M minutes (default 30)
   -h, --help     this text
 
   STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with.
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       limit: { type: 'string' },
+      budget: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: --limit wants seconds, not ${values.limit}\n`);
     return 2;
   }
+  const budgetMinutes = values.budget === undefined ? 30 : Number(values.budget);
+  if (!(budgetMinutes > 0)) {
+    process.stderr.write(`bench: --budget wants minutes, not ${values.budget}\n`);
+    return 2;
+  }
   const suites: Suite[] = positionals.length ? (positionals as Suite[]) : [...SUITES];
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const ws = new Workspace();
@@ -74,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       const table =
         suite === 'binding'
           ? await bindingSuite(ws, opts)
-          : await unionSuite(ws, { ...opts, limitSeconds, ...(values.only ? { only: values.only.split(',') } : {}) });
+          : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}) });
       process.stdout.write(`\n## ${suite}${values.quick ? ' (--quick)' : ''}, ${runs} run(s)\n\n${table}\n`);
     }
     return 0;
@@ -86,7 +93,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    const detail = e instanceof Error ? (process.env.STRATA_DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
+    process.stderr.write(`bench: ${detail}\n`);
     process.exit(1);
   },
 );

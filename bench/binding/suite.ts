@@ -2,6 +2,7 @@
 // bare passthrough on fuse-native 2.2.6 and against fuse-overlayfs over a single lower
 // (for the operations measured here, a passthrough too). Higher is better throughout.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createEmpty, readWhole, statAll, writeWhole } from '../lib/client.js';
 import { formatRatio, Samples, sig3, timed } from '../lib/measure.js';
@@ -97,6 +98,7 @@ export async function bindingSuite(ws: Workspace, opts: SuiteOptions): Promise<s
   const { src, statPaths } = buildSource(ws, sizes);
   readWhole(path.join(src, 'r.bin')); // the source's pages cached for everyone alike
   const samples = new Samples();
+  const loadBefore = os.loadavg()[0]!;
   const present = contenders.filter((c) => !c.missing);
   for (let run = 0; run < opts.runs; run++) {
     // alternate who goes first, so no contender always meets the warmest caches
@@ -114,10 +116,10 @@ export async function bindingSuite(ws: Workspace, opts: SuiteOptions): Promise<s
       opts.log(`  run ${run + 1}: ${c.name} done`);
     }
   }
-  return bindingTable(samples, sizes);
+  return bindingTable(samples, sizes, loadBefore);
 }
 
-function bindingTable(samples: Samples, sizes: Sizes): string {
+function bindingTable(samples: Samples, sizes: Sizes, loadBefore: number): string {
   const [ours, ...peers] = contenders;
   const header = ['operation', ...contenders.map((c) => c.name), ...peers.map((p) => `strata ÷ ${p.name}`)];
   const rows = ROWS.map((row) => {
@@ -136,6 +138,7 @@ function bindingTable(samples: Samples, sizes: Sizes): string {
   const note =
     `Medians; higher is better; a ratio above 1× means Strata's binding is faster. ` +
     `${sizes.stats} lookups+stats of fresh names, ${sizes.creates} empty creates, ` +
-    `${sizes.fileBytes >> 20} MiB read and written in 1 MiB requests (source in the page cache).`;
+    `${sizes.fileBytes >> 20} MiB read and written in 1 MiB requests (source in the page cache). ` +
+    `Machine: load average (1 min) ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end, on ${os.cpus().length} CPUs.`;
   return `${markdownTable(header, rows)}\n\n${note}`;
 }
