@@ -12,6 +12,7 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  unionfs-fuse                          # a peer in bench (issue 4)
 )
 
 missing=()
