@@ -15,6 +15,7 @@ PACKAGES=(
   skopeo umoci                          # interop peers: image archives, layouts, registries
   docker-registry                       # registry tests: a real registry
   apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
+  unionfs-fuse                          # a peer in bench (issue 4)
 )
 
 missing=()

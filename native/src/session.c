@@ -13,8 +13,11 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,9 @@ typedef struct session {
   int loop_result;
   /* counters for tests and `explain`: updated by worker threads */
   atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests;
+  /* the INIT exchange, seen by the custom io below */
+  atomic_uint_fast64_t init_unique;
+  atomic_bool kernel_parallel_dirops;
 } session_t;
 
 typedef struct handle { /* fi->fh of an open file */
@@ -432,6 +438,63 @@ static const struct fuse_lowlevel_ops ll_ops = {
     .lseek = ll_lseek,
 };
 
+/* ---------------------------------------------------------------- /dev/fuse io
+ *
+ * libfuse up to 3.15 (Debian 12 has 3.14) never puts FUSE_PARALLEL_DIROPS in its INIT
+ * reply, whatever conn->want says (libfuse PR #861, fixed in 3.16). Without it the kernel
+ * holds the directory's mutex across every lookup and readdir, so one slow lookup stalls
+ * every other lookup in that directory, and a directory's lookups never run in parallel.
+ * These hooks are plain read/writev on the fd, except that the INIT reply gets the flag
+ * when the kernel offered it and the session asked for it. */
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata) {
+  session_t *s = userdata;
+  ssize_t n = read(fd, buf, len);
+  if (n >= (ssize_t)(sizeof(struct fuse_in_header) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) &&
+      atomic_load(&s->init_unique) == 0) {
+    const struct fuse_in_header *in = buf;
+    if (in->opcode == FUSE_INIT) {
+      const struct fuse_init_in *init = (const void *)(in + 1);
+      atomic_store(&s->kernel_parallel_dirops, (init->flags & FUSE_PARALLEL_DIROPS) != 0);
+      atomic_store(&s->init_unique, in->unique);
+    }
+  }
+  return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
+  session_t *s = userdata;
+  uint64_t init = atomic_load(&s->init_unique);
+  if (init && count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+      iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+    const struct fuse_out_header *out = iov[0].iov_base;
+    if (out->unique == init && out->error == 0) {
+      struct fuse_init_out *arg = iov[1].iov_base;
+      if (s->parallel_dirops && atomic_load(&s->kernel_parallel_dirops)) arg->flags |= FUSE_PARALLEL_DIROPS;
+      atomic_store(&s->init_unique, UINT64_MAX); /* done: no later reply is touched */
+    }
+  }
+  return writev(fd, iov, count);
+}
+
+/* INIT always arrives through read (libfuse splices only once INIT agreed to it); these
+ * keep the splice setting working with custom io. */
+static ssize_t io_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned flags,
+                                 void *userdata) {
+  return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned flags,
+                              void *userdata) {
+  return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io dev_fuse_io = {
+    .read = io_read,
+    .writev = io_writev,
+    .splice_receive = io_splice_receive,
+    .splice_send = io_splice_send,
+};
+
 static void *loop_main(void *arg) {
   session_t *s = arg;
   struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -739,6 +802,14 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     return NULL;
   }
   free(mountpoint);
+  /* after mounting: same fd, and the mountpoint stays known for the unmount */
+  if (fuse_session_custom_io(s->se, &dev_fuse_io, fuse_session_fd(s->se)) != 0) {
+    fuse_session_unmount(s->se);
+    fuse_session_destroy(s->se);
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    free(s);
+    return throw_errno(env, EIO, "fuse_session_custom_io", NULL);
+  }
   if (pthread_create(&s->thread, NULL, loop_main, s) != 0) {
     int err = errno;
     fuse_session_unmount(s->se);

@@ -6,6 +6,7 @@ import { distDir, isMounted, sh, startDaemon, type Daemon } from '../helpers/dae
 import { tempDir } from '../helpers/tmp.js';
 
 const passthroughJs = path.join(distDir, 'test/fixtures/passthrough.js');
+const mounted: string[] = [];
 
 async function mountPassthrough(t: ExecutionContext, extra: string[] = []): Promise<{ src: string; mnt: string; d: Daemon }> {
   const dir = tempDir(t);
@@ -14,6 +15,7 @@ async function mountPassthrough(t: ExecutionContext, extra: string[] = []): Prom
   fs.mkdirSync(src);
   fs.mkdirSync(mnt);
   const d = await startDaemon(t, passthroughJs, [src, mnt, ...extra], mnt);
+  mounted.push(mnt);
   return { src, mnt, d };
 }
 
@@ -72,4 +74,8 @@ test('SIGTERM unmounts cleanly and the daemon exits', async (t) => {
   d.child.kill('SIGTERM');
   t.is(await exited, 0);
   t.false(isMounted(mnt));
+});
+
+test.after.always('nothing this file mounted stays mounted', (t) => {
+  t.deepEqual(mounted.filter(isMounted), []);
 });

@@ -1,0 +1,97 @@
+// The union filesystems compared: the kernel's overlayfs (the limit), fuse-overlayfs and
+// unionfs-fuse (the peers, Debian's packages) and Strata through its CLI contract
+// (`strata mount -o lowerdir=…,upperdir=…,workdir=… MNT`, `strata umount MNT`). Every one
+// with its default options.
+import { mountBackground, type Mounted } from '../lib/mounted.js';
+import { mustRun, run } from '../lib/proc.js';
+import { strataBin } from '../lib/paths.js';
+import { onPath } from '../lib/tools.js';
+import type { Workspace } from '../lib/workspace.js';
+
+export interface UnionDirs {
+  lowers: string[];
+  upper: string;
+  work: string;
+  mnt: string;
+}
+
+export interface UnionContender {
+  name: string;
+  short: string;
+  fuse: boolean;
+  /** why it cannot run here, found by probe() */
+  missing?: string;
+  probe(ws: Workspace): Promise<string | undefined>;
+  mount(ws: Workspace, d: UnionDirs): Promise<Mounted>;
+}
+
+const overlayOpts = (d: UnionDirs): string => `lowerdir=${d.lowers.join(':')},upperdir=${d.upper},workdir=${d.work}`;
+
+const installed = (cmd: string, pkg: string) => async (): Promise<string | undefined> =>
+  onPath(cmd) ? undefined : `${cmd} not installed (Debian package ${pkg})`;
+
+export const kernel: UnionContender = {
+  name: 'kernel overlayfs',
+  short: 'kernel',
+  fuse: false,
+  async probe(ws) {
+    if (process.getuid?.() !== 0) return 'needs root';
+    // a tiny trial mount: overlayfs may be missing or refused (a container, an odd /tmp)
+    const d = { lowers: [ws.fresh('probe-lower')], upper: ws.fresh('probe-upper'), work: ws.fresh('probe-work'), mnt: ws.fresh('probe-mnt') };
+    try {
+      const m = await this.mount(ws, d);
+      await m.unmount();
+      return undefined;
+    } catch (e) {
+      return `mount -t overlay fails here: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  },
+  mount: (ws, d) => mountBackground(ws, { cmd: 'mount', args: ['-t', 'overlay', 'overlay', '-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: false }),
+};
+
+export const fuseOverlayfs: UnionContender = {
+  name: 'fuse-overlayfs',
+  short: 'fuse-overlayfs',
+  fuse: true,
+  probe: installed('fuse-overlayfs', 'fuse-overlayfs'),
+  mount: (ws, d) => mountBackground(ws, { cmd: 'fuse-overlayfs', args: ['-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: true }),
+};
+
+export const unionfsFuse: UnionContender = {
+  name: 'unionfs-fuse',
+  short: 'unionfs-fuse',
+  fuse: true,
+  probe: installed('unionfs', 'unionfs-fuse'),
+  // cow: writes to a lower file copy it up, as in an overlay; hide_meta_files keeps its
+  // whiteout directory out of listings
+  mount: (ws, d) =>
+    mountBackground(ws, {
+      cmd: 'unionfs',
+      args: ['-o', 'cow,hide_meta_files', [`${d.upper}=RW`, ...d.lowers.map((l) => `${l}=RO`)].join(':'), d.mnt],
+      mountpoint: d.mnt,
+      fuse: true,
+    }),
+};
+
+export const strata: UnionContender = {
+  name: 'strata',
+  short: 'strata',
+  fuse: true,
+  async probe() {
+    // yargs answers --help for an unknown command with the global help: look for the command
+    const r = await run(process.execPath, [strataBin, '--help']);
+    return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
+      ? undefined
+      : `${strataBin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
+  },
+  mount: (ws, d) =>
+    mountBackground(ws, {
+      cmd: process.execPath,
+      args: [strataBin, 'mount', '-o', overlayOpts(d), d.mnt],
+      mountpoint: d.mnt,
+      fuse: true,
+      unmount: async (mnt) => void (await mustRun(process.execPath, [strataBin, 'umount', mnt])),
+    }),
+};
+
+export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata];

@@ -1,0 +1,168 @@
+// What the union harness measures (issue 4), each on a fresh mount: an untimed prepare
+// step (warm-ups), then the timed part, then a check that the work really happened.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createEmpty, readAll, readWhole, statAll, writeWhole } from '../lib/client.js';
+import type { Mounted } from '../lib/mounted.js';
+import { canDropCaches, dropCaches, mustRun, rssBytes, syncAll } from '../lib/proc.js';
+import type { Layers } from './layers.js';
+
+export interface WorkloadContext {
+  m: Mounted;
+  /** the longest a spawned tool (rm, tar, make) may run */
+  limitSeconds: number;
+  mnt: string;
+  layers: Layers;
+  /** a memory sample taken inside the workload (the daemon's RSS after the walk) */
+  sample: (row: string, value: number) => void;
+}
+
+export interface Goal {
+  text: string;
+  /** strata's median, the peers' medians by short name: met or not */
+  met(strata: number, peers: Map<string, number>): boolean | undefined;
+}
+
+export interface Workload {
+  id: string;
+  label: (l: Layers) => string;
+  goal: Goal;
+  cold?: boolean;
+  prepare?: (c: WorkloadContext) => void | Promise<void>;
+  run: (c: WorkloadContext) => void | Promise<void>;
+  check?: (c: WorkloadContext) => void;
+}
+
+const atMost = (peer: string, factor = 1) => (strata: number, peers: Map<string, number>): boolean | undefined => {
+  const theirs = peers.get(peer);
+  return theirs === undefined ? undefined : strata <= theirs * factor;
+};
+
+export const noSlowerThanFuseOverlayfs: Goal = { text: '≤ fuse-overlayfs', met: atMost('fuse-overlayfs') };
+const nearKernel: Goal = {
+  text: '≤ fuse-overlayfs and ≤ 1.5× kernel',
+  met: (s, p) => {
+    const a = atMost('fuse-overlayfs')(s, p);
+    const b = atMost('kernel', 1.5)(s, p);
+    return a === undefined || b === undefined ? undefined : a && b;
+  },
+};
+export const mountGoal: Goal = { text: '< 300 ms', met: (s) => s < 0.3 };
+export const rssGoal: Goal = { text: '< 150 MB', met: (s) => s < 150e6 };
+
+const MiB = (n: number): string => `${n >> 20} MiB`;
+const count = (n: number): string => n.toLocaleString('en-US');
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`check failed: ${what}`);
+}
+
+async function cold(): Promise<void> {
+  await syncAll();
+  dropCaches();
+}
+
+export const RSS_AFTER_WALK = 'rss-after-walk';
+
+export const workloads: Workload[] = [
+  {
+    id: 'seq-read-cold',
+    label: (l) => `seq read ${MiB(l.sizes.bigBytes)} lower file, cold`,
+    goal: noSlowerThanFuseOverlayfs,
+    cold: true,
+    prepare: cold,
+    run: ({ mnt, layers }) => expect(readWhole(path.join(mnt, 'big.bin')) === layers.sizes.bigBytes, 'read the whole file'),
+  },
+  {
+    id: 'seq-read-warm',
+    label: (l) => `seq read ${MiB(l.sizes.bigBytes)} lower file, warm`,
+    goal: nearKernel,
+    prepare: ({ mnt, layers }) => {
+      readWhole(path.join(layers.base, 'big.bin'));
+      readWhole(path.join(mnt, 'big.bin'));
+    },
+    run: ({ mnt, layers }) => expect(readWhole(path.join(mnt, 'big.bin')) === layers.sizes.bigBytes, 'read the whole file'),
+  },
+  {
+    id: 'copy-up',
+    label: (l) => `copy-up: append 1 byte to a ${MiB(l.sizes.bigBytes)} lower file`,
+    goal: noSlowerThanFuseOverlayfs,
+    prepare: ({ layers }) => void readWhole(path.join(layers.base, 'big.bin')),
+    run: ({ mnt }) => fs.appendFileSync(path.join(mnt, 'big.bin'), 'x'),
+    check: ({ mnt, layers }) => expect(fs.statSync(path.join(mnt, 'big.bin')).size === layers.sizes.bigBytes + 1, 'the appended byte'),
+  },
+  {
+    id: 'seq-write',
+    label: (l) => `seq write ${MiB(l.sizes.bigBytes)}`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: ({ mnt, layers }) => writeWhole(path.join(mnt, 'written.bin'), layers.sizes.bigBytes),
+    check: ({ mnt, layers }) => expect(fs.statSync(path.join(mnt, 'written.bin')).size === layers.sizes.bigBytes, 'the written size'),
+  },
+  {
+    id: 'stat-cold',
+    label: (l) => `stat ${count(l.many.length)} lower files, cold`,
+    goal: noSlowerThanFuseOverlayfs,
+    cold: true,
+    prepare: cold,
+    run: ({ mnt, layers }) => statAll(layers.many.map((p) => path.join(mnt, p))),
+  },
+  {
+    id: 'stat-warm',
+    label: (l) => `stat ${count(l.many.length)} lower files, warm`,
+    goal: nearKernel,
+    prepare: ({ mnt, layers }) => statAll(layers.many.map((p) => path.join(mnt, p))),
+    run: ({ mnt, layers }) => statAll(layers.many.map((p) => path.join(mnt, p))),
+    check: ({ m, sample }) => {
+      const rss = m.daemonPid === undefined ? undefined : rssBytes(m.daemonPid);
+      if (rss !== undefined) sample(RSS_AFTER_WALK, rss);
+    },
+  },
+  {
+    id: 'read-all',
+    label: (l) => `read all ${count(l.many.length)} lower files`,
+    goal: noSlowerThanFuseOverlayfs,
+    prepare: ({ layers }) => readAll(layers.many.map((p) => path.join(layers.base, p))),
+    run: ({ mnt, layers }) => readAll(layers.many.map((p) => path.join(mnt, p))),
+  },
+  {
+    id: 'readdir',
+    label: (l) => `readdir of a ${count(l.sizes.wideEntries)}-entry dir`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: ({ mnt, layers }) => expect(fs.readdirSync(path.join(mnt, 'wide')).length === layers.sizes.wideEntries, 'every entry listed'),
+  },
+  {
+    id: 'create',
+    label: (l) => `create ${count(l.sizes.creates)} files`,
+    goal: noSlowerThanFuseOverlayfs,
+    prepare: ({ mnt }) => fs.mkdirSync(path.join(mnt, 'created')),
+    run: ({ mnt, layers }) => createEmpty(path.join(mnt, 'created'), layers.sizes.creates),
+    check: ({ mnt, layers }) => expect(fs.readdirSync(path.join(mnt, 'created')).length === layers.sizes.creates, 'every file created'),
+  },
+  {
+    id: 'rm-rf',
+    label: (l) => `rm -rf a ${count(l.many.length)}-file lower tree`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: async ({ mnt, limitSeconds }) => void (await mustRun('rm', ['-rf', path.join(mnt, 'many')], { timeoutSeconds: limitSeconds })),
+    check: ({ mnt }) => expect(!fs.existsSync(path.join(mnt, 'many')), 'the tree is gone'),
+  },
+  {
+    id: 'untar',
+    label: (l) => `untar ${l.sizes.untarTree} (${count(l.tarFiles)} entries)`,
+    goal: noSlowerThanFuseOverlayfs,
+    prepare: ({ mnt, layers }) => {
+      fs.mkdirSync(path.join(mnt, 'untar'));
+      readWhole(layers.tarball);
+    },
+    run: async ({ mnt, layers, limitSeconds }) =>
+      void (await mustRun('tar', ['-xf', layers.tarball, '-C', path.join(mnt, 'untar')], { timeoutSeconds: limitSeconds })),
+  },
+  {
+    id: 'make',
+    label: (l) => `make -j2 of a ${l.sizes.sourceFiles + 1}-file C project`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: async ({ mnt, limitSeconds }) => void (await mustRun('make', ['-j2', '-s', '-C', path.join(mnt, 'proj')], { timeoutSeconds: limitSeconds })),
+    check: ({ mnt }) => expect(fs.statSync(path.join(mnt, 'proj/prog')).size > 0, 'the program was linked'),
+  },
+];
+
+export const coldSupported = canDropCaches;

@@ -1,0 +1,49 @@
+// The strata command as users meet it: help, version, and a global install.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { distDir, repoRoot, sh } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+const strata = `${process.execPath} ${path.join(distDir, 'src/cli/main.js')}`;
+
+test('package.json bin.strata is the compiled CLI', (t) => {
+  t.is(path.resolve(repoRoot, pkg.bin.strata!), path.join(distDir, 'src/cli/main.js'));
+});
+
+test('strata --help lists the commands and the global options', (t) => {
+  const r = sh(`${strata} --help`);
+  t.regex(r.out, /^strata <command> \[options\]/);
+  t.regex(r.out, /strata umount <mountpoint>/);
+  t.regex(r.out, /--root/);
+  t.regex(r.out, /--version/);
+});
+
+test('strata --version prints the package version', (t) => {
+  t.is(sh(`${strata} --version`).out, `${pkg.version}\n`);
+  t.is(sh(`${strata} -v`).out, `${pkg.version}\n`);
+});
+
+test('strata umount --help describes its argument and --lazy', (t) => {
+  const r = sh(`${strata} umount --help`);
+  t.regex(r.out, /^strata umount <mountpoint>/);
+  t.regex(r.out, /--lazy/);
+});
+
+test('strata with no command fails with a hint', (t) => {
+  const r = sh(strata, { allowFail: true });
+  t.is(r.code, 2);
+  t.regex(r.err, /name a command/);
+});
+
+test('a global install into a temp prefix yields a working strata', (t) => {
+  t.timeout(120_000);
+  const prefix = tempDir(t, 'strata-prefix-');
+  // --prefix keeps the machine's real global prefix untouched
+  sh(`npm install -g --prefix ${prefix} --no-audit --no-fund --ignore-scripts ${repoRoot}`, { cwd: prefix });
+  const bin = path.join(prefix, 'bin/strata');
+  t.true(fs.existsSync(bin));
+  t.is(sh(`${bin} --version`, { cwd: '/' }).out, `${pkg.version}\n`);
+  t.regex(sh(`PATH=${prefix}/bin:$PATH strata umount --help`, { cwd: '/' }).out, /strata umount <mountpoint>/);
+});
