@@ -1,0 +1,18 @@
+// The differential test: seeded random op sequences on the kernel's overlayfs and on the
+// subject (Strata, or fuse-overlayfs with STRATA_COMPAT_SUBJECT=fuse-overlayfs) over
+// byte-identical copies of the same lowers, comparing every errno and, every few ops, the
+// merged trees; then the subject's upper read back through the kernel, then a remount.
+import test from 'ava';
+import { subjectFromEnv, subjectUnavailable } from '../helpers/union.js';
+import { runDifferential } from './differential.js';
+
+const subject = subjectFromEnv();
+const unavailable = subjectUnavailable(subject);
+const seeds = (process.env.STRATA_COMPAT_SEEDS ?? '1,2,3').split(',').map(Number);
+const ops = Number(process.env.STRATA_COMPAT_OPS ?? 300);
+
+for (const seed of seeds) {
+  const title = `${subject} matches the kernel's overlayfs op by op, seed ${seed}, ${ops} ops; its upper reads back the same through the kernel and a remount`;
+  if (unavailable) test.skip(`${title} (${unavailable})`, () => {});
+  else test(title, async (t) => runDifferential(t, { subject, seed, ops }));
+}
