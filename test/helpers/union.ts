@@ -47,8 +47,9 @@ export function subjectUnavailable(subject: Subject): string | undefined {
   }
   const bin = strataBin();
   if (!fs.existsSync(bin)) return `${bin} does not exist`;
-  const r = spawnSync(process.execPath, [bin, 'mount', '--help'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${bin} has no working 'mount' command yet (set STRATA_COMPAT_SUBJECT=fuse-overlayfs)`;
+  // `mount --help` exits 0 even without the command (yargs' global help): read the list
+  const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  if (r.status !== 0 || !/^\s+strata mount\b/m.test(r.stdout)) return `${bin} has no working 'mount' command yet (set STRATA_COMPAT_SUBJECT=fuse-overlayfs)`;
   return undefined;
 }
 
