@@ -167,6 +167,7 @@ export function diffSnapshots(a: Snapshot, b: Snapshot, opts: CompareOptions = {
     const x = a.entries[p];
     const y = b.entries[p];
     if (!x || !y) {
+      if (ignore(p, 'type', x, y)) continue;
       out.push(`${p}: only in ${x ? names[0] : names[1]} (${(x ?? y)!.type})`);
       continue;
     }
