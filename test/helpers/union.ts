@@ -59,8 +59,10 @@ export function optionString(kind: UnionKind, spec: UnionSpec): string {
   if (kind === 'kernel') {
     // index=on keeps hard links linked across copy-up; redirect_dir=off makes a merged
     // directory rename answer EXDEV: the behaviour the issue specifies
-    if (spec.upper) o.push('index=on', 'redirect_dir=off');
-    if (spec.userxattr) o.push('userxattr');
+    // In a user namespace the kernel has no file handles (it falls back to index=off) and
+    // userxattr conflicts with redirect_dir=off, which this kernel reads as "follow".
+    if (spec.userxattr) o.push('userxattr', 'index=off', 'redirect_dir=nofollow');
+    else if (spec.upper) o.push('index=on', 'redirect_dir=off');
   }
   return o.join(',');
 }
@@ -171,7 +173,22 @@ export function scratchDir(t: ExecutionContext, prefix = 'strata-compat-'): stri
   return dir;
 }
 
+/** Kills processes whose command line names a path below DIR: daemons we started there
+ * (also inside user namespaces, where their mounts are invisible to us). */
+export function killProcessesBelow(dir: string): void {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.includes(dir + '/'))) process.kill(Number(d), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 export function removeScratch(dir: string): void {
+  killProcessesBelow(dir);
   const below = listMounts().filter((m) => m.mountpoint.startsWith(dir + '/')).reverse();
   for (const m of below) unmountAt(m.mountpoint);
   if (listMounts().some((m) => m.mountpoint.startsWith(dir + '/'))) throw new Error(`still mounted below ${dir}; not deleting it`);
