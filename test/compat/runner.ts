@@ -2,7 +2,8 @@
 // answering one JSON line on stdout. Root tests start it plainly; rootless tests start it
 // as nobody inside `unshare -Urm`, where it also builds the layers and mounts.
 //
-//   node runner.js      (requests: op, list, snapshot, mklayers, copy, mount, umount)
+//   node runner.js      (requests: op, list, snapshot, mklayers, copy, mkdirs, mount, umount)
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { applyOp, listTree, type Op } from './ops.js';
 import { snapshot, type SnapshotOptions } from '../helpers/snapshot.js';
@@ -16,7 +17,8 @@ export type Request =
   | { cmd: 'mklayers'; dir: string; userxattr?: boolean }
   | { cmd: 'copy'; layers: string[]; dir: string; name: string }
   | { cmd: 'mount'; kind: UnionKind; spec: UnionSpec }
-  | { cmd: 'umount'; mnt: string };
+  | { cmd: 'umount'; mnt: string; wait?: boolean }
+  | { cmd: 'mkdirs'; paths: string[] };
 
 const mounted = new Map<string, MountedUnion>();
 
@@ -31,8 +33,11 @@ function handle(r: Request): unknown {
       mounted.set(r.spec.mnt, mountUnionNow(r.kind, r.spec));
       return true;
     }
+    case 'mkdirs':
+      for (const p of r.paths) fs.mkdirSync(p, { recursive: true });
+      return true;
     case 'umount': {
-      mounted.get(r.mnt)?.unmount();
+      mounted.get(r.mnt)?.unmount({ wait: r.wait });
       mounted.delete(r.mnt);
       return true;
     }
