@@ -85,7 +85,9 @@ export function daemonPids(mnt: string): number[] {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(abs) && !argv.includes('umount')) pids.push(Number(d));
+      // strata's daemon takes its config as one JSON argument
+      const names = (a: string): boolean => a === abs || a.includes(JSON.stringify(abs));
+      if (argv.some(names) && !argv.includes('umount')) pids.push(Number(d));
     } catch {
       // the process ended while we looked
     }
