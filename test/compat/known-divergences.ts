@@ -61,19 +61,15 @@ export function knownOpDivergence(subject: Subject, op: Op, a: OpResult, b: OpRe
 const linkedFile = (f: keyof Entry | 'links', a?: Entry, b?: Entry): boolean =>
   f === 'links' || (a !== undefined && b !== undefined && a.type === 'file' && b.type === 'file' && (a.nlink > 1 || b.nlink > 1));
 
-// In a user namespace the kernel cannot use index=on (no file handles there), so copy-up
-// breaks lower hard links on the kernel's side: not a subject bug, and not comparable.
-const ROOTLESS: TreeDivergence = { subject: 'kernel', id: 'rootless kernel runs index=off: copy-up breaks hard links', matches: (_p, f, a, b) => linkedFile(f, a, b) };
-
 /** diffSnapshots' ignore for SUBJECT: known per-field differences, each logged once per test. */
-export function knownTreeDivergence(subject: Subject, t: ExecutionContext, opts: { rootless?: boolean } = {}): (p: string, field: keyof Entry | 'links', a?: Entry, b?: Entry) => boolean {
+export function knownTreeDivergence(subject: Subject, t: ExecutionContext): (p: string, field: keyof Entry | 'links', a?: Entry, b?: Entry) => boolean {
   const seen = new Set<string>();
-  const list = opts.rootless ? [ROOTLESS, ...TREE.filter((x) => x.subject === subject)] : TREE.filter((x) => x.subject === subject);
+  const list = TREE.filter((x) => x.subject === subject);
   return (p, field, a, b) => {
     const d = list.find((x) => x.matches(p, field, a, b));
     if (!d) return false;
     const differs = field === 'links' || JSON.stringify(a?.[field]) !== JSON.stringify(b?.[field]);
-    if (differs && !seen.has(d.id)) t.log(`known ${d.subject === subject ? `${subject} ` : ""}divergence: ${d.id} (first at ${p} ${field})`);
+    if (differs && !seen.has(d.id)) t.log(`known ${subject} divergence: ${d.id} (first at ${p} ${field})`);
     if (differs) seen.add(d.id);
     return true;
   };

@@ -7,7 +7,9 @@ import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 
 export interface LayerOptions {
-  /** rootless: opaque as user.overlay.opaque, and no chown to ids the namespace lacks */
+  /** rootless: opaque as user.overlay.opaque, no chown to ids the namespace lacks, and no
+   * hard links in the lowers: the kernel in a user namespace runs index=off and breaks them
+   * on copy-up, which is the kernel's limit there, not a behaviour to copy */
   userxattr?: boolean;
 }
 
@@ -97,7 +99,8 @@ function build(root: string, items: Item[], salt: number, o: LayerOptions): void
         if (it.mode) fs.chmodSync(p, it.mode); // chown cleared setuid
         break;
       case 'link':
-        fs.linkSync(path.join(root, it.to), p);
+        if (o.userxattr) fs.copyFileSync(path.join(root, it.to), p);
+        else fs.linkSync(path.join(root, it.to), p);
         break;
       case 'symlink':
         fs.symlinkSync(it.target, p);
