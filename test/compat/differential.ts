@@ -18,6 +18,8 @@ export interface DifferentialOptions {
   every?: number;
   /** run as nobody in a user namespace: kernel overlay with userxattr */
   rootless?: boolean;
+  /** these ops instead of generated ones (a repro to replay) */
+  script?: Op[];
   /** seconds to spend shrinking a failing sequence (env STRATA_COMPAT_MINIMISE, default 30; 0 = off) */
   minimiseSeconds?: number;
 }
@@ -123,8 +125,8 @@ export async function runDifferential(t: ExecutionContext, o: DifferentialOption
   let last: Snapshot | undefined;
   for (let i = 0; i < o.ops && !failure; i++) {
     const tree = await kr.call<TreeEntry[]>({ cmd: 'list', root: p.k.spec.mnt });
-    let op = nextOp(rand, tree, { rootless: o.rootless });
-    while (avoided.some((a) => a.avoid(op))) op = nextOp(rand, tree, { rootless: o.rootless });
+    let op = o.script?.[i] ?? nextOp(rand, tree, { rootless: o.rootless });
+    while (!o.script && avoided.some((a) => a.avoid(op))) op = nextOp(rand, tree, { rootless: o.rootless });
     const r = await step(p, op, o.subject);
     done.push(op);
     log.push(`#${i} ${r.line}`);
