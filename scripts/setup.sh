@@ -12,6 +12,7 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  stress-ng                             # the compat concurrency test
 )
 
 missing=()
