@@ -101,8 +101,10 @@ export async function runDifferential(t: ExecutionContext, o: DifferentialOption
   const treeCmp: CompareOptions = { ...cmp, ignore: (p, f, a, b) => (o.rootless === true && f === 'links') || known(p, f, a, b) };
   const base = scratchDir(t);
   if (o.rootless) fs.chownSync(base, 65534, 65534);
-  // one runner per union: in rootless runs each is nobody in its own user and mount namespace
-  const prefix = o.rootless ? ROOTLESS_PREFIX : [];
+  // One runner per union, each in a mount namespace of its own: nobody's later `unshare -m`
+  // copies our mounts (a copied kernel overlay keeps its upper locked by index=on, and the
+  // readback mount then fails EBUSY). Rootless: nobody in its own user namespace too.
+  const prefix = o.rootless ? ROOTLESS_PREFIX : ['unshare', '-m', '--propagation', 'private'];
   const kr = startRunner(t, prefix);
   const sr = startRunner(t, prefix);
   const layers = await kr.call<string[]>({ cmd: 'mklayers', dir: path.join(base, 'layers'), userxattr: o.rootless });
