@@ -23,6 +23,8 @@ export type Op =
   | { op: 'setxattr'; p: string; name: string; value: string }
   | { op: 'removexattr'; p: string; name: string }
   | { op: 'mkfifo'; p: string; mode: number }
+  | { op: 'mknod'; p: string; major: number; minor: number }
+  | { op: 'opentrunc'; p: string; len: number }
   | { op: 'read'; p: string };
 
 export interface OpResult {
@@ -89,7 +91,10 @@ export function nextOp(rand: () => number, tree: TreeEntry[], opts: { rootless?:
   if (kind < 84) return { op: 'utimens', p: existing(), which: pick(['a', 'm', 'am'] as const), sec: 1_000_000_000 + int(300_000_000), nsec: int(1_000_000_000) };
   if (kind < 90) return { op: 'setxattr', p: existing(), name: pick(['user.color', 'user.k1', 'user.k2']), value: String(int(1000)) };
   if (kind < 94) return { op: 'removexattr', p: existing(), name: pick(['user.color', 'user.k1', 'user.dirattr', 'user.one']) };
-  if (kind < 97) return { op: 'mkfifo', p: fresh(), mode: 0o644 };
+  if (kind < 96) return { op: 'mkfifo', p: fresh(), mode: 0o644 };
+  // a device node other than 0/0 (root only): must stay a device, never read as a whiteout
+  if (kind < 97) return opts.rootless ? { op: 'mkfifo', p: fresh(), mode: 0o600 } : { op: 'mknod', p: fresh(), major: 1, minor: pick([3, 5]) };
+  if (kind < 98) return { op: 'opentrunc', p: file(), len: int(100) };
   return { op: 'read', p: file() };
 }
 
@@ -201,6 +206,12 @@ export function applyOp(root: string, o: Op): OpResult {
         break;
       case 'mkfifo':
         sys.mknod(at(o.p), sys.S_IFIFO | o.mode, 0);
+        break;
+      case 'mknod':
+        sys.mknod(at(o.p), sys.S_IFCHR | 0o600, sys.makedev(o.major, o.minor));
+        break;
+      case 'opentrunc':
+        withFd(at(o.p), fs.constants.O_WRONLY | fs.constants.O_TRUNC, 0, (fd) => fs.writeSync(fd, bytes(o.len, `t${o.p}`)));
         break;
       case 'read': {
         let data = '';

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 
-// 'vanished': readdir listed the name but lstat answered ENOENT (a union bug worth showing)
-export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chr' | 'blk' | 'sock' | 'vanished';
+// 'vanished': readdir listed the name but lstat answered ENOENT; 'duplicate': readdir
+// listed a name twice (both union bugs worth showing; the real entry is recorded too)
+export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chr' | 'blk' | 'sock' | 'vanished' | 'duplicate';
 
 export interface Entry {
   type: EntryType;
@@ -122,7 +123,14 @@ export function snapshot(root: string, opts: SnapshotOptions = {}): Snapshot {
     }
     entries[rel] = e;
     if (e.type !== 'dir') return;
-    for (const name of fs.readdirSync(abs).sort()) {
+    const names = fs.readdirSync(abs).sort();
+    names.forEach((name, i) => {
+      if (i > 0 && names[i - 1] === name) {
+        const p = rel === '.' ? name : `${rel}/${name}`;
+        entries[`${p} (listed again)`] = { type: 'duplicate', mode: 0, uid: 0, gid: 0, size: 0, nlink: 0, xattrs: {}, mtimeNs: '0', ino: `duplicate:${p}` };
+      }
+    });
+    for (const name of new Set(names)) {
       if (rel === '.' && opts.skipRoot?.includes(name)) continue;
       walk(rel === '.' ? name : `${rel}/${name}`);
     }
