@@ -25,6 +25,7 @@ export type Op =
   | { op: 'mkfifo'; p: string; mode: number }
   | { op: 'mknod'; p: string; major: number; minor: number }
   | { op: 'opentrunc'; p: string; len: number }
+  | { op: 'unlinkopen'; p: string }
   | { op: 'read'; p: string };
 
 export interface OpResult {
@@ -94,7 +95,7 @@ export function nextOp(rand: () => number, tree: TreeEntry[], opts: { rootless?:
   if (kind < 96) return { op: 'mkfifo', p: fresh(), mode: 0o644 };
   // a device node other than 0/0 (root only): must stay a device, never read as a whiteout
   if (kind < 97) return opts.rootless ? { op: 'mkfifo', p: fresh(), mode: 0o600 } : { op: 'mknod', p: fresh(), major: 1, minor: pick([3, 5]) };
-  if (kind < 98) return { op: 'opentrunc', p: file(), len: int(100) };
+  if (kind < 98) return rand() < 0.5 ? { op: 'opentrunc', p: file(), len: int(100) } : { op: 'unlinkopen', p: file() };
   return { op: 'read', p: file() };
 }
 
@@ -213,6 +214,19 @@ export function applyOp(root: string, o: Op): OpResult {
       case 'opentrunc':
         withFd(at(o.p), fs.constants.O_WRONLY | fs.constants.O_TRUNC, 0, (fd) => fs.writeSync(fd, bytes(o.len, `t${o.p}`)));
         break;
+      case 'unlinkopen': {
+        // an open file outlives its name: fstat, write and read through the fd still work
+        let data = '';
+        withFd(at(o.p), fs.constants.O_RDWR, 0, (fd) => {
+          fs.unlinkSync(at(o.p));
+          fs.writeSync(fd, Buffer.from('still here'), 0, 10, 0);
+          const b = Buffer.alloc(10);
+          fs.readSync(fd, b, 0, 10, 0);
+          const st = fs.fstatSync(fd);
+          data = `${b.toString()} size=${st.size} nlink=${st.nlink}`;
+        });
+        return { errno: 0, data };
+      }
       case 'read': {
         let data = '';
         withFd(at(o.p), fs.constants.O_RDONLY, 0, (fd) => {
