@@ -86,7 +86,9 @@ async function step(p: Pair, op: Op, subject: Subject): Promise<Step> {
     const undo = await run(p.s);
     if (undo.errno === 0) b = a;
   }
-  const show = (r: OpResult): string => `${errnoName(r.errno)}${r.exdevFallback ? ' (EXDEV, copied)' : ''}`;
+  const dataDiffers = a.data !== b.data;
+  const show = (r: OpResult): string =>
+    `${errnoName(r.errno)}${r.exdevFallback ? ' (EXDEV, copied)' : ''}${dataDiffers ? ` ${JSON.stringify(r.data ?? null)}` : ''}`;
   return { a, b, line: `${describeOp(op)} -> kernel ${show(a)}, ${subject} ${show(b)}` };
 }
 
@@ -135,7 +137,7 @@ export async function runDifferential(t: ExecutionContext, o: DifferentialOption
     if (!sameResult(r)) {
       const why = knownOpDivergence(o.subject, op, r.a, r.b);
       if (why) t.log(`known ${o.subject} divergence (${why}) at #${i} ${r.line}`);
-      else failure = { what: `errno differs at seed ${o.seed}, op #${i}: ${r.line}` };
+      else failure = { what: `result differs at seed ${o.seed}, op #${i}: ${r.line}` };
     }
     if (!failure && ((i + 1) % (o.every ?? 25) === 0 || i === o.ops - 1)) {
       const { d, subject } = await treeDiff(p);

@@ -1,0 +1,26 @@
+// Every divergence the differential test found, shrunk to a few ops and kept: each file in
+// test/compat/repros/ (one op as JSON a line, on the fixture layers) replayed against the
+// subject with the trees compared after every op. Named for the behaviour they pin.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers/daemon.js';
+import { subjectFromEnv, subjectUnavailable } from '../helpers/union.js';
+import { runDifferential } from './differential.js';
+import type { Op } from './ops.js';
+
+const subject = subjectFromEnv();
+const unavailable = subjectUnavailable(subject);
+const dir = path.join(repoRoot, 'test/compat/repros');
+
+for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) {
+  const title = `repro ${file.replace(/\.jsonl$/, '').replace(/-/g, ' ')}: ${subject} as the kernel`;
+  if (unavailable) {
+    test.skip(`${title} (${unavailable})`, () => {});
+    continue;
+  }
+  test(title, (t) => {
+    const script = fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Op);
+    return runDifferential(t, { subject, seed: 0, ops: script.length, script, every: 1, minimiseSeconds: 0 });
+  });
+}
