@@ -11,7 +11,7 @@ import type { Op } from './ops.js';
 const subject = subjectFromEnv();
 const unavailable = subjectUnavailable(subject);
 const seeds = (process.env.STRATA_COMPAT_SEEDS ?? '1,2,3').split(',').map(Number);
-const ops = Number(process.env.STRATA_COMPAT_OPS ?? 300);
+const ops = Number(process.env.STRATA_COMPAT_OPS ?? 200);
 // STRATA_COMPAT_REPLAY=FILE replays a repro (one op as JSON a line, as a failure prints it)
 // instead, comparing the trees after every op
 const replay = process.env.STRATA_COMPAT_REPLAY;

@@ -13,14 +13,19 @@ const subject = subjectFromEnv();
 const unavailable = subjectUnavailable(subject);
 const dir = path.join(repoRoot, 'test/compat/repros');
 
-for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) {
-  const title = `repro ${file.replace(/\.jsonl$/, '').replace(/-/g, ' ')}: ${subject} as the kernel`;
+// repros/rootless/ replay as nobody in a user namespace (against the userxattr kernel overlay)
+const files = (sub: string): string[] =>
+  fs.readdirSync(path.join(dir, sub)).filter((f) => f.endsWith('.jsonl')).sort().map((f) => path.join(sub, f));
+
+for (const file of [...files('.'), ...files('rootless')]) {
+  const rootless = file.startsWith('rootless/');
+  const title = `repro ${rootless ? 'rootless: ' : ''}${path.basename(file, '.jsonl').replace(/-/g, ' ')}: ${subject} as the kernel`;
   if (unavailable) {
     test.skip(`${title} (${unavailable})`, () => {});
     continue;
   }
   test(title, (t) => {
     const script = fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Op);
-    return runDifferential(t, { subject, seed: 0, ops: script.length, script, every: 1, minimiseSeconds: 0 });
+    return runDifferential(t, { subject, seed: 0, ops: script.length, script, every: 1, minimiseSeconds: 0, rootless });
   });
 }

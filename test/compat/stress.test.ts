@@ -12,7 +12,7 @@ import { knownTreeDivergence } from './known-divergences.js';
 
 const subject = subjectFromEnv();
 const unavailable = subjectUnavailable(subject);
-const SECONDS = Number(process.env.STRATA_COMPAT_STRESS_SECONDS ?? 10);
+const SECONDS = Number(process.env.STRATA_COMPAT_STRESS_SECONDS ?? 8);
 
 const title = `${subject} survives stress-ng hdd, dir, rename, link and xattr workers for ${SECONDS} s, and its upper stays consistent`;
 if (unavailable) test.skip(`${title} (${unavailable})`, () => {});
