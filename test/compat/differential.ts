@@ -120,8 +120,13 @@ export async function runDifferential(t: ExecutionContext, o: DifferentialOption
     return { d: diffSnapshots(a, b, treeCmp, ['kernel', o.subject]), subject: b };
   };
 
-  const avoided = AVOIDED.filter((a) => a.subject === o.subject);
-  for (const a of avoided) t.log(`known ${o.subject} divergence, op left out: ${a.id}`);
+  // STRATA_COMPAT_SKIP_OPS=unlinkopen,mknod leaves op kinds out, to look past a known bug
+  const skipped = (process.env.STRATA_COMPAT_SKIP_OPS ?? '').split(',').filter(Boolean);
+  const avoided = [
+    ...AVOIDED.filter((a) => a.subject === o.subject),
+    ...skipped.map((kind) => ({ id: `${kind} (STRATA_COMPAT_SKIP_OPS)`, avoid: (op: Op) => op.op === kind })),
+  ];
+  for (const a of avoided) t.log(`op left out: ${a.id}`);
   const rand = rng(o.seed);
   const done: Op[] = [];
   const log: string[] = [];
