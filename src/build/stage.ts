@@ -105,7 +105,9 @@ export class StageState {
     return shell + '\n' + heredocs.map((h) => `${h.content}${h.name}\n`).join('');
   }
 
-  /** `ARG` in this stage: a --build-arg wins, then the default, then the global value. */
+  /** `ARG` in this stage: a --build-arg wins, then the default, then the global value.
+   * The history (and so the cache key) holds the default as written, not the value: a
+   * changed --build-arg misses the cache at its first use, not here (Docker's rule). */
   private declare(ins: Instruction, name: string, def: string | undefined): string {
     this.buildArgs.consumed.add(name);
     let value: string | undefined;
@@ -113,7 +115,7 @@ export class StageState {
     else if (def !== undefined) value = this.word(ins, def);
     else value = this.globalArgs.get(name);
     this.args.set(name, value);
-    return value === undefined ? name : `${name}=${value}`;
+    return def === undefined ? name : `${name}=${def}`;
   }
 
   apply(ins: Instruction): Step {
