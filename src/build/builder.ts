@@ -38,7 +38,7 @@ import { ContextTree, ImageTree, resolveCopy, type CopyEntry, type SourceTree } 
 import { LayerView } from './layerview.js';
 import { clampTree, writeEntries } from './copy.js';
 import { resolveOwner } from './owner.js';
-import { download, isUrl } from './url.js';
+import { download, isUrl, verifyChecksum } from './url.js';
 import { squashLayers } from './squash.js';
 
 export interface BuildImage {
@@ -396,8 +396,12 @@ class Build {
     const heredocs = new Map(step.heredocs);
     // a download is a source like a heredoc: named, with bytes
     const downloaded = new Map<string, { content: Buffer; mtime?: number }>();
+    if (step.checksum !== undefined && (urls.length !== 1 || local.length > 0)) {
+      throw new BuildError(`--checksum=${step.checksum}: needs exactly one URL source`);
+    }
     for (const u of urls) {
       const d = await download(u);
+      if (step.checksum !== undefined) verifyChecksum(u, d.content, step.checksum);
       downloaded.set(d.name, d);
       heredocs.set(d.name, d.content);
     }
@@ -411,6 +415,7 @@ class Build {
       chown: owner,
       chmod: step.chmod,
       isDirInImage: (abs) => view.isDir(abs.slice(1)),
+      exclude: step.exclude.length ? new IgnoreMatcher(step.exclude) : undefined,
       unpackArchives: keyword === 'ADD' && step.from === undefined,
       now: this.now,
     });
@@ -427,7 +432,7 @@ class Build {
     const destShown = entries.length === 1 ? entries[0]!.dest : path.posix.resolve(step.workdir, step.dest);
     const createdBy = `${keyword} ${kind}:${hash} in ${destShown}`;
     return {
-      keyParts: [createdBy, `from=${fromId}`, `chown=${owner ? `${owner.uid}:${owner.gid}` : ''}`],
+      keyParts: [createdBy, `from=${fromId}`],
       execute: (config) => {
         const upper = this.scratch.make();
         writeEntries(upper, entries, { lowerAttr: (abs) => view.lstat(abs.slice(1))?.attr, now: this.now, clamp: this.clamp });

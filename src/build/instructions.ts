@@ -36,6 +36,8 @@ export interface CopyInstruction extends Base {
   chmod?: string;
   link: boolean;
   checksum?: string;
+  /** --exclude patterns (repeatable), unexpanded */
+  exclude: string[];
   heredocs: Heredoc[];
 }
 export interface PairsInstruction extends Base {
@@ -90,11 +92,13 @@ export type Instruction =
   | HealthcheckInstruction
   | OnbuildInstruction;
 
-const ALLOWED_FLAGS: Record<string, Record<string, 'string' | 'bool'>> = {
+// 'list' flags may repeat; --link is accepted and changes nothing here (every COPY layer
+// is already independent of what is under it)
+const ALLOWED_FLAGS: Record<string, Record<string, 'string' | 'bool' | 'list'>> = {
   FROM: { platform: 'string' },
-  RUN: { mount: 'string', network: 'string', security: 'string' },
-  COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'string' },
-  ADD: { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool', exclude: 'string' },
+  RUN: { mount: 'list', network: 'string', security: 'string' },
+  COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', exclude: 'list' },
+  ADD: { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', exclude: 'list' },
   HEALTHCHECK: { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' },
 };
 
@@ -109,9 +113,10 @@ class Reader {
 }
 
 /** Leading --name[=value] words; the rest of the text after them. */
-function takeFlags(r: Reader, rest: string): { flags: Record<string, string>; rest: string } {
+function takeFlags(r: Reader, rest: string): { flags: Record<string, string>; lists: Record<string, string[]>; rest: string } {
   const allowed = ALLOWED_FLAGS[r.src.keyword] ?? {};
   const flags: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   let text = rest;
   for (;;) {
     const m = /^--([A-Za-z][A-Za-z0-9-]*)(=(\S*))?(\s+|$)/.exec(text);
@@ -119,15 +124,16 @@ function takeFlags(r: Reader, rest: string): { flags: Record<string, string>; re
     const [, name, eq, value] = m;
     const type = allowed[name!];
     if (!type) r.fail(`unknown flag: --${name}`);
-    if (type === 'string' && eq === undefined) r.fail(`flag --${name} needs a value (--${name}=VALUE)`);
+    if (type !== 'bool' && eq === undefined) r.fail(`flag --${name} needs a value (--${name}=VALUE)`);
     if (type === 'bool' && value !== undefined && !['true', 'false', ''].includes(value)) {
       r.fail(`flag --${name} takes true or false, not ${value}`);
     }
-    if (name! in flags && name !== 'mount') r.fail(`duplicate flag specified: --${name}`);
-    flags[name!] = type === 'bool' ? (value === 'false' ? 'false' : 'true') : value!;
+    if (type === 'list') (lists[name!] ??= []).push(value!);
+    else if (name! in flags) r.fail(`duplicate flag specified: --${name}`);
+    else flags[name!] = type === 'bool' ? (value === 'false' ? 'false' : 'true') : value!;
     text = text.slice(m[0].length);
   }
-  return { flags, rest: text };
+  return { flags, lists, rest: text };
 }
 
 /** A JSON array of strings, or undefined when the text is not one (then it is shell form,
@@ -185,7 +191,7 @@ function duration(r: Reader, flag: string, v: string | undefined): number | unde
 
 function parseOne(r: Reader): Instruction {
   const src = r.src;
-  const { flags, rest } = takeFlags(r, src.rest);
+  const { flags, lists, rest } = takeFlags(r, src.rest);
   switch (src.keyword) {
     case 'FROM': {
       const w = splitWords(rest, r.p.escape);
@@ -198,6 +204,9 @@ function parseOne(r: Reader): Instruction {
       return { kind: 'FROM', src, image: w[0]!, name, platform: flags.platform };
     }
     case 'RUN':
+      if (lists.mount) r.fail('RUN --mount is not supported by this builder');
+      if (flags.security !== undefined) r.fail('RUN --security is not supported by this builder');
+      if (flags.network !== undefined && !['none', 'host', 'default'].includes(flags.network)) r.fail(`RUN --network=${flags.network}: none, host or default`);
       return { kind: 'RUN', src, cmd: commandForm(r, rest), flags };
     case 'CMD':
     case 'ENTRYPOINT':
@@ -223,6 +232,7 @@ function parseOne(r: Reader): Instruction {
         chmod: flags.chmod,
         link: flags.link === 'true',
         checksum: flags.checksum,
+        exclude: lists.exclude ?? [],
         heredocs: src.heredocs,
       };
     }

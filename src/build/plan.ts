@@ -87,6 +87,14 @@ export function planBuild(df: Dockerfile, args: BuildArgs, target?: string): Bui
       throw e;
     }
     if (!image) throw new DockerfileError(df.file, s.from.src.line, 'base name should not be blank', `FROM ${s.from.src.rest}`);
+    if (s.from.platform !== undefined) {
+      // one platform is built here: the machine's own (no emulation)
+      const want = expandWord(s.from.platform, lookup, df.escape);
+      const own = globalArgs.get('TARGETPLATFORM')!;
+      if (want !== own && !want.startsWith(`${own}/`)) {
+        throw new DockerfileError(df.file, s.from.src.line, `--platform=${want}: only ${own} images can be built here`, `FROM ${s.from.src.rest}`);
+      }
+    }
     const baseStage = findStage(df, image, s.index);
     const copiesFrom: number[] = [];
     for (const ins of s.instructions) {

@@ -177,6 +177,8 @@ export interface ResolveOptions {
   chmod?: number;
   /** is this path a directory in the image being built (a dest without `/` may be one) */
   isDirInImage: (abs: string) => boolean;
+  /** --exclude: matched against paths relative to each source (a file source: its name) */
+  exclude?: IgnoreMatcher;
   /** ADD: local archives are unpacked */
   unpackArchives: boolean;
   /** for heredoc files */
@@ -241,16 +243,18 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
     target: kind === 'symlink' ? sys.readlink(node.hostPath) : undefined,
   });
 
-  const walk = (dirRel: string, to: string): void => {
+  const excluded = (relToSource: string): boolean => o.exclude?.ignores(relToSource) ?? false;
+  const walk = (dirRel: string, to: string, fromSource: string): void => {
     for (const name of tree.readdir(dirRel)) {
       const rel = dirRel ? `${dirRel}/${name}` : name;
       const node = tree.lstat(rel)!;
-      const ignored = tree.ignores(rel);
+      const inSource = fromSource ? `${fromSource}/${name}` : name;
+      const ignored = tree.ignores(rel) || excluded(inSource);
       const t = path.posix.join(to, name);
       const m = node.attr.mode;
       if (sys.isDir(m)) {
         if (!ignored) entries.push(entryOf('dir', t, node));
-        if (!ignored || tree.descendIgnored) walk(rel, t);
+        if (!ignored || tree.descendIgnored || o.exclude?.hasExceptions) walk(rel, t, inSource);
       } else if (ignored) {
         continue;
       } else if (sys.isReg(m)) {
@@ -275,9 +279,10 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
     const m = node.attr.mode;
     if (sys.isDir(m)) {
       entries.push({ ...entryOf('dir', dest, node), implicit: true });
-      walk(real, dest);
+      walk(real, dest, '');
     } else if (sys.isReg(m)) {
       const base = path.posix.basename(n.rel!);
+      if (excluded(base)) continue;
       if (o.unpackArchives && !tree.rooted && isArchive(node.hostPath)) {
         entries.push({ ...entryOf('archive', dest, node), implicit: true });
       } else {

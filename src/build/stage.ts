@@ -31,6 +31,8 @@ export type Step =
       chown?: string;
       chmod?: number;
       heredocs: Map<string, Buffer>;
+      exclude: string[];
+      checksum?: string;
       workdir: string;
     };
 
@@ -213,8 +215,6 @@ export class StageState {
         cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.trigger];
         return this.nop(`ONBUILD ${ins.trigger}`);
       case 'RUN': {
-        if (ins.flags.mount !== undefined) this.fail(ins, 'RUN --mount is not supported by this builder');
-        if (ins.flags.security !== undefined) this.fail(ins, 'RUN --security is not supported by this builder');
         const argv = 'exec' in ins.cmd ? ins.cmd.exec : [...this.shell, this.runText(ins.cmd.shell, ins.src.heredocs)];
         const argEnv = this.argEnv();
         const proxies = [...this.buildArgs.given].filter(([k]) => PROXY_ARGS.has(k) && !this.args.has(k)).map(([k, v]) => `${k}=${v}`);
@@ -248,6 +248,8 @@ export class StageState {
           chown: ins.chown === undefined ? undefined : this.word(ins, ins.chown),
           chmod,
           heredocs,
+          exclude: ins.exclude.map((e) => this.word(ins, e)),
+          checksum: ins.checksum === undefined ? undefined : this.word(ins, ins.checksum),
           workdir: cfg.WorkingDir || '/',
         };
       }

@@ -1,5 +1,6 @@
 // ADD https://...: the one place a build touches the network. Without one it fails
 // clearly, naming the URL, instead of hanging.
+import { createHash } from 'node:crypto';
 import { BuildError } from './errors.js';
 
 export function isUrl(s: string): boolean {
@@ -12,6 +13,14 @@ export interface Download {
   mtime?: number;
   /** the file name ADD uses when the destination is a directory */
   name: string;
+}
+
+/** ADD --checksum=sha256:<hex> */
+export function verifyChecksum(url: string, content: Buffer, checksum: string): void {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(checksum);
+  if (!m) throw new BuildError(`--checksum=${checksum}: sha256:<64 hex digits> is needed`);
+  const got = createHash('sha256').update(content).digest('hex');
+  if (got !== m[1]) throw new BuildError(`ADD ${url}: checksum mismatch: expected ${checksum}, got sha256:${got}`);
 }
 
 export async function download(url: string, timeoutMs = 15_000): Promise<Download> {

@@ -3,7 +3,9 @@
 // the run module are stand-ins (test/fixtures/buildstore.ts) until they are merged.
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -268,4 +270,24 @@ test('unused build args are warned about', async (t) => {
   const store = await storeWithBusybox(t);
   const r = await run(store, context(t, { Dockerfile: 'FROM busybox\nARG USED\n' }), { buildArgs: new Map([['USED', '1'], ['UNUSED', '2']]) });
   t.deepEqual(r.warnings, ['[Warning] One or more build-args [UNUSED] were not consumed']);
+});
+
+test('ADD of a URL downloads it (mode 0600, named after the URL); --checksum is verified', async (t) => {
+  const server = http.createServer((_req, res) => {
+    res.setHeader('Last-Modified', new Date(86400_000).toUTCString());
+    res.end('downloaded\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void server.close());
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/dir/file.txt`;
+  const store = await storeWithBusybox(t);
+  const sum = crypto.createHash('sha256').update('downloaded\n').digest('hex');
+  const ctx = context(t, { Dockerfile: `FROM busybox\nADD --checksum=sha256:${sum} ${url} /x/\n` });
+  const r = await run(store, ctx);
+  const node = new LayerView(r.image.layerDirs).lstat('x/file.txt')!;
+  t.is(fs.readFileSync(node.hostPath, 'utf8'), 'downloaded\n');
+  t.is(node.attr.mode & 0o777, 0o600);
+  t.is(node.attr.mtime, 86400);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} ${url} /x/\n`);
+  await t.throwsAsync(run(store, ctx), { message: new RegExp(`checksum mismatch: expected sha256:0{64}, got sha256:${sum}$`) });
 });

@@ -166,3 +166,9 @@ test('ADD unpacks a local tar archive into the destination', (t) => {
   // COPY never unpacks
   t.deepEqual(dests(resolve(ctx, ['x.tar.gz'], '/opt/')), ['file:/opt/x.tar.gz']);
 });
+
+test('--exclude drops paths inside a copied dir, and file sources by name', (t) => {
+  const ctx = tree(t, { 'd/a.md': '', 'd/keep.txt': '', 'd/sub/b.md': '', 'top.md': '', 'top.txt': '' });
+  const exclude = new IgnoreMatcher(['*.md', 'sub/*.md']);
+  t.deepEqual(dests(resolve(ctx, ['d', 'top.md', 'top.txt'], '/o/', { exclude })), ['dir:/o', 'file:/o/keep.txt', 'dir:/o/sub', 'file:/o/top.txt']);
+});

@@ -156,3 +156,16 @@ test('the stage graph: --target, FROM an earlier stage, COPY --from by name and 
   t.deepEqual(r[0]!.plan.base, { image: 'a' });
   t.throws(() => evaluate(text, {}, 'nine'), { message: /target stage "nine" could not be found/ });
 });
+
+test('FROM --platform: the machine\'s own platform (also as $BUILDPLATFORM) is fine, another one is refused', (t) => {
+  t.notThrows(() => evaluate('FROM --platform=$BUILDPLATFORM a\n'));
+  t.throws(() => evaluate('FROM --platform=windows/amd64 a\n'), { message: /^Dockerfile:1: --platform=windows\/amd64: only linux\/\w+ images can be built here/ });
+});
+
+test('COPY --exclude (repeatable) and ADD --checksum reach the step; unknown COPY flags do not pass', (t) => {
+  const { last } = evaluate('FROM s\nARG E=*.md\nCOPY --exclude=$E --exclude=tmp a /b\nADD --checksum=sha256:00 http://x/y /z\n');
+  t.like(last.steps[1], { type: 'copy', exclude: ['*.md', 'tmp'] });
+  t.like(last.steps[2], { type: 'copy', checksum: 'sha256:00' });
+  t.throws(() => evaluate('FROM s\nCOPY --parents a b\n'), { message: /unknown flag: --parents/ });
+  t.throws(() => evaluate('FROM s\nRUN --network=bridge x\n'), { message: /RUN --network=bridge: none, host or default/ });
+});
