@@ -427,9 +427,9 @@ class Build {
       }
     }
     const hash = hashEntries(entries);
-    const single = entries.length === 1 || (entries[0]?.implicit && entries[0].kind !== 'archive');
-    const kind = entries.length === 1 && entries[0]!.kind !== 'dir' ? 'file' : single && entries[0]!.kind === 'dir' && step.sources.length === 1 ? 'dir' : 'multi';
-    const destShown = entries.length === 1 ? entries[0]!.dest : path.posix.resolve(step.workdir, step.dest);
+    const named = entries.filter((e) => e.source);
+    const kind = named.length !== 1 ? 'multi' : named[0]!.kind === 'dir' ? 'dir' : 'file';
+    const destShown = kind === 'file' ? named[0]!.dest : path.posix.resolve(step.workdir, step.dest);
     const createdBy = `${keyword} ${kind}:${hash} in ${destShown}`;
     return {
       keyParts: [createdBy, `from=${fromId}`],

@@ -88,6 +88,8 @@ export interface CopyEntry {
   /** the directory a dir source's contents go into: created if missing, never changed
    * when the image already has it */
   implicit?: boolean;
+  /** what a source named (not something inside a named dir): history says file:, dir: or multi: */
+  source?: boolean;
 }
 
 const MAX_SYMLINKS = 40;
@@ -268,7 +270,8 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
   for (const n of named) {
     if (n.heredoc !== undefined) {
       const to = intoDir ? path.posix.join(dest, n.heredoc) : dest;
-      entries.push({ kind: 'file', dest: to, mode: o.chmod ?? 0o644, ...(o.chown ?? { uid: 0, gid: 0 }), mtime: o.now, mtimeNsec: 0, content: o.heredocs.get(n.heredoc)! });
+      const owner = o.chown ?? { uid: 0, gid: 0 };
+      entries.push({ kind: 'file', dest: to, mode: o.chmod ?? 0o644, ...owner, mtime: o.now, mtimeNsec: 0, content: o.heredocs.get(n.heredoc)!, source: true });
       continue;
     }
     const real = resolveInTree(tree, n.rel!, n.shown);
@@ -278,15 +281,15 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
     }
     const m = node.attr.mode;
     if (sys.isDir(m)) {
-      entries.push({ ...entryOf('dir', dest, node), implicit: true });
+      entries.push({ ...entryOf('dir', dest, node), implicit: true, source: true });
       walk(real, dest, '');
     } else if (sys.isReg(m)) {
       const base = path.posix.basename(n.rel!);
       if (excluded(base)) continue;
       if (o.unpackArchives && !tree.rooted && isArchive(node.hostPath)) {
-        entries.push({ ...entryOf('archive', dest, node), implicit: true });
+        entries.push({ ...entryOf('archive', dest, node), implicit: true, source: true });
       } else {
-        entries.push(entryOf('file', intoDir ? path.posix.join(dest, base) : dest, node));
+        entries.push({ ...entryOf('file', intoDir ? path.posix.join(dest, base) : dest, node), source: true });
       }
     } else {
       throw new BuildError(`${o.keyword} failed: ${n.shown} is not a file or directory`);

@@ -291,3 +291,18 @@ test('ADD of a URL downloads it (mode 0600, named after the URL); --checksum is 
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} ${url} /x/\n`);
   await t.throwsAsync(run(store, ctx), { message: new RegExp(`checksum mismatch: expected sha256:0{64}, got sha256:${sum}$`) });
 });
+
+test('the example in examples/hello builds, and its script runs in the image', async (t) => {
+  const store = await storeWithBusybox(t);
+  const r = await run(store, path.join(repoRoot, 'examples/hello'), { tags: ['hello'] });
+  t.deepEqual(r.image.config.config.Cmd, ['/app/hello.sh']);
+  let out = '';
+  const c = await runInContainer({
+    lowers: r.image.layerDirs, argv: r.image.config.config.Cmd!, env: r.image.config.config.Env!, user: '', workdir: '/app', network: 'none',
+    onOutput: (b) => (out += b.toString()),
+  });
+  c.release();
+  t.is(c.exitCode, 0);
+  t.is(out, 'Hello from an image Strata built\nbuilt by root in /app\none layer per step that changes files\n');
+  t.is(new LayerView(r.image.layerDirs).lstat('app/Dockerfile'), undefined, '.dockerignore kept the rest out');
+});
