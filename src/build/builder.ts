@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from './errors.js';
+import { UserError } from '../cli/errors.js';
 import { parseDockerfile, type RawInstruction } from './parser.js';
 import { parseInstruction, readDockerfile, type Dockerfile, type Instruction } from './instructions.js';
 import { findStage, planBuild, unusedBuildArgs, platformArgs } from './plan.js';
@@ -203,7 +204,7 @@ class Build {
       if ('stage' in p.base) base = results.get(p.base.stage)!;
       else if (p.base.image.toLowerCase() === 'scratch') base = { image: null, config: scratchConfig() };
       else {
-        const img = this.deps.store.resolveImage(p.base.image);
+        const img = this.resolveAt(p.base.image, df.file, p.stage.from.src);
         base = { image: img, config: img.config };
       }
       this.log(base.image ? ` ---> ${shortId(base.image.id)}` : ' ---> (scratch)');
@@ -278,7 +279,7 @@ class Build {
     try {
       prepared = await this.prepare(step, parent, results);
     } catch (e) {
-      if (e instanceof BuildError) throw new BuildError(`${file}:${ins.src.line}: ${text}: ${e.message}`);
+      if (e instanceof UserError) throw new BuildError(`${file}:${ins.src.line}: ${text}: ${e.message}`);
       throw e;
     }
     const parts = [...prepared.keyParts];
@@ -300,6 +301,16 @@ class Build {
     this.log(` ---> ${shortId(image.id)}`);
     this.lastGood = image;
     return image;
+  }
+
+  /** an image the Dockerfile names; the store's error gains the Dockerfile line */
+  private resolveAt(ref: string, file: string, src: RawInstruction): BuildImage {
+    try {
+      return this.deps.store.resolveImage(ref);
+    } catch (e) {
+      if (e instanceof UserError) throw new BuildError(`${file}:${src.line}: ${originalText(src)}: ${e.message}`);
+      throw e;
+    }
   }
 
   private fromCache(key: string): BuildImage | undefined {
@@ -443,10 +454,21 @@ class Build {
 
   private async squash(top: BuildImage, base: BuildImage | null, config: ImageConfig): Promise<BuildImage> {
     const own = top.layerDirs.slice(0, top.layerDirs.length - (base?.layerDirs.length ?? 0));
+    if (own.length === 0) return top; // metadata-only steps: nothing to merge
     this.log(`Squashing ${own.length} layer${own.length === 1 ? '' : 's'} into one`);
+    const createdBy = `merge ${top.id} to ${base?.id ?? 'scratch'}`;
+    const parts = [createdBy, ...(this.o.timestamp ? [`timestamp=${this.o.timestamp.toISOString()}`] : [])];
+    const key = stepKey(base?.id ?? null, parts);
+    const hit = this.o.noCache ? undefined : this.fromCache(key);
+    if (hit) {
+      this.log(' ---> Using cache');
+      this.log(` ---> ${shortId(hit.id)}`);
+      return hit;
+    }
     const out = this.scratch.make();
     squashLayers(own, base?.layerDirs ?? [], out);
-    const image = await this.commit(base, out, cloneConfig(config), `merge ${top.id} to ${base?.id ?? 'scratch'}`, false);
+    const image = await this.commit(base, out, cloneConfig(config), createdBy, false);
+    this.cache.set(key, image.id);
     this.log(` ---> ${shortId(image.id)}`);
     return image;
   }
