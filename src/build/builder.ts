@@ -282,7 +282,9 @@ class Build {
       if (e instanceof UserError) throw new BuildError(`${file}:${ins.src.line}: ${text}: ${e.message}`);
       throw e;
     }
-    const parts = [...prepared.keyParts];
+    // the config the step leaves is part of the key: an effect its history line does not
+    // spell out (a HEALTHCHECK option, say) still misses the cache when it changes
+    const parts = [...prepared.keyParts, JSON.stringify({ config: config.config, author: config.author ?? '' })];
     if (this.o.timestamp) parts.push(`timestamp=${this.o.timestamp.toISOString()}`);
     const key = stepKey(parent?.id ?? null, parts);
 

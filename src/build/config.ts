@@ -90,3 +90,15 @@ export function getEnv(env: readonly string[] | undefined, key: string): string 
 export function goQuoteList(list: readonly string[]): string {
   return `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
 }
+
+/** Go's time.Duration String(): 1m30s, 500ms, 0s (Docker's history prints them so) */
+export function goDuration(ns: number): string {
+  if (ns === 0) return '0s';
+  if (ns < 1e3) return `${ns}ns`;
+  if (ns < 1e6) return `${+(ns / 1e3).toFixed(3)}µs`;
+  if (ns < 1e9) return `${+(ns / 1e6).toFixed(6)}ms`;
+  const h = Math.floor(ns / 3600e9);
+  const m = Math.floor((ns % 3600e9) / 60e9);
+  const sec = +((ns % 60e9) / 1e9).toFixed(9);
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}s`;
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DockerfileError } from './errors.js';
 import type { CommandForm, CopyInstruction, Instruction } from './instructions.js';
 import { ExpansionError, expandWord, expandWords } from './words.js';
-import { DEFAULT_SHELL, cloneConfig, getEnv, goQuoteList, setEnv, type ImageConfig } from './config.js';
+import { DEFAULT_SHELL, cloneConfig, getEnv, goDuration, goQuoteList, setEnv, type ImageConfig } from './config.js';
 import type { Heredoc } from './parser.js';
 
 /** Usable by RUN without an ARG line, and kept out of history and the cache (Docker's rule). */
@@ -209,7 +209,9 @@ export class StageState {
           if (ins.startInterval !== undefined) cfg.Healthcheck.StartInterval = ins.startInterval;
           if (ins.retries !== undefined) cfg.Healthcheck.Retries = ins.retries;
         }
-        return this.nop(`HEALTHCHECK ${goQuoteList(cfg.Healthcheck.Test)}`);
+        const hc = cfg.Healthcheck;
+        const d = (n: number | undefined): string => JSON.stringify(goDuration(n ?? 0));
+        return this.nop(`HEALTHCHECK &{${goQuoteList(hc.Test)} ${d(hc.Interval)} ${d(hc.Timeout)} ${d(hc.StartPeriod)} ${d(hc.StartInterval)} ${hc.Retries ?? 0}}`);
       }
       case 'ONBUILD':
         cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.trigger];

@@ -309,3 +309,14 @@ test('the example in examples/hello builds, and its script runs in the image', a
   t.is(out, 'Hello from an image Strata built\nbuilt by root in /app\none layer per step that changes files\n');
   t.is(new LayerView(r.image.layerDirs).lstat('app/Dockerfile'), undefined, '.dockerignore kept the rest out');
 });
+
+test('a metadata step whose effect changes misses the cache (HEALTHCHECK options)', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, { Dockerfile: 'FROM busybox\nHEALTHCHECK --retries=1 CMD true\n' });
+  const a = await run(store, ctx);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nHEALTHCHECK --retries=2 CMD true\n');
+  const b = await run(store, ctx);
+  t.is(b.cached, 0);
+  t.not(a.image.id, b.image.id);
+  t.is(b.image.config.config.Healthcheck!.Retries, 2);
+});

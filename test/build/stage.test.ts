@@ -4,7 +4,7 @@ import { parseDockerfile } from '../../src/build/parser.js';
 import { readDockerfile } from '../../src/build/instructions.js';
 import { StageState, type BuildArgs, type Step, PROXY_ARGS } from '../../src/build/stage.js';
 import { planBuild, unusedBuildArgs } from '../../src/build/plan.js';
-import { scratchConfig, type ImageConfig } from '../../src/build/config.js';
+import { goDuration, scratchConfig, type ImageConfig } from '../../src/build/config.js';
 
 function evaluate(text: string, given: Record<string, string> = {}, target?: string, base: ImageConfig = scratchConfig()) {
   const df = readDockerfile(parseDockerfile(text));
@@ -121,6 +121,7 @@ test('ENTRYPOINT resets an inherited CMD', (t) => {
 
 test('HEALTHCHECK NONE, shell-form healthcheck; bad STOPSIGNAL, EXPOSE, chmod fail with the line', (t) => {
   t.deepEqual(evaluate('FROM s\nHEALTHCHECK NONE\n').last.image.config.Healthcheck, { Test: ['NONE'] });
+  t.is(createdBy(evaluate('FROM s\nHEALTHCHECK --interval=90s --timeout=1500ms --retries=3 CMD x\n').last.steps[0]!), '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "x"] "1m30s" "1.5s" "0s" "0s" 3}');
   t.deepEqual(evaluate('FROM s\nHEALTHCHECK CMD curl -f x || exit 1\n').last.image.config.Healthcheck, { Test: ['CMD-SHELL', 'curl -f x || exit 1'] });
   t.throws(() => evaluate('FROM s\nSTOPSIGNAL SIGNOPE\n'), { message: 'Dockerfile:2: invalid signal: SIGNOPE: STOPSIGNAL SIGNOPE' });
   t.throws(() => evaluate('FROM s\nEXPOSE http\n'), { message: /^Dockerfile:2: invalid containerPort: http/ });
@@ -168,4 +169,8 @@ test('COPY --exclude (repeatable) and ADD --checksum reach the step; unknown COP
   t.like(last.steps[2], { type: 'copy', checksum: 'sha256:00' });
   t.throws(() => evaluate('FROM s\nCOPY --parents a b\n'), { message: /unknown flag: --parents/ });
   t.throws(() => evaluate('FROM s\nRUN --network=bridge x\n'), { message: /RUN --network=bridge: none, host or default/ });
+});
+
+test('goDuration prints as Go does', (t) => {
+  t.deepEqual([0, 500, 1500, 2e6, 5e9, 90e9, 3600e9 + 1e9].map(goDuration), ['0s', '500ns', '1.5µs', '2ms', '5s', '1m30s', '1h0m1s']);
 });
