@@ -35,7 +35,7 @@ import { PROXY_ARGS, StageState, type BuildArgs, type Step } from './stage.js';
 import { cloneConfig, scratchConfig, type HistoryEntry, type ImageConfig } from './config.js';
 import { BuildCache, hashEntries, stepKey } from './cache.js';
 import { IgnoreMatcher } from './dockerignore.js';
-import { ContextTree, ImageTree, resolveCopy, type CopyEntry, type SourceTree } from './sources.js';
+import { ContextTree, ImageTree, resolveCopy, resolveImagePath, type CopyEntry, type SourceTree } from './sources.js';
 import { LayerView } from './layerview.js';
 import { clampTree, writeEntries } from './copy.js';
 import { resolveOwner } from './owner.js';
@@ -353,9 +353,10 @@ class Build {
         return {
           keyParts: [step.createdBy],
           execute: (config) => {
-            if (view.isDir(step.dir.slice(1)) || step.dir === '/') return this.commit(parent, this.scratch.make(), config, step.createdBy, true);
+            const dir = resolveImagePath(new ImageTree('image', parent?.layerDirs ?? []), step.dir);
+            if (dir === '/' || view.isDir(dir.slice(1))) return this.commit(parent, this.scratch.make(), config, step.createdBy, true);
             const upper = this.scratch.make();
-            writeEntries(upper, [{ kind: 'dir', dest: step.dir, mode: 0o755, uid: 0, gid: 0, mtime: this.now, mtimeNsec: 0 }], {
+            writeEntries(upper, [{ kind: 'dir', dest: dir, mode: 0o755, uid: 0, gid: 0, mtime: this.now, mtimeNsec: 0 }], {
               lowerAttr: (abs) => view.lstat(abs.slice(1))?.attr,
               now: this.now,
               clamp: this.clamp,
@@ -404,6 +405,7 @@ class Build {
       fromId = img.id;
     }
     const owner = step.chown === undefined ? undefined : resolveOwner(step.chown, view);
+    const imageTree = new ImageTree('image', parent?.layerDirs ?? []);
     const urls = keyword === 'ADD' ? step.sources.filter(isUrl) : [];
     const local = step.sources.filter((s) => !urls.includes(s));
     const heredocs = new Map(step.heredocs);
@@ -428,6 +430,7 @@ class Build {
       chown: owner,
       chmod: step.chmod,
       isDirInImage: (abs) => view.isDir(abs.slice(1)),
+      resolveDest: (abs) => resolveImagePath(imageTree, abs),
       exclude: step.exclude.length ? new IgnoreMatcher(step.exclude) : undefined,
       unpackArchives: keyword === 'ADD' && step.from === undefined,
       now: this.now,

@@ -179,6 +179,9 @@ export interface ResolveOptions {
   chmod?: number;
   /** is this path a directory in the image being built (a dest without `/` may be one) */
   isDirInImage: (abs: string) => boolean;
+  /** the image's symlinks on the way to dest, resolved (a layer must not put a directory
+   * where the image has a symlink, e.g. /bin -> usr/bin); identity when absent */
+  resolveDest?: (abs: string) => string;
   /** --exclude: matched against paths relative to each source (a file source: its name) */
   exclude?: IgnoreMatcher;
   /** ADD: local archives are unpacked */
@@ -210,6 +213,7 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
   if (!dest.startsWith('/')) dest = path.posix.join(o.workdir || '/', dest);
   dest = path.posix.normalize(dest);
   if (dest.length > 1 && dest.endsWith('/')) dest = dest.slice(0, -1);
+  if (o.resolveDest) dest = o.resolveDest(dest);
 
   // each source -> the paths it names (a glob may name many, or none)
   const named: { shown: string; rel?: string; heredoc?: string }[] = [];
@@ -296,4 +300,20 @@ export function resolveCopy(o: ResolveOptions): CopyEntry[] {
     }
   }
   return entries;
+}
+
+/** An absolute path in an image with the symlinks on its way resolved inside the image;
+ * the last component too when it leads to a directory. */
+export function resolveImagePath(tree: SourceTree, abs: string): string {
+  const rel = abs.slice(1);
+  if (!rel) return '/';
+  const parent = resolveInTree(tree, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), abs);
+  const joined = parent ? `${parent}/${path.posix.basename(rel)}` : path.posix.basename(rel);
+  const last = tree.lstat(joined);
+  if (last && sys.isLnk(last.attr.mode)) {
+    const target = resolveInTree(tree, joined, abs, true);
+    const t = tree.lstat(target);
+    if (t && sys.isDir(t.attr.mode)) return '/' + target;
+  }
+  return '/' + joined;
 }

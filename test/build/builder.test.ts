@@ -320,3 +320,17 @@ test('a metadata step whose effect changes misses the cache (HEALTHCHECK options
   t.not(a.image.id, b.image.id);
   t.is(b.image.config.config.Healthcheck!.Retries, 2);
 });
+
+test('COPY --from an image; COPY and WORKDIR through an image symlink keep the symlink', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, {
+    Dockerfile: 'FROM busybox\nRUN mkdir -p /usr/lib/real && ln -s usr/lib/real /lnk\nCOPY f /lnk/\nWORKDIR /lnk/w\nCOPY --from=busybox /etc/passwd /p\n',
+    f: 'F',
+  });
+  const r = await run(store, ctx);
+  const v = new LayerView(r.image.layerDirs);
+  t.true(fs.lstatSync(v.lstat('lnk')!.hostPath).isSymbolicLink());
+  t.is(read(store, r.image.id, 'usr/lib/real/f'), 'F');
+  t.true(v.isDir('usr/lib/real/w'));
+  t.is(read(store, r.image.id, 'p'), read(store, 'busybox', 'etc/passwd'));
+});

@@ -3,7 +3,7 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ContextTree, ImageTree, resolveCopy, type CopyEntry, type ResolveOptions } from '../../src/build/sources.js';
+import { ContextTree, ImageTree, resolveCopy, resolveImagePath, type CopyEntry, type ResolveOptions } from '../../src/build/sources.js';
 import { IgnoreMatcher } from '../../src/build/dockerignore.js';
 import { writeEntries } from '../../src/build/copy.js';
 import { LayerView } from '../../src/build/layerview.js';
@@ -171,4 +171,17 @@ test('--exclude drops paths inside a copied dir, and file sources by name', (t) 
   const ctx = tree(t, { 'd/a.md': '', 'd/keep.txt': '', 'd/sub/b.md': '', 'top.md': '', 'top.txt': '' });
   const exclude = new IgnoreMatcher(['*.md', 'sub/*.md']);
   t.deepEqual(dests(resolve(ctx, ['d', 'top.md', 'top.txt'], '/o/', { exclude })), ['dir:/o', 'file:/o/keep.txt', 'dir:/o/sub', 'file:/o/top.txt']);
+});
+
+test('a destination through an image symlink lands where the symlink points (merged /usr)', (t) => {
+  const img = tree(t, { 'usr/bin/': '', 'bin': '->usr/bin', 'etc/alt': '->/usr/bin', 'etc/file': 'f', 'etc/flink': '->file' });
+  const it = new ImageTree('image', [img]);
+  t.is(resolveImagePath(it, '/bin/tool'), '/usr/bin/tool');
+  t.is(resolveImagePath(it, '/bin'), '/usr/bin');
+  t.is(resolveImagePath(it, '/etc/alt'), '/usr/bin');
+  t.is(resolveImagePath(it, '/etc/flink'), '/etc/flink', 'a symlink to a file is replaced, not followed');
+  t.is(resolveImagePath(it, '/new/dir/x'), '/new/dir/x');
+  const ctx = tree(t, { tool: 'T' });
+  const e = resolve(ctx, ['tool'], '/bin/', { resolveDest: (abs) => resolveImagePath(it, abs), isDirInImage: () => true });
+  t.deepEqual(dests(e), ['file:/usr/bin/tool']);
 });
