@@ -2,13 +2,16 @@
 // step's image is kept (a failed build leaves the last good one to debug), each step is
 // looked up in the cache first, RUN runs in a container, COPY/ADD write a layer dir.
 //
-// What it needs from the other modules (wired in deps.ts):
+// What it needs from the other modules (wired in index.ts):
 //
 // image (src/image/store.ts, see /work/team/contracts.md) — BuildStore below is the part
 //   of ImageStore the builder calls: root, resolveImage(ref), commit({...}), tag(image, ref).
 //   commit() is given the config the new image has (`config.config` as this step leaves
-//   it, `author`) and appends the layer's diff_id and the history entry itself;
-//   `timestamp` becomes `created` of the config and of the history entry.
+//   it, `author`; `rootfs` and `history` as the parent has them, empty for scratch) and
+//   appends the layer's diff_id (unless emptyLayer) and the history entry itself;
+//   `timestamp` becomes `created` of the config and of the history entry. The layer dir
+//   is the builder's temp dir (os.tmpdir()): commit copies or moves it, the builder
+//   removes what is left when the build ends.
 //
 // run (src/run) — one function:
 //   runInContainer(opts: RunStepOptions): Promise<RunStepResult>
@@ -166,7 +169,7 @@ class Build {
     this.log = o.log ?? (() => {});
     this.output = o.output ?? (() => {});
     this.cache = new BuildCache(path.join(deps.store.root, 'build-cache'));
-    this.context = new ContextTree(o.contextDir, IgnoreMatcher.fromContext(o.contextDir));
+    this.context = new ContextTree(o.contextDir, IgnoreMatcher.forBuild(o.contextDir, o.dockerfile ?? path.join(o.contextDir, 'Dockerfile')));
     this.clamp = o.timestamp ? Math.floor(o.timestamp.getTime() / 1000) : undefined;
     this.now = this.clamp ?? Math.floor(Date.now() / 1000);
   }
@@ -337,7 +340,14 @@ class Build {
     const history: HistoryEntry = { created_by: createdBy };
     if (emptyLayer) history.empty_layer = true;
     if (config.author) history.author = config.author;
-    return this.deps.store.commit({ parent, layerDir, config, history, emptyLayer, timestamp: this.o.timestamp });
+    // rootfs and history as the parent has them, whether the store appends to these or
+    // to the parent's: both give the same image
+    const c: ImageConfig = {
+      ...config,
+      rootfs: structuredClone(parent?.config.rootfs ?? { type: 'layers', diff_ids: [] }),
+      history: structuredClone(parent?.config.history ?? []),
+    };
+    return this.deps.store.commit({ parent, layerDir, config: c, history, emptyLayer, timestamp: this.o.timestamp });
   }
 
   /** What a step depends on (its cache key) and how to carry it out. */

@@ -47,15 +47,18 @@ export class IgnoreMatcher {
     }
   }
 
-  static fromContext(contextDir: string): IgnoreMatcher {
-    const file = path.join(contextDir, '.dockerignore');
-    let text = '';
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+  /** CONTEXT/.dockerignore, or DOCKERFILE.dockerignore beside the Dockerfile, which wins
+   * (Docker's rule, so one context can serve several Dockerfiles) */
+  static forBuild(contextDir: string, dockerfile?: string): IgnoreMatcher {
+    for (const file of [dockerfile && `${dockerfile}.dockerignore`, path.join(contextDir, '.dockerignore')]) {
+      if (!file) continue;
+      try {
+        return new IgnoreMatcher(fs.readFileSync(file, 'utf8').split('\n'));
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ENOENT') throw e;
+      }
     }
-    return new IgnoreMatcher(text.split('\n'));
+    return new IgnoreMatcher([]);
   }
 
   get empty(): boolean {

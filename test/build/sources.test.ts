@@ -26,7 +26,7 @@ function tree(t: ExecutionContext, files: Record<string, string>): string {
 function resolve(ctx: string, sources: string[], dest: string, more: Partial<ResolveOptions> = {}): CopyEntry[] {
   return resolveCopy({
     keyword: 'COPY',
-    tree: new ContextTree(ctx, IgnoreMatcher.fromContext(ctx)),
+    tree: new ContextTree(ctx, IgnoreMatcher.forBuild(ctx)),
     sources,
     heredocs: new Map(),
     dest,
@@ -184,4 +184,12 @@ test('a destination through an image symlink lands where the symlink points (mer
   const ctx = tree(t, { tool: 'T' });
   const e = resolve(ctx, ['tool'], '/bin/', { resolveDest: (abs) => resolveImagePath(it, abs), isDirInImage: () => true });
   t.deepEqual(dests(e), ['file:/usr/bin/tool']);
+});
+
+test('DOCKERFILE.dockerignore beside the Dockerfile wins over CONTEXT/.dockerignore', (t) => {
+  const ctx = tree(t, { '.dockerignore': 'a\n', 'web.Dockerfile.dockerignore': 'b\n', a: '', b: '' });
+  t.true(IgnoreMatcher.forBuild(ctx).ignores('a'));
+  const m = IgnoreMatcher.forBuild(ctx, path.join(ctx, 'web.Dockerfile'));
+  t.false(m.ignores('a'));
+  t.true(m.ignores('b'));
 });
