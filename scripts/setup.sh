@@ -12,6 +12,7 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  buildah                               # builds compared with Strata's in test/build
 )
 
 missing=()
