@@ -98,7 +98,7 @@ class Expander {
     };
     while (this.i < this.s.length) {
       const c = this.s[this.i]!;
-      if (stop && c === stop) return out;
+      if (stop.includes(c)) return out;
       if (c === "'") {
         emit(this.singleQuoted(), true);
       } else if (c === '"') {
@@ -114,7 +114,7 @@ class Expander {
         emit(c, false);
       }
     }
-    if (stop) throw new ExpansionError(`missing '${stop}'`);
+    if (stop) throw new ExpansionError(`missing '${stop[stop.length - 1]}'`);
     return out;
   }
 
@@ -170,6 +170,7 @@ class Expander {
         this.i++;
         op = this.s[this.i];
       }
+      if (!colon && (op === '#' || op === '%' || op === '/')) return this.patternOp(name, op);
       if (op !== '-' && op !== '+' && op !== '?') {
         throw new ExpansionError(`unsupported modifier (${colon ? ':' : ''}${op ?? 'end'}) in substitution of ${name}`);
       }
@@ -190,6 +191,71 @@ class Expander {
     }
     return '$';
   }
+
+  /** ${VAR#pat} ${VAR##pat} ${VAR%pat} ${VAR%%pat} ${VAR/pat/repl} ${VAR//pat/repl}:
+   * shell patterns, where * and ? match any character */
+  private patternOp(name: string, op: string): string {
+    this.i++; // the operator
+    const twice = this.s[this.i] === op;
+    if (twice) this.i++;
+    const pattern = this.until(op === '/' ? '/}' : '}');
+    let repl = '';
+    if (op === '/' && this.s[this.i] === '/') {
+      this.i++;
+      repl = this.until('}');
+    }
+    this.i++; // '}'
+    const value = this.lookup(name) ?? '';
+    const re = new RegExp(`^(?:${shellPatternToRegex(pattern)})$`, 's');
+    const n = value.length;
+    if (op === '#') {
+      for (let k = twice ? n : 0; twice ? k >= 0 : k <= n; k += twice ? -1 : 1) if (re.test(value.slice(0, k))) return value.slice(k);
+      return value;
+    }
+    if (op === '%') {
+      for (let k = twice ? 0 : n; twice ? k <= n : k >= 0; k += twice ? 1 : -1) if (re.test(value.slice(k))) return value.slice(0, k);
+      return value;
+    }
+    // '/': the longest match at the leftmost place, once or (//) everywhere
+    let out = '';
+    let i = 0;
+    let replaced = false;
+    while (i <= n) {
+      let end = -1;
+      if (twice || !replaced) {
+        for (let k = n; k > i && end < 0; k--) if (re.test(value.slice(i, k))) end = k;
+      }
+      if (end < 0) {
+        if (i < n) out += value[i];
+        i++;
+        continue;
+      }
+      out += repl;
+      replaced = true;
+      i = end;
+    }
+    return out;
+  }
+}
+
+function shellPatternToRegex(p: string): string {
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = p.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        let body = p.slice(i + 1, end);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += `[${body.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return re;
 }
 
 /** Expands variables and removes quotes in one word (Docker's ProcessWord). */

@@ -19,7 +19,7 @@ test('default and alternative modifiers, with and without the colon', (t) => {
   t.is(expandWord('${NOPE:-$A/${SP}}', look), 'a/x y');
   t.is(expandWord('${A:?must be set}', look), 'a');
   t.throws(() => expandWord('${NOPE:?must be set}', look), { instanceOf: ExpansionError, message: 'NOPE: must be set' });
-  t.throws(() => expandWord('${A%b}', look), { instanceOf: ExpansionError, message: /unsupported modifier/ });
+  t.throws(() => expandWord('${A:#b}', look), { instanceOf: ExpansionError, message: /unsupported modifier/ });
 });
 
 test('quotes: single quotes are literal, double quotes expand, the escape protects', (t) => {
@@ -35,4 +35,18 @@ test('splitWords keeps quotes for later; expandWords splits unquoted values too'
   t.deepEqual(splitWords(`a "b c"  d\\ e 'f g'`), ['a', '"b c"', 'd\\ e', "'f g'"]);
   t.deepEqual(splitWords('k="v 1" k2=v2'), ['k="v 1"', 'k2=v2']);
   t.deepEqual(expandWords('80 $SP "$SP" ""', look), ['80', 'x', 'y', 'x y', '']);
+});
+
+test('pattern modifiers: # ## % %% / //, with shell patterns', (t) => {
+  const e: Record<string, string> = { F: 'dir/sub/file.tar.gz', P: 'a-b-c' };
+  const l = (n: string): string | undefined => e[n];
+  t.is(expandWord('${F#*/}', l), 'sub/file.tar.gz');
+  t.is(expandWord('${F##*/}', l), 'file.tar.gz');
+  t.is(expandWord('${F%.*}', l), 'dir/sub/file.tar');
+  t.is(expandWord('${F%%.*}', l), 'dir/sub/file');
+  t.is(expandWord('${P/-/+}', l), 'a+b-c');
+  t.is(expandWord('${P//-/+}', l), 'a+b+c');
+  t.is(expandWord('${P//-}', l), 'abc');
+  t.is(expandWord('${P#x}|${NOPE%%a}', l), 'a-b-c|');
+  t.is(expandWord('${F##*[/]}', l), 'file.tar.gz');
 });
