@@ -378,8 +378,10 @@ class Build {
         return {
           keyParts: [step.createdBy],
           execute: async (config, fail) => {
+            const lowers = [...(parent?.layerDirs ?? [])];
+            if (step.script) lowers.unshift(this.scriptLayer(step.script));
             const r = await this.deps.runInContainer({
-              lowers: parent?.layerDirs ?? [],
+              lowers,
               argv: step.argv,
               env: step.env,
               user: step.user,
@@ -399,6 +401,15 @@ class Build {
       case 'copy':
         return this.prepareCopy(step, parent, view, results);
     }
+  }
+
+  /** a lower layer holding just the heredoc script RUN executes */
+  private scriptLayer(script: { path: string; content: string }): string {
+    const dir = this.scratch.make();
+    const file = path.join(dir, script.path);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, script.content, { mode: 0o755 });
+    return dir;
   }
 
   private async prepareCopy(step: Extract<Step, { type: 'copy' }>, parent: BuildImage | null, view: LayerView, results: Map<number, StageResult>): Promise<Prepared> {

@@ -21,7 +21,17 @@ export interface BuildArgs {
 export type Step =
   | { type: 'meta'; createdBy: string }
   | { type: 'workdir'; createdBy: string; dir: string }
-  | { type: 'run'; createdBy: string; argv: string[]; env: string[]; user: string; workdir: string; network?: string }
+  | {
+      type: 'run';
+      createdBy: string;
+      argv: string[];
+      env: string[];
+      user: string;
+      workdir: string;
+      network?: string;
+      /** a lone heredoc starting with #!: a file the builder puts at argv[0] for the run */
+      script?: { path: string; content: string };
+    }
   | {
       type: 'copy';
       ins: CopyInstruction;
@@ -37,6 +47,14 @@ export type Step =
     };
 
 const SIGNALS = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+
+/** where a RUN heredoc script is put for its run (in a lower layer of its own, so it never
+ * becomes part of the image) */
+export const HEREDOC_DIR = '/.strata-heredoc';
+
+function loneHeredoc(shell: string, heredocs: readonly Heredoc[]): boolean {
+  return heredocs.length === 1 && /^<<-?(["']?)[^\s]+\1$/.test(shell.trim());
+}
 
 export class StageState {
   readonly image: ImageConfig;
@@ -103,7 +121,7 @@ export class StageState {
   /** the shell form text RUN runs: a lone heredoc is the script, else the heredocs follow */
   private runText(shell: string, heredocs: Heredoc[]): string {
     if (heredocs.length === 0) return shell;
-    if (heredocs.length === 1 && /^<<-?(["']?)[^\s]+\1$/.test(shell.trim())) return heredocs[0]!.content;
+    if (loneHeredoc(shell, heredocs)) return heredocs[0]!.content;
     return shell + '\n' + heredocs.map((h) => `${h.content}${h.name}\n`).join('');
   }
 
@@ -217,18 +235,23 @@ export class StageState {
         cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.trigger];
         return this.nop(`ONBUILD ${ins.trigger}`);
       case 'RUN': {
-        const argv = 'exec' in ins.cmd ? ins.cmd.exec : [...this.shell, this.runText(ins.cmd.shell, ins.src.heredocs)];
+        const shellText = 'exec' in ins.cmd ? undefined : this.runText(ins.cmd.shell, ins.src.heredocs);
+        const lone = shellText !== undefined && 'shell' in ins.cmd && loneHeredoc(ins.cmd.shell, ins.src.heredocs);
+        // a script with its own interpreter runs as a file, as BuildKit runs it
+        const script = lone && shellText.startsWith('#!') ? { path: `${HEREDOC_DIR}/${ins.src.heredocs[0]!.name}`, content: shellText } : undefined;
+        const argv = 'exec' in ins.cmd ? ins.cmd.exec : script ? [script.path] : [...this.shell, shellText!];
         const argEnv = this.argEnv();
         const proxies = [...this.buildArgs.given].filter(([k]) => PROXY_ARGS.has(k) && !this.args.has(k)).map(([k, v]) => `${k}=${v}`);
         const prefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
         return {
           type: 'run',
-          createdBy: `RUN ${prefix}${argv.join(' ')}`,
+          createdBy: `RUN ${prefix}${script ? [...this.shell, script.content].join(' ') : argv.join(' ')}`,
           argv,
           env: [...(cfg.Env ?? []), ...argEnv, ...proxies],
           user: cfg.User ?? '',
           workdir: cfg.WorkingDir || '/',
           network: ins.flags.network,
+          script,
         };
       }
       case 'COPY':

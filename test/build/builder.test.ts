@@ -222,12 +222,14 @@ test('USER, WORKDIR and ENV reach RUN', async (t) => {
 test('COPY --chown by name and --chmod; heredoc COPY and RUN', async (t) => {
   const store = await storeWithBusybox(t);
   const ctx = context(t, {
-    Dockerfile: 'FROM busybox\nCOPY --chown=nobody:nogroup --chmod=0600 f /f\nCOPY <<EOF /etc/conf\nv=$HOME\nEOF\nRUN <<EOS\nset -e\nstat -c %u:%g:%a /f > /owner\nEOS\n',
+    Dockerfile: 'FROM busybox\nCOPY --chown=nobody:nogroup --chmod=0600 f /f\nCOPY <<EOF /etc/conf\nv=$HOME\nEOF\nRUN <<EOS\nset -e\nstat -c %u:%g:%a /f > /owner\nEOS\nRUN <<EOS\n#!/bin/sh\necho "run as $0" > /script\nEOS\n',
     f: 'F',
   });
   const r = await run(store, ctx);
   t.is(read(store, r.image.id, 'owner'), '65534:65534:600\n');
   t.is(read(store, r.image.id, 'etc/conf'), 'v=\n');
+  t.is(read(store, r.image.id, 'script'), 'run as /.strata-heredoc/EOS\n', 'a #! heredoc runs as a file');
+  t.is(new LayerView(r.image.layerDirs).lstat('.strata-heredoc'), undefined, 'which is not left in the image');
 });
 
 test('ADD unpacks a local tar; ADD of a URL fails clearly without a network', async (t) => {

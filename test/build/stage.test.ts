@@ -134,6 +134,8 @@ test('RUN heredocs: a lone heredoc is the script; otherwise heredocs follow the 
   const { last } = evaluate('FROM s\nRUN <<EOF\necho one\necho two\nEOF\nRUN cat <<A > /f\nbody\nA\n');
   t.deepEqual((last.steps[0] as { argv: string[] }).argv, ['/bin/sh', '-c', 'echo one\necho two\n']);
   t.deepEqual((last.steps[1] as { argv: string[] }).argv, ['/bin/sh', '-c', 'cat <<A > /f\nbody\nA\n']);
+  const py = evaluate('FROM s\nRUN <<SCRIPT\n#!/usr/bin/env python3\nprint(1)\nSCRIPT\n').last.steps[0]!;
+  t.like(py, { type: 'run', argv: ['/.strata-heredoc/SCRIPT'], script: { path: '/.strata-heredoc/SCRIPT', content: '#!/usr/bin/env python3\nprint(1)\n' } });
 });
 
 test('COPY steps: expansion of sources, dest, --from, --chown; heredoc content expanded unless quoted', (t) => {
