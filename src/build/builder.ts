@@ -15,7 +15,8 @@
 //
 // run (src/run) — one function:
 //   runInContainer(opts: RunStepOptions): Promise<RunStepResult>
-//     lowers    the image's layer dirs, TOP FIRST, under a fresh empty upper dir
+//     lowers    the image's layer dirs, TOP FIRST, under a fresh empty upper dir (for a
+//               `RUN <<EOF` script with #!, a small builder-made layer is on top)
 //     argv      what to exec (already includes SHELL for the shell form)
 //     env       KEY=VALUE list, exactly as given (no PATH added)
 //     user      '' for root, else USER as written: name, uid, name:group, uid:gid,

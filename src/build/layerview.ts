@@ -15,9 +15,10 @@ export interface FileNode {
   attr: sys.Attr;
 }
 
-const isWhiteout = (a: sys.Attr): boolean => sys.isChr(a.mode) && Number(a.rdev) === 0;
+export const isWhiteout = (a: sys.Attr): boolean => sys.isChr(a.mode) && Number(a.rdev) === 0;
 
-function isOpaque(dir: string): boolean {
+/** an opaque dir of any writer: the kernel (trusted./user.), fuse-overlayfs, or the OCI marker */
+export function isOpaque(dir: string): boolean {
   for (const x of OPAQUE_XATTRS) {
     if (sys.lgetxattrIfExists(dir, x)?.toString() === 'y') return true;
   }

@@ -3,7 +3,8 @@
 // global ARG scope.
 import { DockerfileError } from './errors.js';
 import type { Dockerfile, Stage } from './instructions.js';
-import { ExpansionError, expandWord } from './words.js';
+import { ExpansionError, expandWord, type Lookup } from './words.js';
+import type { RawInstruction } from './parser.js';
 import type { BuildArgs } from './stage.js';
 import { ociArch } from './config.js';
 
@@ -34,6 +35,16 @@ export interface BuildPlan {
   globalArgs: Map<string, string | undefined>;
 }
 
+/** expandWord, its failure reported at the instruction's line */
+function expandAt(df: Dockerfile, src: RawInstruction, word: string, lookup: Lookup): string {
+  try {
+    return expandWord(word, lookup, df.escape);
+  } catch (e) {
+    if (e instanceof ExpansionError) throw new DockerfileError(df.file, src.line, e.message, `${src.keyword} ${src.rest}`);
+    throw e;
+  }
+}
+
 export function evalGlobalArgs(df: Dockerfile, args: BuildArgs): Map<string, string | undefined> {
   const scope = new Map<string, string | undefined>(platformArgs());
   for (const ins of df.globalArgs) {
@@ -41,14 +52,8 @@ export function evalGlobalArgs(df: Dockerfile, args: BuildArgs): Map<string, str
       args.consumed.add(a.name);
       let v: string | undefined;
       if (args.given.has(a.name)) v = args.given.get(a.name);
-      else if (a.default !== undefined) {
-        try {
-          v = expandWord(a.default, (n) => scope.get(n), df.escape);
-        } catch (e) {
-          if (e instanceof ExpansionError) throw new DockerfileError(df.file, ins.src.line, e.message, `ARG ${ins.src.rest}`);
-          throw e;
-        }
-      } else v = scope.get(a.name);
+      else if (a.default !== undefined) v = expandAt(df, ins.src, a.default, (n) => scope.get(n));
+      else v = scope.get(a.name);
       scope.set(a.name, v);
     }
   }
@@ -79,17 +84,11 @@ export function planBuild(df: Dockerfile, args: BuildArgs, target?: string): Bui
   const lookup = (n: string): string | undefined => globalArgs.get(n);
   const visit = (s: Stage): void => {
     if (planned.has(s.index)) return;
-    let image: string;
-    try {
-      image = expandWord(s.from.image, lookup, df.escape);
-    } catch (e) {
-      if (e instanceof ExpansionError) throw new DockerfileError(df.file, s.from.src.line, e.message, `FROM ${s.from.src.rest}`);
-      throw e;
-    }
+    const image = expandAt(df, s.from.src, s.from.image, lookup);
     if (!image) throw new DockerfileError(df.file, s.from.src.line, 'base name should not be blank', `FROM ${s.from.src.rest}`);
     if (s.from.platform !== undefined) {
       // one platform is built here: the machine's own (no emulation)
-      const want = expandWord(s.from.platform, lookup, df.escape);
+      const want = expandAt(df, s.from.src, s.from.platform, lookup);
       const own = globalArgs.get('TARGETPLATFORM')!;
       if (want !== own && !want.startsWith(`${own}/`)) {
         throw new DockerfileError(df.file, s.from.src.line, `--platform=${want}: only ${own} images can be built here`, `FROM ${s.from.src.rest}`);

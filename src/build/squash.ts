@@ -3,20 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
-import { LayerView } from './layerview.js';
+import { LayerView, isOpaque, isWhiteout } from './layerview.js';
 
 const OPAQUE = 'trusted.overlay.opaque';
-const isWhiteout = (a: sys.Attr): boolean => sys.isChr(a.mode) && Number(a.rdev) === 0;
-
-function opaque(p: string): boolean {
-  return sys.lgetxattrIfExists(p, OPAQUE)?.toString() === 'y' || sys.lgetxattrIfExists(p, 'user.overlay.opaque')?.toString() === 'y';
-}
 
 function copyMeta(from: string, to: string, a: sys.Attr): void {
   sys.lchown(to, a.uid, a.gid);
   if (!sys.isLnk(a.mode)) sys.chmod(to, a.mode);
   for (const x of sys.llistxattr(from)) {
-    if (x.startsWith('trusted.overlay.') || x.startsWith('user.overlay.')) continue;
+    if (x.startsWith('trusted.overlay.') || x.startsWith('user.overlay.') || x.startsWith('user.fuseoverlayfs.')) continue;
     sys.lsetxattr(to, x, sys.lgetxattr(from, x));
   }
   sys.lutimens(to, a.atime, a.atimeNsec, a.mtime, a.mtimeNsec);
@@ -40,7 +35,7 @@ export function squashLayers(layers: readonly string[], base: readonly string[],
         continue;
       }
       if (sys.isDir(a.mode)) {
-        const isOpq = opaque(src);
+        const isOpq = isOpaque(src);
         if (have && (!sys.isDir(have.mode) || isOpq)) fs.rmSync(dst, { recursive: true, force: true });
         if (!sys.lstatIfExists(dst)) sys.mkdir(dst, 0o700);
         if (isOpq && baseView.isDir(r)) sys.lsetxattr(dst, OPAQUE, Buffer.from('y'));

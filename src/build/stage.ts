@@ -85,22 +85,22 @@ export class StageState {
     throw new DockerfileError(this.file, ins.src.line, message, `${ins.src.keyword} ${ins.src.rest}`.trim());
   }
 
-  private word(ins: Instruction, w: string): string {
+  /** an expansion, its failure reported at the instruction's line */
+  private expanded<T>(ins: Instruction, fn: () => T): T {
     try {
-      return expandWord(w, this.lookup, this.escape);
+      return fn();
     } catch (e) {
       if (e instanceof ExpansionError) this.fail(ins, e.message);
       throw e;
     }
   }
 
+  private word(ins: Instruction, w: string): string {
+    return this.expanded(ins, () => expandWord(w, this.lookup, this.escape));
+  }
+
   private words(ins: Instruction, w: string): string[] {
-    try {
-      return expandWords(w, this.lookup, this.escape);
-    } catch (e) {
-      if (e instanceof ExpansionError) this.fail(ins, e.message);
-      throw e;
-    }
+    return this.expanded(ins, () => expandWords(w, this.lookup, this.escape));
   }
 
   private nop(text: string): Step {
