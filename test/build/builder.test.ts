@@ -195,7 +195,7 @@ test('reproducible: with a timestamp, two builds in two stores give the same ima
 
 test('--squash makes the stage one layer on top of its base, with the same files', async (t) => {
   const store = await storeWithBusybox(t);
-  const ctx = context(t, { Dockerfile: 'FROM busybox\nRUN echo a > /a && echo b > /b\nRUN rm /b && rm /bin/vi\nCOPY f /f\n', f: 'F' });
+  const ctx = context(t, { Dockerfile: 'FROM busybox\nRUN echo a > /a && echo b > /b\nRUN rm /b && rm /bin/vi && rm -r /home && mkdir /home && echo n > /home/new\nCOPY f /f\n', f: 'F' });
   const r = await run(store, ctx, { squash: true });
   const base = store.resolveImage('busybox');
   t.is(r.image.layerDirs.length, base.layerDirs.length + 1);
@@ -205,6 +205,7 @@ test('--squash makes the stage one layer on top of its base, with the same files
   t.is(v.lstat('b'), undefined, 'a file made and removed in the stage is simply gone');
   t.is(v.lstat('bin/vi'), undefined, 'a base file removed stays removed (a whiteout in the squashed layer)');
   t.truthy(v.lstat('bin/ls'));
+  t.deepEqual(v.readdir('home'), ['new'], 'a dir replaced in the stage stays opaque over the base');
   const again = await run(store, ctx, { squash: true });
   t.is(again.image.id, r.image.id, 'the squash is cached too');
   t.is(again.cached, 3);
