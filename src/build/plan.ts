@@ -1,7 +1,7 @@
 // The multi-stage graph: which stages a build needs (--target, FROM an earlier stage,
 // COPY --from a stage), in the order they are built, with each FROM expanded in the
 // global ARG scope.
-import { DockerfileError } from './errors.js';
+import { BuildError, DockerfileError } from './errors.js';
 import type { Dockerfile, Stage } from './instructions.js';
 import { ExpansionError, expandWord, type Lookup } from './words.js';
 import type { RawInstruction } from './parser.js';
@@ -77,7 +77,10 @@ export function planBuild(df: Dockerfile, args: BuildArgs, target?: string): Bui
   let last = df.stages[df.stages.length - 1]!;
   if (target !== undefined) {
     const t = df.stages.find((s) => s.name === target.toLowerCase());
-    if (!t) throw new DockerfileError(df.file, 1, `target stage "${target}" could not be found`, target);
+    if (!t) {
+      const names = df.stages.flatMap((x) => (x.name ? [x.name] : []));
+      throw new BuildError(`--target ${target}: no stage of that name in ${df.file}${names.length ? ` (stages: ${names.join(', ')})` : ' (no stage has a name)'}`);
+    }
     last = t;
   }
   const planned = new Map<number, PlannedStage>();
