@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CopyEntry } from './sources.js';
+import { copiedXattrs } from './copy.js';
 
 function sha256File(file: string): string {
   const h = crypto.createHash('sha256');
@@ -29,7 +30,8 @@ export function hashEntries(entries: readonly CopyEntry[]): string {
   for (const e of entries) {
     const content =
       e.kind === 'file' || e.kind === 'archive' ? (e.content ? crypto.createHash('sha256').update(e.content).digest('hex') : sha256File(e.hostPath!)) : '';
-    const line = [e.kind, e.dest, e.mode.toString(8), e.uid, e.gid, e.target ?? '', content, e.implicit ? 'implicit' : ''];
+    const xattrs = e.kind === 'file' && e.hostPath ? copiedXattrs(e.hostPath).map(([k, v]) => `${k}=${v.toString('base64')}`) : [];
+    const line = [e.kind, e.dest, e.mode.toString(8), e.uid, e.gid, e.target ?? '', content, e.implicit ? 'implicit' : '', ...xattrs];
     h.update(JSON.stringify(line) + '\n');
   }
   return h.digest('hex');

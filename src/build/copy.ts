@@ -29,6 +29,21 @@ function clampTime(m: Meta, clamp: number | undefined): Meta {
   return { ...m, mtime: clamp, mtimeNsec: 0 };
 }
 
+/** xattrs a file carries into the image (security.capability, user.*), never the
+ * overlay's own, which would change what the union shows */
+export function copiedXattrs(p: string): [string, Buffer][] {
+  let names: string[];
+  try {
+    names = sys.llistxattr(p);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((x) => !/^(trusted|user)\.overlay\.|^user\.fuseoverlayfs\./.test(x))
+    .sort()
+    .map((x) => [x, sys.lgetxattr(p, x)]);
+}
+
 function setMeta(p: string, m: Meta, isLink: boolean): void {
   sys.lchown(p, m.uid, m.gid);
   if (!isLink) sys.chmod(p, m.mode); // after chown, which clears setuid bits
@@ -77,6 +92,8 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
         if (e.content) fs.writeFileSync(p, e.content, { mode: 0o600 });
         else fs.copyFileSync(e.hostPath!, p, fs.constants.COPYFILE_FICLONE);
         setMeta(p, meta, false);
+        // after chown, which drops security.capability
+        if (e.hostPath) for (const [x, v] of copiedXattrs(e.hostPath)) sys.lsetxattr(p, x, v);
         break;
       case 'symlink':
         fs.rmSync(p, { force: true, recursive: true });

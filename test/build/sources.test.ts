@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ContextTree, ImageTree, resolveCopy, resolveImagePath, type CopyEntry, type ResolveOptions } from '../../src/build/sources.js';
 import { IgnoreMatcher } from '../../src/build/dockerignore.js';
 import { writeEntries } from '../../src/build/copy.js';
+import { hashEntries } from '../../src/build/cache.js';
 import { LayerView } from '../../src/build/layerview.js';
 import { BuildError } from '../../src/build/errors.js';
 import * as sys from '../../src/sys/index.js';
@@ -192,4 +193,18 @@ test('DOCKERFILE.dockerignore beside the Dockerfile wins over CONTEXT/.dockerign
   const m = IgnoreMatcher.forBuild(ctx, path.join(ctx, 'web.Dockerfile'));
   t.false(m.ignores('a'));
   t.true(m.ignores('b'));
+});
+
+test('xattrs of copied files come along (not the overlay\'s own), and are part of the content hash', (t) => {
+  const ctx = tree(t, { f: 'x' });
+  sys.lsetxattr(path.join(ctx, 'f'), 'user.note', Buffer.from('kept'));
+  sys.lsetxattr(path.join(ctx, 'f'), 'trusted.overlay.opaque', Buffer.from('y'));
+  const e = resolve(ctx, ['f'], '/f');
+  const before = hashEntries(e);
+  const upper = tempDir(t);
+  writeEntries(upper, e, { lowerAttr: () => undefined, now: 0 });
+  t.is(sys.lgetxattr(path.join(upper, 'f'), 'user.note').toString(), 'kept');
+  t.is(sys.lgetxattrIfExists(path.join(upper, 'f'), 'trusted.overlay.opaque'), undefined);
+  sys.lsetxattr(path.join(ctx, 'f'), 'user.note', Buffer.from('changed'));
+  t.not(hashEntries(e), before);
 });
