@@ -54,6 +54,7 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
   // directory times are set last: writing into a directory changes its mtime
   const dirMeta = new Map<string, Meta>();
   const hostOf = (abs: string): string => path.join(upper, abs);
+  const linked = new Map<string, string>();
 
   const ensureDir = (abs: string, fallback: Meta | undefined): void => {
     const p = hostOf(abs);
@@ -87,14 +88,24 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
         ensureDir(e.dest, undefined);
         extractArchive(e.hostPath!, p, path.basename(e.hostPath!));
         break;
-      case 'file':
+      case 'file': {
         fs.rmSync(p, { force: true, recursive: true });
+        // files hard-linked in the source stay linked in the layer, as BuildKit keeps them
+        const src = e.hostPath ? sys.lstat(e.hostPath) : undefined;
+        const inode = src && src.nlink > 1 ? `${src.dev}:${src.ino}` : undefined;
+        const first = inode && linked.get(inode);
+        if (first) {
+          sys.link(first, p);
+          break;
+        }
+        if (inode) linked.set(inode, p);
         if (e.content) fs.writeFileSync(p, e.content, { mode: 0o600 });
         else fs.copyFileSync(e.hostPath!, p, fs.constants.COPYFILE_FICLONE);
         setMeta(p, meta, false);
         // after chown, which drops security.capability
         if (e.hostPath) for (const [x, v] of copiedXattrs(e.hostPath)) sys.lsetxattr(p, x, v);
         break;
+      }
       case 'symlink':
         fs.rmSync(p, { force: true, recursive: true });
         sys.symlink(e.target!, p);

@@ -208,3 +208,13 @@ test('xattrs of copied files come along (not the overlay\'s own), and are part o
   sys.lsetxattr(path.join(ctx, 'f'), 'user.note', Buffer.from('changed'));
   t.not(hashEntries(e), before);
 });
+
+test('hard links within one COPY stay hard links', (t) => {
+  const ctx = tree(t, { 'd/a': 'same' });
+  fs.linkSync(path.join(ctx, 'd/a'), path.join(ctx, 'd/b'));
+  const upper = tempDir(t);
+  writeEntries(upper, resolve(ctx, ['d'], '/d'), { lowerAttr: () => undefined, now: 0 });
+  const a = fs.statSync(path.join(upper, 'd/a'));
+  t.is(a.ino, fs.statSync(path.join(upper, 'd/b')).ino);
+  t.is(a.nlink, 2);
+});
