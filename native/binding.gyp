@@ -8,6 +8,13 @@
       "include_dirs": ["<!@(pkg-config --cflags-only-I fuse3 | sed s/-I//g)"],
       "libraries": ["<!@(pkg-config --libs fuse3)", "-lpthread"],
       "defines": ["FUSE_USE_VERSION=314", "NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "strata-init",
+      "type": "executable",
+      "sources": ["init/strata-init.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-D_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11"]
     }
   ]
 }

@@ -12,6 +12,8 @@ PACKAGES=(
   busybox-static                        # the offline base image
   util-linux                            # unshare, nsenter, mount
   fuse-overlayfs                        # a peer in tests and bench
+  docker-registry skopeo umoci          # registry tests: a real registry and the peers for interop
+  apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
   buildah                               # builds compared with Strata's in test/build
 )
 
@@ -30,6 +32,9 @@ fi
 
 # /dev/fuse may be missing in minimal containers
 [ -e /dev/fuse ] || { [ "$(id -u)" -eq 0 ] && mknod -m 666 /dev/fuse c 10 229; } || true
+# rootless containers mount FUSE in their user namespace: Debian's udev rule makes it 0666, a
+# machine without udev leaves the kernel's 0600
+[ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && chmod 666 /dev/fuse || true
 
 stamp=node_modules/.strata-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then

@@ -3,6 +3,7 @@ import yargs, { type Argv } from 'yargs';
 import { commands } from './commands.js';
 import { version } from './version.js';
 import { UserError } from './errors.js';
+import { splitPassthrough } from './passthrough.js';
 
 export interface GlobalArgs {
   root?: string;
@@ -14,7 +15,7 @@ function describeError(e: unknown): string {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  let program: Argv = yargs(argv)
+  let program: Argv = yargs(splitPassthrough(argv))
     .scriptName('strata')
     .usage('$0 <command> [options]\n\nA union filesystem in userspace, and containers built on it.')
     .option('root', {

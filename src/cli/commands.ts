@@ -1,7 +1,42 @@
-// Every strata command, one module each under commands/. Add new ones to this list.
+// Every strata command, one module each under commands/, grouped by the part of Strata
+// they drive. Add new ones to this list, one line each.
 import type { CommandModule } from 'yargs';
+// union mounts
 import { umountCommand } from './commands/umount.js';
+// containers
+import { runCommand } from './commands/run.js';
+import { execCommand } from './commands/exec.js';
+import { psCommand } from './commands/ps.js';
+import { stopCommand } from './commands/stop.js';
+import { killCommand } from './commands/kill.js';
+import { rmCommand } from './commands/rm.js';
+import { logsCommand } from './commands/logs.js';
+import { inspectContainerCommand } from './commands/inspect-container.js';
+import { diffCommand } from './commands/diff.js';
+import { commitCommand } from './commands/commit.js';
+// registries
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
+// builds
 import { buildCommand } from './commands/build.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' own typing of heterogeneous commands
-export const commands: CommandModule<any, any>[] = [umountCommand, buildCommand];
+export const commands: CommandModule<any, any>[] = [
+  umountCommand,
+  runCommand,
+  execCommand,
+  psCommand,
+  stopCommand,
+  killCommand,
+  rmCommand,
+  logsCommand,
+  inspectContainerCommand,
+  diffCommand,
+  commitCommand,
+  pullCommand,
+  pushCommand,
+  loginCommand,
+  logoutCommand,
+  buildCommand,
+];

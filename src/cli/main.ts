@@ -3,5 +3,6 @@
 import { run } from './app.js';
 
 run(process.argv.slice(2)).catch(() => {
-  process.exitCode = 1;
+  // run() has set the failure's own status (a UserError's, e.g. 127 from `strata run`)
+  if (!process.exitCode) process.exitCode = 1;
 });

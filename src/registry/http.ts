@@ -1,0 +1,80 @@
+// One HTTP exchange over node's http/https, nothing more: retries, auth and redirects are
+// the client's. Bodies are Buffers or factories of streams so a request can be sent again.
+import http from 'node:http';
+import https from 'node:https';
+import { pipeline, type Readable } from 'node:stream';
+
+export type Body = Buffer | { length: number; open: () => Readable };
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Body;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+  url: URL;
+  /** how many times the request was sent to get this answer */
+  attempts?: number;
+}
+
+export interface Transport {
+  /** false: accept any certificate (--tls-verify=false) */
+  verifyTls: boolean;
+  /** a socket silent this long is abandoned */
+  idleTimeoutMs: number;
+}
+
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+  httpsNoVerify: new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false }),
+};
+
+export function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
+  const isHttps = req.url.protocol === 'https:';
+  const headers: Record<string, string> = { 'user-agent': 'strata', ...req.headers };
+  if (req.body !== undefined) headers['content-length'] = String(req.body.length);
+  else if (req.method !== 'GET' && req.method !== 'HEAD') headers['content-length'] = '0';
+  const options: https.RequestOptions = {
+    method: req.method,
+    headers,
+    agent: isHttps ? (t.verifyTls ? agents.https : agents.httpsNoVerify) : agents.http,
+  };
+  return new Promise((resolve, reject) => {
+    const r = (isHttps ? https : http).request(req.url, options, (res) => {
+      res.setTimeout(t.idleTimeoutMs, () => res.destroy(Object.assign(new Error('read timed out'), { code: 'ETIMEDOUT' })));
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
+    });
+    r.setTimeout(t.idleTimeoutMs, () => r.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    r.on('error', reject);
+    if (req.body === undefined) r.end();
+    else if (Buffer.isBuffer(req.body)) r.end(req.body);
+    // pipeline destroys the file stream too when the request fails; the error reaches us via r
+    else pipeline(req.body.open(), r, () => undefined);
+  });
+}
+
+/** The whole body, refusing more than limit bytes (manifests, errors, tokens). */
+export async function readAll(res: HttpResponse, limit = 8 << 20): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > limit) {
+      res.body.destroy();
+      throw Object.assign(new Error(`response from ${res.url.host} larger than ${limit} bytes`), { code: 'ETOOBIG' });
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Drains a body we do not need so the connection can be reused. */
+export function discard(res: HttpResponse): void {
+  res.body.resume();
+}

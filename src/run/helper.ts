@@ -1,0 +1,115 @@
+// Where strata-init (native/init/strata-init.c) and the mount program are, and the
+// command line that tells strata-init what to run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../cli/errors.js';
+import type { ContainerConfig, Layout } from './state.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../../..');
+
+export const initPath = (): string => path.join(repoRoot, 'native/build/Release/strata-init');
+export const mainJs = (): string => path.join(repoRoot, 'dist/src/cli/main.js');
+
+/** The mount program with fuse-overlayfs's command line: $STRATA_MOUNT_PROGRAM, or
+ * Strata's own overlay.js run by this node. */
+export function mountProgram(): string[] {
+  const p = process.env.STRATA_MOUNT_PROGRAM;
+  if (p) return [p];
+  return [process.execPath, path.join(repoRoot, 'dist/src/cli/overlay.js')];
+}
+
+export function mountArgs(lowers: string[], l: Layout): string[] {
+  for (const p of [...lowers, l.upper, l.work, l.rootfs]) {
+    // fuse-overlayfs's -o syntax has no quoting for these
+    if (/[:,]/.test(p)) throw new UserError(`${p}: a layer path may not contain ':' or ','`, 125);
+  }
+  return ['-o', `lowerdir=${lowers.join(':')},upperdir=${l.upper},workdir=${l.work}`, l.rootfs];
+}
+
+interface IdRange {
+  start: number;
+  count: number;
+}
+
+/** The caller's ranges in /etc/subuid or /etc/subgid ("name:start:count" or "uid:start:count"). */
+export function subRanges(file: string, name: string, id: number): IdRange[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: IdRange[] = [];
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.trim().split(':');
+    if ((who === name || who === String(id)) && start && count) out.push({ start: Number(start), count: Number(count) });
+  }
+  return out.filter((r) => Number.isInteger(r.start) && Number.isInteger(r.count) && r.count > 0);
+}
+
+function hasProgram(name: string): boolean {
+  return (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => {
+    try {
+      fs.accessSync(path.join(d, name), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Rootless id maps: the caller is root, and its subordinate ranges follow from 1 (as
+ * podman maps them) when newuidmap can install them. */
+export function idMaps(files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): { uid: string[]; gid: string[] } {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  let name = '';
+  try {
+    name = os.userInfo().username;
+  } catch {
+    name = String(uid);
+  }
+  const maps = { uid: [`0 ${uid} 1`], gid: [`0 ${gid} 1`] };
+  const su = subRanges(files.subuid, name, uid);
+  const sg = subRanges(files.subgid, name, uid);
+  if (su.length && sg.length && hasProgram('newuidmap') && hasProgram('newgidmap')) {
+    let next = 1;
+    for (const r of su) (maps.uid.push(`${next} ${r.start} ${r.count}`), (next += r.count));
+    next = 1;
+    for (const r of sg) (maps.gid.push(`${next} ${r.start} ${r.count}`), (next += r.count));
+  }
+  return maps;
+}
+
+export interface InitOptions {
+  statusFd: number;
+  parentDeath: boolean;
+  onExit?: string[];
+}
+
+export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
+  const a: string[] = ['--rootfs', l.rootfs, '--mount-log', l.mountLog, '--exit-file', l.exit, '--status-fd', String(o.statusFd)];
+  for (const m of [...mountProgram(), ...mountArgs(c.lowers, l)]) a.push('--mount', m);
+  if (c.rootless) {
+    const maps = idMaps();
+    a.push('--userns');
+    for (const m of maps.uid) a.push('--uidmap', m);
+    for (const m of maps.gid) a.push('--gidmap', m);
+  }
+  if (c.network === 'none') a.push('--netns');
+  a.push('--hostname', c.hostname);
+  for (const e of c.env) a.push('--env', e);
+  a.push('--cwd', c.workingDir);
+  if (c.user) a.push('--user', c.user);
+  if (c.tty) a.push('--tty');
+  if (c.interactive) a.push('--stdin');
+  if (o.parentDeath) a.push('--parent-death');
+  for (const v of c.volumes) a.push(v.readOnly ? '--bind-ro' : '--bind', v.source, v.target);
+  a.push('--bind', l.hostname, '/etc/hostname', '--bind', l.hosts, '/etc/hosts', '--bind', l.resolvConf, '/etc/resolv.conf');
+  for (const x of o.onExit ?? []) a.push('--on-exit', x);
+  a.push('--', ...c.argv);
+  return a;
+}

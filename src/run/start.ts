@@ -1,0 +1,192 @@
+// `strata run`'s core: plain inputs (layer dirs top first, an image config) in, a
+// container record and a running strata-init out. Nothing is left behind when the start
+// fails: the record is deleted and strata-init has already unmounted what it mounted.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { UserError } from '../cli/errors.js';
+import { initArgs, initPath, mainJs } from './helper.js';
+import type { ImageConfig } from './image-config.js';
+import { bootId, procRef } from './proc.js';
+import { hostsFile, resolveRun, resolvConfFile, type RunOptions } from './spec.js';
+import {
+  claimName, containersDir, defaultName, deleteRecord, layout, newId, shortId, writeConfig, writeState,
+  type ContainerConfig, type ContainerState, type Layout,
+} from './state.js';
+import { isRootless } from './root.js';
+import { forgetContainer } from './forget.js';
+
+export interface ContainerInput {
+  root: string;
+  /** the image's layer dirs, top first */
+  lowers: string[];
+  config: ImageConfig;
+  image?: { id: string; ref: string };
+}
+
+export interface Created {
+  layout: Layout;
+  config: ContainerConfig;
+}
+
+/** Checks every input, then makes the record: dirs, name, config.json, /etc files. */
+export function createContainer(input: ContainerInput, o: RunOptions): Created {
+  const r = resolveRun(input.config, o);
+  if (input.lowers.length === 0) throw new UserError('the image has no layers', 125);
+  for (const d of input.lowers) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`layer dir ${d} is missing`, 125);
+  const id = newId();
+  const name = o.name ?? defaultName(id);
+  fs.mkdirSync(containersDir(input.root), { recursive: true, mode: 0o700 });
+  claimName(input.root, name, id);
+  const l = layout(path.join(containersDir(input.root), id));
+  const config: ContainerConfig = {
+    id,
+    name,
+    created: new Date().toISOString(),
+    image: input.image ?? { id: '', ref: '' },
+    lowers: input.lowers,
+    imageConfig: input.config,
+    argv: r.argv,
+    cmd: r.cmd,
+    env: [`HOSTNAME=${r.hostname ?? shortId(id)}`, ...r.env],
+    workingDir: r.workingDir,
+    user: r.user,
+    hostname: r.hostname ?? shortId(id),
+    network: r.network,
+    volumes: r.volumes,
+    tty: !!o.tty,
+    interactive: !!o.interactive,
+    autoRemove: !!o.rm,
+    detach: !!o.detach,
+    rootless: isRootless(),
+    creator: procRef(process.pid)!,
+    bootId: bootId(),
+  };
+  try {
+    fs.mkdirSync(l.dir, { mode: 0o700 });
+    for (const d of [l.upper, l.work, l.rootfs]) fs.mkdirSync(d);
+    fs.writeFileSync(l.hostname, `${config.hostname}\n`);
+    fs.writeFileSync(l.hosts, hostsFile(config.hostname, config.network));
+    fs.writeFileSync(l.resolvConf, resolvConfFile());
+    writeConfig(l, config);
+  } catch (e) {
+    deleteRecord(input.root, { dir: l.dir, config });
+    throw e;
+  }
+  return { layout: l, config };
+}
+
+export interface StartOptions {
+  /** 'inherit' for the CLI; 'pipe' gives the caller child.stdin/stdout/stderr */
+  stdio: 'inherit' | 'pipe';
+  /** forward SIGINT, SIGTERM, ... sent to this process to the container */
+  forwardSignals?: boolean;
+}
+
+export interface Running {
+  id: string;
+  name: string;
+  child: ChildProcess;
+  /** resolves once the command runs (rejects with the UserError when it cannot start) */
+  started: Promise<ContainerState>;
+  /** the command's exit status, once the container is gone (and removed with --rm) */
+  exited: Promise<number>;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+interface StatusLines {
+  started: Promise<ContainerState>;
+  error: () => UserError | undefined;
+}
+
+/** Reads strata-init's status lines; writes state.json when the command runs. */
+function watchStatus(created: Created, child: ChildProcess): StatusLines {
+  let error: UserError | undefined;
+  const started = new Promise<ContainerState>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdio[3] as Readable });
+    rl.on('line', (line) => {
+      const [word, ...rest] = line.split(' ');
+      if (word === 'started') {
+        const [pid, daemon, uid, gid] = rest.map(Number) as [number, number, number, number];
+        const state: ContainerState = {
+          init: procRef(pid) ?? { pid, start: '' },
+          supervisor: procRef(child.pid!) ?? { pid: child.pid!, start: '' },
+          daemon: daemon > 0 ? procRef(daemon) : undefined,
+          uid,
+          gid,
+          started: new Date().toISOString(),
+          bootId: bootId(),
+        };
+        writeState(created.layout, state);
+        resolve(state);
+      } else if (word === 'error') {
+        error = new UserError(rest.slice(1).join(' '), Number(rest[0]) || 125);
+      }
+    });
+    rl.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
+    child.once('error', (e) => reject(new UserError(`cannot start ${initPath()}: ${e.message}`, 125)));
+  });
+  started.catch(() => undefined);
+  return { started, error: () => error };
+}
+
+/** Runs the container in the foreground: strata-init is this process's child. */
+export function startForeground(root: string, created: Created, o: StartOptions): Running {
+  const { config, layout: l } = created;
+  const stdio: StdioOptions = o.stdio === 'inherit' ? ['inherit', 'inherit', 'inherit', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'];
+  // its own process group: a terminal's ^C reaches strata, which forwards it once
+  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true }), { stdio, detached: true });
+  const status = watchStatus(created, child);
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  if (o.forwardSignals) for (const s of FORWARDED) process.on(s, forward);
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('close', (code, signal) => {
+      if (o.forwardSignals) for (const s of FORWARDED) process.off(s, forward);
+      const startError = status.error();
+      status.started.then(
+        async () => {
+          if (config.autoRemove) await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
+        },
+        async (e: unknown) => {
+          await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          reject(startError ?? e);
+        },
+      );
+    });
+  });
+  exited.catch(() => undefined);
+  return { id: config.id, name: config.name, child, started: status.started, exited };
+}
+
+/** Runs the container detached: strata-init lives on in its own session, output goes to
+ * the log; resolves once the command runs. */
+export async function startDetached(root: string, created: Created): Promise<ContainerState> {
+  const { config, layout: l } = created;
+  const log = fs.openSync(l.log, 'a', 0o600);
+  const onExit = config.autoRemove ? [process.execPath, mainJs(), '--root', root, 'rm', '--force', config.id] : undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: false, onExit }), {
+      stdio: ['ignore', log, log, 'pipe'],
+      detached: true,
+    });
+  } finally {
+    fs.closeSync(log);
+  }
+  const status = watchStatus(created, child);
+  try {
+    const state = await status.started;
+    (child.stdio[3] as Readable).destroy();
+    child.unref();
+    return state;
+  } catch (e) {
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('close', r)));
+    await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+    throw e;
+  }
+}
