@@ -24,9 +24,10 @@
 //     workdir   absolute; created (root, 0755) if the image lacks it, as Docker does
 //     network   'host' unless 'none'
 //     onOutput  the command's stdout and stderr, as they come
-//   -> { exitCode, upperDir (overlay format: whiteouts 0/0, opaque xattr), release() }
-//   The builder commits upperDir as the step's layer, then calls release() to remove
-//   the container's upper and work dirs.
+//   -> { exitCode, upperDir (overlay format: whiteouts 0/0, opaque xattr), exclude
+//        (paths the runtime wrote into upperDir), release() }
+//   The builder commits upperDir (with exclude) as the step's layer, then calls release()
+//   to remove the container. src/build/runstep.ts implements it on src/run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,7 @@ export interface BuildImage {
 export interface CommitOptions {
   parent: BuildImage | null;
   layerDir: string;
+  exclude?: string[];
   config: ImageConfig;
   history: HistoryEntry;
   emptyLayer?: boolean;
@@ -83,7 +85,9 @@ export interface RunStepOptions {
 export interface RunStepResult {
   exitCode: number;
   upperDir: string;
-  release(): void;
+  /** upper-dir paths the runtime wrote (mountpoints, /etc/hosts it binds over): not the layer's */
+  exclude?: string[];
+  release(): void | Promise<void>;
 }
 
 export interface BuildDeps {
@@ -337,7 +341,7 @@ class Build {
     throw new BuildError(`${where} failed: ${message}${good}`);
   }
 
-  private commit(parent: BuildImage | null, layerDir: string, config: ImageConfig, createdBy: string, emptyLayer: boolean): Promise<BuildImage> {
+  private commit(parent: BuildImage | null, layerDir: string, config: ImageConfig, createdBy: string, emptyLayer: boolean, exclude?: string[]): Promise<BuildImage> {
     const history: HistoryEntry = { created_by: createdBy };
     if (emptyLayer) history.empty_layer = true;
     if (config.author) history.author = config.author;
@@ -348,7 +352,7 @@ class Build {
       rootfs: structuredClone(parent?.config.rootfs ?? { type: 'layers', diff_ids: [] }),
       history: structuredClone(parent?.config.history ?? []),
     };
-    return this.deps.store.commit({ parent, layerDir, config: c, history, emptyLayer, timestamp: this.o.timestamp });
+    return this.deps.store.commit({ parent, layerDir, ...(exclude?.length ? { exclude } : {}), config: c, history, emptyLayer, timestamp: this.o.timestamp });
   }
 
   /** What a step depends on (its cache key) and how to carry it out. */
@@ -393,9 +397,9 @@ class Build {
             try {
               if (r.exitCode !== 0) fail(`the command '${step.argv.join(' ')}' returned a non-zero code: ${r.exitCode}`);
               if (this.clamp !== undefined) clampTree(r.upperDir, this.clamp);
-              return await this.commit(parent, r.upperDir, config, step.createdBy, false);
+              return await this.commit(parent, r.upperDir, config, step.createdBy, false, r.exclude);
             } finally {
-              r.release();
+              await r.release();
             }
           },
         };

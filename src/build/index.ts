@@ -1,29 +1,27 @@
 // The build module's entry for the CLI: checks the Dockerfile, opens the image store and
 // the run module, builds.
 //
-// LEAD: the image store (src/image/store.ts: openStore) and the run module
-// (src/run/step.ts: runInContainer, as described at the top of builder.ts) land on other
-// branches. Until both are merged they are imported by name at run time, so this branch
-// compiles and `strata build` says what is missing; once merged, make these two imports
-// static and drop `loadDeps`' fallbacks.
+// LEAD: the image store (src/image/store.ts: openStore) lands on another branch; until it
+// is merged it is imported by name at run time, so this branch compiles and `strata build`
+// says what is missing. Once merged, make that import static. RUN steps run in src/run's
+// containers (runstep.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../cli/errors.js';
 import { build, type BuildDeps, type BuildOptions, type BuildResult, type BuildStore } from './builder.js';
 import { parseDockerfile } from './parser.js';
 import { readDockerfile } from './instructions.js';
+import { containerRunner } from './runstep.js';
 
 const IMAGE_STORE_MODULE = '../image/store.js';
-const RUN_STEP_MODULE = '../run/step.js';
 
 async function loadDeps(root: string | undefined): Promise<BuildDeps> {
   const image = (await import(IMAGE_STORE_MODULE).catch(() => undefined)) as
     | { openStore?: (root?: string) => BuildStore | Promise<BuildStore> }
     | undefined;
-  const run = (await import(RUN_STEP_MODULE).catch(() => undefined)) as Partial<Pick<BuildDeps, 'runInContainer'>> | undefined;
   if (!image?.openStore) throw new UserError('strata build needs the image store (src/image/store.ts), which this strata lacks');
-  if (!run?.runInContainer) throw new UserError('strata build needs containers (src/run/step.ts), which this strata lacks');
-  return { store: await image.openStore(root), runInContainer: run.runInContainer };
+  const store = await image.openStore(root);
+  return { store, runInContainer: containerRunner(store.root) };
 }
 
 /** SOURCE_DATE_EPOCH or --timestamp: epoch seconds or an ISO date. */
