@@ -27,13 +27,8 @@ export interface ContainerConfig {
   Shell?: string[];
 }
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
+import type { HistoryEntry } from '../run/image-config.js';
+export type { HistoryEntry };
 
 export interface ImageConfig {
   created?: string;

@@ -7,38 +7,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { build, shortId, type BuildOptions, type BuildResult } from '../../src/build/builder.js';
 import { LayerView } from '../../src/build/layerview.js';
-import { scratchConfig } from '../../src/build/config.js';
 import { BuildError } from '../../src/build/errors.js';
-import { DirStore, runInContainer } from '../fixtures/buildstore.js';
+import { busyboxFixture, type DirStore, runInContainer } from '../fixtures/buildstore.js';
 import { repoRoot } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
-// made once for the file: the script takes seconds (one ln per applet)
-let busybox: string | undefined;
-test.before(() => {
-  busybox = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-busybox-'));
-  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/mkrootfs-busybox.sh'), path.join(busybox, 'rootfs')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-});
-test.after.always(() => {
-  if (busybox) fs.rmSync(busybox, { recursive: true, force: true });
-});
-
-async function storeWithBusybox(t: ExecutionContext): Promise<DirStore> {
-  const root = tempDir(t, 'strata-build-store-');
-  const rootfs = path.join(busybox!, 'rootfs');
-  const store = new DirStore(root);
-  const config = scratchConfig();
-  config.config.Cmd = ['sh'];
-  const img = await store.commit({ parent: null, layerDir: rootfs, config, history: { created_by: 'busybox rootfs' }, timestamp: new Date(0) });
-  store.tag(img, 'busybox');
-  store.commits = 0;
-  return store;
-}
+const { storeWithBusybox } = busyboxFixture(test);
 
 function context(t: ExecutionContext, files: Record<string, string>): string {
   const dir = tempDir(t, 'strata-build-ctx-');

@@ -1,38 +1,21 @@
 // RUN steps in src/run's containers (strata-init, namespaces, the mount program): the
 // builder with the real runtime. The image store is still the directory stand-in.
 import test, { type ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { build } from '../../src/build/builder.js';
 import { containerRunner } from '../../src/build/runstep.js';
 import { LayerView } from '../../src/build/layerview.js';
-import { scratchConfig } from '../../src/build/config.js';
 import { BuildError } from '../../src/build/errors.js';
-import { DirStore } from '../fixtures/buildstore.js';
-import { repoRoot } from '../helpers/daemon.js';
-import { tempDir } from '../helpers/tmp.js';
+import { busyboxFixture, type DirStore } from '../fixtures/buildstore.js';
 
 process.env.STRATA_MOUNT_PROGRAM ??= 'fuse-overlayfs';
 
-let busybox: string | undefined;
-test.before(() => {
-  busybox = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-busybox-'));
-  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/mkrootfs-busybox.sh'), path.join(busybox, 'rootfs')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-});
-test.after.always(() => {
-  if (busybox) fs.rmSync(busybox, { recursive: true, force: true });
-});
+const { storeWithBusybox } = busyboxFixture(test);
 
 async function setup(t: ExecutionContext, dockerfile: string): Promise<{ store: DirStore; ctx: string }> {
-  const root = tempDir(t, 'strata-build-store-');
-  const store = new DirStore(root);
-  const config = scratchConfig();
-  config.config.Cmd = ['sh'];
-  store.tag(await store.commit({ parent: null, layerDir: path.join(busybox!, 'rootfs'), config, history: { created_by: 'rootfs' } }), 'busybox');
-  const ctx = path.join(root, 'ctx');
+  const store = await storeWithBusybox(t);
+  const ctx = path.join(store.root, 'ctx');
   fs.mkdirSync(ctx);
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile);
   return { store, ctx };
