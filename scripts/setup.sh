@@ -17,6 +17,7 @@ PACKAGES=(
   apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
   unionfs-fuse                          # a peer in bench (issue 4)
   stress-ng                             # the compat concurrency test
+  buildah                               # builds compared with Strata's in test/build
 )
 
 missing=()

@@ -27,6 +27,8 @@ import { commitCommand } from './commands/commit.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
+// builds
+import { buildCommand } from './commands/build.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' own typing of heterogeneous commands
 export const commands: CommandModule<any, any>[] = [
@@ -53,4 +55,5 @@ export const commands: CommandModule<any, any>[] = [
   pushCommand,
   loginCommand,
   logoutCommand,
+  buildCommand,
 ];
