@@ -105,3 +105,13 @@ export const copyFileRange = (fdIn: number, fdOut: number, length: number): numb
   call(() => native.copyFileRange(fdIn, fdOut, length));
 export const statvfs = (p: string): StatVfs => call(() => native.statvfs(p));
 export const umount2 = (p: string, flags: number): void => call(() => native.umount2(p, flags));
+
+/** Copies a file's data off the JS thread (libuv's threadpool): FICLONE where the
+ * filesystem allows, then copy_file_range/sendfile. Creates dest exclusively. */
+export async function copyFileAsync(src: string, dest: string): Promise<void> {
+  try {
+    await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
+  } catch (e) {
+    throw toSysError(e);
+  }
+}

@@ -1,0 +1,257 @@
+// The union engine's API: what a FUSE adapter (or a test) calls, by node id. Pure
+// semantics over real layer directories; knows nothing of FUSE.
+import { LRUCache } from 'lru-cache';
+import * as sys from '../sys/index.js';
+import type { Attr, StatVfs } from '../sys/index.js';
+import { UnionCore } from './core.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry } from './dir.js';
+import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
+import { presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
+import { detectUserxattr, prepareWorkdir } from './layers.js';
+import { lookupName } from './namei.js';
+import { entryIno, listMerged, type MergedEntry } from './readdir.js';
+import type { AttrChange, Caller, UnionConfig } from './types.js';
+import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
+
+export { ROOT_ID } from './inode.js';
+export type { Node } from './inode.js';
+
+export interface DirEntryOut {
+  name: string;
+  off: number;
+  ino: number | bigint;
+  type: number;
+}
+
+interface DirHandle {
+  node: Node;
+  entries: MergedEntry[] | undefined;
+}
+
+export class Union {
+  readonly core: UnionCore;
+  private readonly dirs = new Map<number, DirHandle>();
+  private nextDirHandle = 1;
+  /** listings of lower-only dirs: immutable until copied up (which changes their key) */
+  private readonly listings = new LRUCache<string, MergedEntry[]>({ max: 512 });
+
+  /** Prepares workdir/work (crash leftovers removed) and detects the xattr namespace.
+   * The config must have passed validateConfig. */
+  static open(config: UnionConfig): Union {
+    const c = { ...config };
+    if (c.work !== undefined) {
+      prepareWorkdir(c.work);
+      if (c.userxattr === undefined) c.userxattr = detectUserxattr(c.work);
+    }
+    return new Union(c);
+  }
+
+  private constructor(config: UnionConfig) {
+    this.core = new UnionCore(config);
+  }
+
+  get config(): UnionConfig {
+    return this.core.config;
+  }
+
+  get timeout(): number {
+    return this.core.config.timeout;
+  }
+
+  node(id: number): Node {
+    return this.core.nodes.get(id);
+  }
+
+  lookup(parentId: number, name: string): Node {
+    const parent = this.node(parentId);
+    const r = lookupName(this.core.stack, this.core.dirOf(parent), name).found;
+    if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
+    const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
+    n.nlookup++;
+    return n;
+  }
+
+  /** Looks a merged path up from the root, counting one lookup per component (tests, explain). */
+  lookupPath(p: string): Node {
+    let n = this.node(ROOT_ID);
+    for (const part of p.split('/').filter((x) => x !== '')) n = this.lookup(n.id, part);
+    return n;
+  }
+
+  forget(id: number, count: number): void {
+    this.core.nodes.forget(id, count);
+  }
+
+  getattr(id: number, fd?: number): Attr {
+    const n = this.node(id);
+    const real = fd !== undefined && fd >= 0 ? sys.fstat(fd) : sys.lstat(realPathOf(this.core.stack, n));
+    return presentAttr(n, real, this.core.ids);
+  }
+
+  setattr(id: number, set: AttrChange): Promise<Attr> {
+    return this.core.mutex.run(async () => {
+      const n = this.node(id);
+      await this.core.ensureUp(n);
+      const p = this.core.stack.upperPath(n.path);
+      const real = sys.lstat(p);
+      if (set.uid !== undefined || set.gid !== undefined) {
+        sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+      }
+      if (set.mode !== undefined && !sys.isLnk(real.mode)) sys.chmod(p, set.mode);
+      if (set.size !== undefined) {
+        if (sys.isDir(real.mode)) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
+        sys.truncate(p, set.size);
+      }
+      if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
+        const omit = sys.C.UTIME_OMIT;
+        sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
+      }
+      return presentAttr(n, sys.lstat(p), this.core.ids);
+    });
+  }
+
+  readlink(id: number): string {
+    return sys.readlink(realPathOf(this.core.stack, this.node(id)));
+  }
+
+  mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) =>
+        sys.mknod(dest, mode, rdev),
+      ),
+    );
+  }
+
+  mkdir(parentId: number, name: string, mode: number, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700)),
+    );
+  }
+
+  symlink(parentId: number, name: string, target: string, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) =>
+        sys.symlink(target, dest),
+      ),
+    );
+  }
+
+  /** open(2) with O_CREAT|O_EXCL of a new file; the fd is the caller's to close. */
+  create(parentId: number, name: string, mode: number, flags: number, caller: Caller): Promise<{ node: Node; fd: number }> {
+    return this.core.mutex.run(async () => {
+      let fd = -1;
+      const openFlags = (flags & ~(sys.O.O_TRUNC | sys.O.O_NOFOLLOW)) | sys.O.O_CREAT | sys.O.O_EXCL;
+      try {
+        const node = await createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
+          fd = sys.open(dest, openFlags, 0o600);
+        });
+        return { node, fd };
+      } catch (e) {
+        if (fd >= 0) sys.close(fd);
+        throw e;
+      }
+    });
+  }
+
+  link(id: number, newParentId: number, newName: string): Promise<Node> {
+    return this.core.mutex.run(() => linkEntry(this.core, this.node(id), this.node(newParentId), newName));
+  }
+
+  unlink(parentId: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => unlinkEntry(this.core, this.node(parentId), name));
+  }
+
+  rmdir(parentId: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => rmdirEntry(this.core, this.node(parentId), name));
+  }
+
+  rename(parentId: number, name: string, newParentId: number, newName: string, flags: number): Promise<void> {
+    return this.core.mutex.run(() => renameEntry(this.core, this.node(parentId), name, this.node(newParentId), newName, flags));
+  }
+
+  /** Opens the node's real file: the lower read-only, the upper (after a copy-up) to write.
+   * The fd is the caller's to close. */
+  async open(id: number, flags: number): Promise<number> {
+    const n = this.node(id);
+    const acc = flags & 0o3; // O_ACCMODE
+    const clean = flags & ~(sys.O.O_CREAT | sys.O.O_EXCL | sys.O.O_NOFOLLOW | sys.O.O_NOCTTY);
+    if (acc === sys.O.O_RDONLY && !(flags & sys.O.O_TRUNC)) return sys.open(realPathOf(this.core.stack, n), clean);
+    return this.core.mutex.run(async () => {
+      await this.core.ensureUp(n);
+      return sys.open(this.core.stack.upperPath(n.path), clean);
+    });
+  }
+
+  opendir(id: number): number {
+    const n = this.node(id);
+    if (!n.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'opendir', n.path);
+    const fh = this.nextDirHandle++;
+    this.dirs.set(fh, { node: n, entries: undefined });
+    return fh;
+  }
+
+  private listing(n: Node): MergedEntry[] {
+    if (n.inUpper) return listMerged(this.core.stack, this.core.dirOf(n));
+    const cached = this.listings.get(n.key);
+    if (cached) return cached;
+    const l = listMerged(this.core.stack, this.core.dirOf(n));
+    this.listings.set(n.key, l);
+    return l;
+  }
+
+  /** Entries from offset on (at most max); the listing is taken at offset 0, once per
+   * pass, so offsets stay valid while entries come and go. */
+  readdir(fh: number, offset: number, max = 1024): DirEntryOut[] {
+    const h = this.dirs.get(fh);
+    if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
+    if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
+    const out: DirEntryOut[] = [];
+    const all = h.entries;
+    for (let i = offset; i < all.length + 2 && out.length < max; i++) {
+      if (i === 0) out.push({ name: '.', off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
+      else if (i === 1) out.push({ name: '..', off: 2, ino: 1, type: sys.S_IFDIR });
+      else {
+        const e = all[i - 2]!;
+        out.push({ name: e.name, off: i + 1, ino: entryIno(this.core.stack, e), type: e.type });
+      }
+    }
+    return out;
+  }
+
+  releasedir(fh: number): void {
+    this.dirs.delete(fh);
+  }
+
+  statfs(): StatVfs {
+    return sys.statvfs(this.core.stack.upper?.root ?? this.core.stack.lowers[0]!.root);
+  }
+
+  getxattr(id: number, name: string): Buffer {
+    const n = this.node(id);
+    if (name === EXPLAIN_XATTR) return Buffer.from(JSON.stringify(this.explain(n.path)));
+    return getXattr(this.core, n, name);
+  }
+
+  listxattr(id: number): string[] {
+    return listXattrs(this.core, this.node(id));
+  }
+
+  setxattr(id: number, name: string, value: Buffer, flags: number): Promise<void> {
+    return this.core.mutex.run(() => setXattr(this.core, this.node(id), name, value, flags));
+  }
+
+  removexattr(id: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => removeXattr(this.core, this.node(id), name));
+  }
+
+  explain(p: string): ExplainStep[] {
+    return explainPath(this.core, p);
+  }
+
+  /** nodes held for the kernel (for tests of forget) */
+  get nodeCount(): number {
+    return this.core.nodes.size;
+  }
+}
+
+

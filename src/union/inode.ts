@@ -1,0 +1,181 @@
+// Nodes and their numbers (the kernel's inode.c): one node per underlying file identity,
+// so hard links are one kernel inode; st_ino stays the origin's across copy-up.
+import path from 'node:path';
+import * as sys from '../sys/index.js';
+import type { Attr } from '../sys/index.js';
+import type { Stack } from './layers.js';
+import type { IdMap } from './idmap.js';
+import type { Layer, LowerDir, Resolution } from './types.js';
+
+export const ROOT_ID = 1;
+
+/** The private xattr (in the mount's overlay namespace) holding the st_ino a copy-up keeps. */
+export const INO_XATTR = 'strata.ino';
+
+export class Node {
+  nlookup = 0;
+  /** merged paths naming this node ('' is the root); more than one for hard links */
+  aliases: string[];
+  isDir: boolean;
+  inUpper: boolean;
+  lower: { layer: Layer; path: string; attr: Attr } | undefined;
+  lowerDirs: LowerDir[];
+  opaque: boolean;
+  stIno: number | bigint;
+  key: string;
+
+  constructor(readonly id: number, p: string, r: Resolution, key: string, stIno: number | bigint) {
+    this.aliases = [p];
+    this.isDir = r.isDir;
+    this.inUpper = r.inUpper;
+    this.lower = r.lower;
+    this.lowerDirs = [...r.lowerDirs];
+    this.opaque = r.opaque;
+    this.stIno = stIno;
+    this.key = key;
+  }
+
+  get path(): string {
+    const p = this.aliases[0];
+    if (p === undefined) throw new sys.SysError(sys.E.ENOENT, 'node', String(this.id));
+    return p;
+  }
+
+  update(r: Resolution): void {
+    this.isDir = r.isDir;
+    this.inUpper = r.inUpper;
+    this.lower = r.lower ?? this.lower;
+    this.lowerDirs = [...r.lowerDirs];
+    this.opaque = r.opaque;
+  }
+
+  /** A merged directory: the kernel shows nlink 1 (counting subdirs across layers is not worth it). */
+  get isMerged(): boolean {
+    return this.isDir && ((this.inUpper && this.lowerDirs.length > 0) || (!this.inUpper && this.lowerDirs.length > 1));
+  }
+}
+
+export const keyOf = (a: Attr): string => `${a.dev}:${a.ino}`;
+
+/** The st_ino a resolution shows: a copy-up's recorded origin, else a lower dir merged
+ * under an upper one, else the real file's own. */
+export function stInoOf(stack: Stack, p: string, r: Resolution): number | bigint {
+  if (r.inUpper && stack.upper && (sys.isReg(r.attr.mode) || sys.isDir(r.attr.mode))) {
+    const v = sys.lgetxattrIfExists(stack.real(stack.upper, p), stack.prefix + INO_XATTR);
+    if (v) {
+      const s = v.toString();
+      return /^\d+$/.test(s) ? (Number(s) <= Number.MAX_SAFE_INTEGER ? Number(s) : BigInt(s)) : r.attr.ino;
+    }
+    if (r.isDir && r.lower && !r.opaque) return r.lower.attr.ino;
+  }
+  return r.attr.ino;
+}
+
+export class NodeTable {
+  private readonly byId = new Map<number, Node>();
+  private readonly byKey = new Map<string, Node>();
+  private nextId = ROOT_ID + 1;
+
+  constructor(root: Node) {
+    root.nlookup = 1;
+    this.byId.set(ROOT_ID, root);
+    this.byKey.set(root.key, root);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: number): Node {
+    const n = this.byId.get(id);
+    if (!n) throw new sys.SysError(sys.E.ESTALE, 'node', String(id));
+    return n;
+  }
+
+  find(key: string): Node | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** The node for a resolved entry: the existing one of the same file, or a new one. */
+  obtain(stack: Stack, p: string, r: Resolution): Node {
+    const key = keyOf(r.attr);
+    let n = this.byKey.get(key);
+    if (n) {
+      n.update(r);
+      if (!n.aliases.includes(p)) n.aliases.unshift(p);
+      else if (n.aliases[0] !== p) n.aliases = [p, ...n.aliases.filter((a) => a !== p)];
+      return n;
+    }
+    n = new Node(this.nextId++, p, r, key, stInoOf(stack, p, r));
+    this.byId.set(n.id, n);
+    this.byKey.set(key, n);
+    return n;
+  }
+
+  rekey(n: Node, attr: Attr): void {
+    if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+    n.key = keyOf(attr);
+    this.byKey.set(n.key, n);
+  }
+
+  forget(id: number, count: number): void {
+    if (id === ROOT_ID) return;
+    const n = this.byId.get(id);
+    if (!n) return;
+    n.nlookup -= count;
+    if (n.nlookup <= 0) {
+      this.byId.delete(id);
+      if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+    }
+  }
+
+  /** A name went away: drop it from the node that had it. */
+  dropAlias(p: string): void {
+    for (const n of this.byId.values()) {
+      const i = n.aliases.indexOf(p);
+      if (i >= 0) n.aliases.splice(i, 1);
+    }
+  }
+
+  /** A subtree moved: every node under from now lives under to (and the reverse for an exchange). */
+  move(from: string, to: string, exchange: boolean): void {
+    const under = (a: string, root: string): boolean => a === root || a.startsWith(root + '/');
+    for (const n of this.byId.values()) {
+      n.aliases = n.aliases.map((a) => {
+        if (under(a, from)) return to + a.slice(from.length);
+        if (exchange && under(a, to)) return from + a.slice(to.length);
+        return a;
+      });
+      if (!exchange) {
+        // the entry replaced at `to` lost that name
+        n.aliases = n.aliases.filter((a, i, all) => all.indexOf(a) === i);
+      }
+    }
+  }
+
+  all(): IterableIterator<Node> {
+    return this.byId.values();
+  }
+}
+
+/** The attr the mount shows for a node: real attr, with st_ino, nlink and ids fixed up. */
+export function presentAttr(n: Node, real: Attr, ids: { uid: IdMap; gid: IdMap }): Attr {
+  return {
+    ...real,
+    ino: n.stIno,
+    nlink: n.isMerged ? 1 : real.nlink,
+    uid: ids.uid.toInside(real.uid),
+    gid: ids.gid.toInside(real.gid),
+  };
+}
+
+/** the real path a node's data and attributes live at now */
+export function realPathOf(stack: Stack, n: Node): string {
+  if (n.inUpper && stack.upper) return stack.real(stack.upper, n.path);
+  if (n.isDir) {
+    const top = n.lowerDirs[0];
+    if (top) return top.path;
+  }
+  if (n.lower) return n.lower.path;
+  return path.join(stack.lowers[0]!.root, n.path);
+}
