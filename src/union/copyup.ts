@@ -40,11 +40,24 @@ export function copyXattrs(src: string, dest: string, isSymlink: boolean): void 
   }
 }
 
-/** Owner, mode and ns times, in that order (chown clears set-id bits). */
-export function copyMetadata(dest: string, a: Attr): void {
+/** Owner then mode: chown clears set-id bits and file capabilities, so it goes first and
+ * the xattrs (security.capability) after it. */
+export function copyOwnerMode(dest: string, a: Attr): void {
   sys.lchown(dest, a.uid, a.gid);
   if (!sys.isLnk(a.mode)) sys.chmod(dest, a.mode);
+}
+
+/** ns times last: nothing after this may touch the copy's data or metadata. */
+export function copyTimes(dest: string, a: Attr): void {
   sys.lutimens(dest, a.atime, a.atimeNsec, a.mtime, a.mtimeNsec);
+}
+
+/** A copy-up is no change to its parent: the parent's times stay as they were (as the kernel). */
+function keepingParentTimes(dest: string, fn: () => void): void {
+  const parent = path.dirname(dest);
+  const before = sys.lstat(parent);
+  fn();
+  sys.lutimens(parent, before.atime, before.atimeNsec, before.mtime, before.mtimeNsec);
 }
 
 /** Records the st_ino a copy keeps (symlinks in the user namespace cannot hold it). */
@@ -65,11 +78,12 @@ export function copyUpDir(ctx: CopyUpContext, p: string, src: { layer: Layer; pa
   sys.mkdir(tmp, 0o700);
   try {
     if (src && a) {
+      copyOwnerMode(tmp, a);
       copyXattrs(src.path, tmp, false);
       recordIno(ctx, tmp, a);
-      copyMetadata(tmp, a);
+      copyTimes(tmp, a);
     }
-    sys.rename(tmp, stack.upperPath(p));
+    keepingParentTimes(stack.upperPath(p), () => sys.rename(tmp, stack.upperPath(p)));
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
@@ -98,11 +112,12 @@ export async function copyUpFile(ctx: CopyUpContext, p: string, src: { layer: La
     } else {
       sys.mknod(tmp, a.mode, Number(a.rdev));
     }
+    copyOwnerMode(tmp, a);
     copyXattrs(src.path, tmp, sys.isLnk(a.mode));
     recordIno(ctx, tmp, a);
-    copyMetadata(tmp, a);
+    copyTimes(tmp, a);
     // a plain rename: nothing is at p in the upper, or the entry would not be lower-only
-    sys.renameat2(tmp, stack.upperPath(p), sys.C.RENAME_NOREPLACE);
+    keepingParentTimes(stack.upperPath(p), () => sys.renameat2(tmp, stack.upperPath(p), sys.C.RENAME_NOREPLACE));
   } catch (e) {
     try {
       sys.unlink(tmp);

@@ -228,7 +228,11 @@ export class Union {
 
   getxattr(id: number, name: string): Buffer {
     const n = this.node(id);
-    if (name === EXPLAIN_XATTR) return Buffer.from(JSON.stringify(this.explain(n.path)));
+    if (name === EXPLAIN_XATTR || name.startsWith(EXPLAIN_XATTR + ':')) {
+      // "strata.explain:a/b" asks about a/b below this node (names that do not exist)
+      const rest = name.slice(EXPLAIN_XATTR.length + 1).split('/').filter((x) => x !== '' && x !== '.' && x !== '..');
+      return Buffer.from(JSON.stringify(this.explain([n.path, ...rest].filter((x) => x !== '').join('/'))));
+    }
     return getXattr(this.core, n, name);
   }
 
