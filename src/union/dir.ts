@@ -142,9 +142,15 @@ export async function unlinkEntry(core: UnionCore, parent: Node, name: string): 
   const r = lookupOrThrow(core, parent, name);
   if (r.isDir) throw new sys.SysError(sys.E.EISDIR, 'unlink', p);
   await core.ensureUp(parent);
+  let inUpper = r.inUpper;
+  if (!inUpper && sys.isReg(r.attr.mode) && r.attr.nlink > 1) {
+    // the other names must show one link less (index=on): bring them all up first
+    await core.ensureUp(nodeFor(core, p, r));
+    inUpper = true;
+  }
   const target = core.stack.upperPath(p);
   const below = lowerPositive(core.stack, core.dirOf(parent), name);
-  if (r.inUpper) {
+  if (inUpper) {
     if (below) whiteoutOver(core, p, target);
     else sys.unlink(target);
   } else {
@@ -210,15 +216,16 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
     if (src.isDir && !dst.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'rename', to);
     if (!src.isDir && dst.isDir) throw new sys.SysError(sys.E.EISDIR, 'rename', to);
     if (keyOf(src.attr) === keyOf(dst.attr)) return; // two names of one file: nothing to do
-    if (dst.isDir && listMerged(core.stack, { path: to, inUpper: dst.inUpper, lowerDirs: dst.lowerDirs }).length > 0) {
-      throw new sys.SysError(sys.E.ENOTEMPTY, 'rename', to);
-    }
   }
+  // as the kernel: EXDEV before the emptiness of the target is checked
   for (const [r, p] of [[src, from], ...(exchange && dst ? [[dst, to]] : [])] as [Resolution, string][]) {
     if (hasLowerContent(r)) {
       core.trace.event('exdev', p, `dir has lower content in ${r.lowerDirs.map((d) => d.layer.name).join(', ')}: EXDEV (redirect_dir=off)`);
       throw new sys.SysError(sys.E.EXDEV, 'rename', p);
     }
+  }
+  if (dst && !exchange && dst.isDir && listMerged(core.stack, { path: to, inUpper: dst.inUpper, lowerDirs: dst.lowerDirs }).length > 0) {
+    throw new sys.SysError(sys.E.ENOTEMPTY, 'rename', to);
   }
   await core.ensureUp(parent);
   await core.ensureUp(newParent);
