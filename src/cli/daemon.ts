@@ -86,10 +86,12 @@ export async function startMount(req: MountRequest): Promise<number> {
     return process.pid;
   }
   const script = fileURLToPath(import.meta.url);
+  const log = parsed.log !== undefined ? fs.openSync(parsed.log, 'a') : 'ignore';
   const child = spawn(process.execPath, [script, JSON.stringify(cfg)], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', log, log, 'pipe'],
   });
+  if (typeof log === 'number') fs.closeSync(log);
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let report = '';
   await new Promise<void>((resolve) => {

@@ -19,6 +19,8 @@ export interface ParsedOptions {
   /** FUSE options passed to the kernel mount */
   allowOther: boolean;
   defaultPermissions: boolean;
+  /** log=FILE: where a background daemon writes its log (unexpected failures) */
+  log?: string;
   /** options nobody here knows: warned about once, not fatal */
   unknown: string[];
 }
@@ -122,6 +124,10 @@ export function parseOptions(opts: string[]): ParsedOptions {
       case 'trace':
         if (!value) throw new MountOptionError('trace=: names no file');
         config.trace = path.resolve(value);
+        break;
+      case 'log':
+        if (!value) throw new MountOptionError('log=: names no file');
+        parsed.log = path.resolve(value);
         break;
       case 'allow_other':
         parsed.allowOther = true;

@@ -209,3 +209,18 @@ test('explain names the layer of each component and what hid what', (t) => {
   t.is(gone[2]!.hidden[0]!.kind, 'whiteout');
   t.is(gone[2]!.hidden[0]!.layer, 'lower 1');
 });
+
+test('uidmapping/gidmapping show host ids mapped, and new files get host ids; squash_to_root shows root', async (t) => {
+  const l = makeLayers(t, [{ f: 'x' }]);
+  fs.chownSync(path.join(l.lowers[0]!, 'f'), 100001, 100002);
+  const maps = { uidMap: [{ inside: 0, outside: 100000, count: 65536 }], gidMap: [{ inside: 0, outside: 100000, count: 65536 }] };
+  const u = Union.open({ lowers: l.lowers, upper: l.upper, work: l.work, timeout: 1, readOnly: false, ...maps });
+  const a = u.getattr(u.lookupPath('f').id);
+  t.deepEqual([a.uid, a.gid], [1, 2]);
+  const { fd } = await u.create(ROOT_ID, 'new', 0o644, sys.O.O_WRONLY, { uid: 0, gid: 0, umask: 0 });
+  sys.close(fd);
+  const real = sys.lstat(path.join(l.upper, 'new'));
+  t.deepEqual([real.uid, real.gid], [100000, 100000]);
+  const sq = Union.open({ lowers: l.lowers, timeout: 1, readOnly: true, squashToRoot: true });
+  t.is(sq.getattr(sq.lookupPath('f').id).uid, 0);
+});
