@@ -61,7 +61,7 @@ async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
     allowOther: parsed.allowOther || isRoot,
     defaultPermissions: true,
     readOnly: config.readOnly,
-    settings: { readdirplus: true, parallelDirops: true, maxThreads: 4 },
+    settings: { readdirplus: true, readdirplusAuto: false, parallelDirops: true, maxThreads: 4 },
     ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
   });
   const stop = (): void => void session.unmount({ lazy: true }).catch(() => undefined);

@@ -10,7 +10,11 @@ export function unionHandlers(u: Union): FuseHandlers {
   const t = u.timeout;
   const fds = new Map<number, number>();
   let nextFh = 1;
-  const entry = (n: Node): EntryParam => ({ ino: n.id, attr: u.getattr(n.id), attrTimeout: t, entryTimeout: t });
+  const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
+  const looked = (parent: number, name: string): EntryParam => {
+    const { node, attr } = u.lookupEntry(parent, name);
+    return entry(node, attr);
+  };
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const handle = (fd: number): number => {
     const fh = nextFh++;
@@ -22,7 +26,7 @@ export function unionHandlers(u: Union): FuseHandlers {
   return {
     lookup(parent, name) {
       try {
-        return entry(u.lookup(parent, name));
+        return looked(parent, name);
       } catch (e) {
         // a negative entry the kernel may cache: lowers never change, the upper only through us
         if (sys.hasErrno(e, sys.E.ENOENT)) return { ino: 0, entryTimeout: t };
@@ -56,10 +60,10 @@ export function unionHandlers(u: Union): FuseHandlers {
       if (fd !== undefined) sys.close(fd);
       else if (backingFd >= 0) sys.close(backingFd);
     },
-    opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true }),
+    opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus) {
       const out: DirEntry[] = [];
-      for (const e of u.readdir(fh, offset, plus ? 256 : 1024)) {
+      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus)) {
         if (!plus) {
           out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
           continue;
@@ -69,7 +73,7 @@ export function unionHandlers(u: Union): FuseHandlers {
           continue;
         }
         try {
-          out.push({ name: e.name, off: e.off, entry: entry(u.lookup(ino, e.name)) });
+          out.push({ name: e.name, off: e.off, entry: looked(ino, e.name) });
         } catch {
           // gone since the listing was taken: the kernel skips an entry with no inode
           out.push({ name: e.name, off: e.off, entry: { ino: 0 } });

@@ -122,7 +122,7 @@ export class UnionCore implements CopyUpContext {
       this.ensureUpperDir(parentOf(other));
       sys.link(src, this.stack.upperPath(other));
       this.trace.event('link-up', other, `hard link of /${p}, from ${lower.layer.name} to upper`);
-      if (!n.aliases.includes(other)) n.aliases.push(other);
+      this.nodes.addAlias(n, other);
     }
   }
 }

@@ -104,7 +104,7 @@ export async function linkEntry(core: UnionCore, n: Node, parent: Node, name: st
   } else {
     sys.link(src, target);
   }
-  n.aliases.push(p);
+  core.nodes.addAlias(n, p);
   n.nlookup++;
   return n;
 }
@@ -240,7 +240,7 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
     sys.renameat2(srcReal, dstReal, RENAME_EXCHANGE);
     if (src.isDir && dstBelow) markOpaque(core, to, dstReal);
     if (dst?.isDir && srcBelow) markOpaque(core, from, srcReal);
-    core.nodes.move(from, to, true);
+    core.nodes.move(from, to, true, src.isDir || (dst?.isDir ?? false));
     return;
   }
   const real = sys.lstatIfExists(dstReal);
@@ -268,7 +268,7 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
   }
   if (src.isDir && dstBelow) markOpaque(core, to, dstReal);
   if (dst) core.nodes.dropAlias(to);
-  core.nodes.move(from, to, false);
+  core.nodes.move(from, to, false, src.isDir);
 }
 
 function markOpaque(core: UnionCore, p: string, real: string): void {

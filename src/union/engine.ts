@@ -63,12 +63,17 @@ export class Union {
   }
 
   lookup(parentId: number, name: string): Node {
+    return this.lookupEntry(parentId, name).node;
+  }
+
+  /** lookup with the attr the lookup saw (no second stat for the kernel's entry) */
+  lookupEntry(parentId: number, name: string): { node: Node; attr: Attr } {
     const parent = this.node(parentId);
     const r = lookupName(this.core.stack, this.core.dirOf(parent), name).found;
     if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
     const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
     n.nlookup++;
-    return n;
+    return { node: n, attr: presentAttr(n, r.attr, this.core.ids) };
   }
 
   /** Looks a merged path up from the root, counting one lookup per component (tests, explain). */
@@ -199,9 +204,10 @@ export class Union {
     return l;
   }
 
-  /** Entries from offset on (at most max); the listing is taken at offset 0, once per
+  /** Entries from offset on (at most max; inode numbers unless the caller looks each entry
+   * up anyway, as readdirplus does); the listing is taken at offset 0, once per
    * pass, so offsets stay valid while entries come and go. */
-  readdir(fh: number, offset: number, max = 1024): DirEntryOut[] {
+  readdir(fh: number, offset: number, max = 1024, withIno = true): DirEntryOut[] {
     const h = this.dirs.get(fh);
     if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
     if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
@@ -212,7 +218,7 @@ export class Union {
       else if (i === 1) out.push({ name: '..', off: 2, ino: 1, type: sys.S_IFDIR });
       else {
         const e = all[i - 2]!;
-        out.push({ name: e.name, off: i + 1, ino: entryIno(this.core.stack, e), type: e.type });
+        out.push({ name: e.name, off: i + 1, ino: withIno ? entryIno(this.core.stack, e) : 0, type: e.type });
       }
     }
     return out;

@@ -74,12 +74,15 @@ export function stInoOf(stack: Stack, p: string, r: Resolution): number | bigint
 export class NodeTable {
   private readonly byId = new Map<number, Node>();
   private readonly byKey = new Map<string, Node>();
+  /** merged path -> node: renames and unlinks find their node without a scan */
+  private readonly byPath = new Map<string, Node>();
   private nextId = ROOT_ID + 1;
 
   constructor(root: Node) {
     root.nlookup = 1;
     this.byId.set(ROOT_ID, root);
     this.byKey.set(root.key, root);
+    this.byPath.set('', root);
   }
 
   get size(): number {
@@ -102,14 +105,28 @@ export class NodeTable {
     let n = this.byKey.get(key);
     if (n) {
       n.update(r);
-      if (!n.aliases.includes(p)) n.aliases.unshift(p);
-      else if (n.aliases[0] !== p) n.aliases = [p, ...n.aliases.filter((a) => a !== p)];
+      this.addAlias(n, p, true);
       return n;
     }
     n = new Node(this.nextId++, p, r, key, stInoOf(stack, p, r));
     this.byId.set(n.id, n);
     this.byKey.set(key, n);
+    this.claimPath(p, n);
     return n;
+  }
+
+  /** Another name of n (a hard link); first makes it the name used for n's real path. */
+  addAlias(n: Node, p: string, first = false): void {
+    const i = n.aliases.indexOf(p);
+    if (i < 0) n.aliases[first ? 'unshift' : 'push'](p);
+    else if (first && i > 0) n.aliases = [p, ...n.aliases.filter((a) => a !== p)];
+    this.claimPath(p, n);
+  }
+
+  private claimPath(p: string, n: Node): void {
+    const old = this.byPath.get(p);
+    if (old && old !== n) old.aliases = old.aliases.filter((a) => a !== p);
+    this.byPath.set(p, n);
   }
 
   rekey(n: Node, attr: Attr): void {
@@ -126,35 +143,34 @@ export class NodeTable {
     if (n.nlookup <= 0) {
       this.byId.delete(id);
       if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+      for (const a of n.aliases) if (this.byPath.get(a) === n) this.byPath.delete(a);
     }
   }
 
   /** A name went away: drop it from the node that had it. */
   dropAlias(p: string): void {
-    for (const n of this.byId.values()) {
-      const i = n.aliases.indexOf(p);
-      if (i >= 0) n.aliases.splice(i, 1);
-    }
+    const n = this.byPath.get(p);
+    if (!n) return;
+    this.byPath.delete(p);
+    n.aliases = n.aliases.filter((a) => a !== p);
   }
 
-  /** A subtree moved: every node under from now lives under to (and the reverse for an exchange). */
-  move(from: string, to: string, exchange: boolean): void {
-    const under = (a: string, root: string): boolean => a === root || a.startsWith(root + '/');
-    for (const n of this.byId.values()) {
-      n.aliases = n.aliases.map((a) => {
-        if (under(a, from)) return to + a.slice(from.length);
-        if (exchange && under(a, to)) return from + a.slice(to.length);
-        return a;
-      });
-      if (!exchange) {
-        // the entry replaced at `to` lost that name
-        n.aliases = n.aliases.filter((a, i, all) => all.indexOf(a) === i);
-      }
+  /** An entry moved from one name to another (for a directory, with everything below it);
+   * an exchange moves the other entry back. */
+  move(from: string, to: string, exchange: boolean, isDir: boolean): void {
+    const under = (a: string, root: string): boolean => a === root || (isDir && a.startsWith(root + '/'));
+    const moved: [Node, string, string][] = [];
+    const scan = isDir ? [...this.byPath.entries()] : ([[from, this.byPath.get(from)], [to, this.byPath.get(to)]] as [string, Node | undefined][]);
+    for (const [p, n] of scan) {
+      if (!n) continue;
+      if (under(p, from)) moved.push([n, p, to + p.slice(from.length)]);
+      else if (exchange && under(p, to)) moved.push([n, p, from + p.slice(to.length)]);
     }
-  }
-
-  all(): IterableIterator<Node> {
-    return this.byId.values();
+    for (const [n, p] of moved) if (this.byPath.get(p) === n) this.byPath.delete(p);
+    for (const [n, p, q] of moved) {
+      n.aliases = n.aliases.map((a) => (a === p ? q : a));
+      this.claimPath(q, n);
+    }
   }
 }
 
