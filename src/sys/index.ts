@@ -9,6 +9,18 @@ export type { Attr, StatVfs } from './native.js';
 export { SysError, E, errnoFrom, errnoOf, hasErrno, toSysError } from './errors.js';
 
 export const C = native.constants;
+
+/** The fields a setattr changes (undefined: unchanged); an nsec may be UTIME_NOW. */
+export interface AttrChange {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  atimeNsec?: number;
+  mtime?: number;
+  mtimeNsec?: number;
+}
 export const O = fs.constants;
 
 export const S_IFMT = 0o170000;

@@ -33,7 +33,7 @@ export class Union {
   private readonly dirs = new Map<number, DirHandle>();
   private nextDirHandle = 1;
   /** listings of lower-only dirs: immutable until copied up (which changes their key) */
-  private readonly listings = new LRUCache<string, MergedEntry[]>({ max: 512 });
+  private readonly listings = new LRUCache<string, MergedEntry[]>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.length + 1 });
 
   /** Prepares workdir/work (crash leftovers removed) and detects the xattr namespace.
    * The config must have passed validateConfig. */

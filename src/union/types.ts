@@ -75,14 +75,5 @@ export interface IdMapping {
   count: number;
 }
 
-/** The fields a setattr changes (undefined: unchanged); an nsec may be UTIME_NOW. */
-export interface AttrChange {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atime?: number;
-  atimeNsec?: number;
-  mtime?: number;
-  mtimeNsec?: number;
-}
+
+export type { AttrChange } from '../sys/index.js';
