@@ -156,7 +156,7 @@ export async function unlinkEntry(core: UnionCore, parent: Node, name: string): 
   } else {
     whiteoutAt(core, p, target, r.lower?.layer.name ?? 'a lower layer');
   }
-  core.nodes.dropAlias(p);
+  core.nodes.dropAlias(p, inUpper && r.attr.nlink <= 1);
 }
 
 export async function rmdirEntry(core: UnionCore, parent: Node, name: string): Promise<void> {
@@ -185,7 +185,7 @@ export async function rmdirEntry(core: UnionCore, parent: Node, name: string): P
   } else {
     whiteoutAt(core, p, target, r.lower?.layer.name ?? 'a lower layer');
   }
-  core.nodes.dropAlias(p);
+  core.nodes.dropAlias(p, r.inUpper);
 }
 
 /** A directory with lower content cannot move without redirects (redirect_dir=off). */
@@ -267,7 +267,7 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
     sys.rename(srcReal, dstReal);
   }
   if (src.isDir && dstBelow) markOpaque(core, to, dstReal);
-  if (dst) core.nodes.dropAlias(to);
+  if (dst) core.nodes.dropAlias(to, dst.inUpper && (dst.isDir || dst.attr.nlink <= 1));
   core.nodes.move(from, to, false, src.isDir);
 }
 

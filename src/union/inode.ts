@@ -23,6 +23,8 @@ export class Node {
   opaque: boolean;
   stIno: number | bigint;
   key: string;
+  /** S_IFMT bits: a new file that reuses a dead one's inode number must not be taken for it */
+  readonly fmt: number;
 
   constructor(readonly id: number, p: string, r: Resolution, key: string, stIno: number | bigint) {
     this.aliases = [p];
@@ -33,6 +35,7 @@ export class Node {
     this.opaque = r.opaque;
     this.stIno = stIno;
     this.key = key;
+    this.fmt = r.attr.mode & sys.S_IFMT;
   }
 
   get path(): string {
@@ -103,6 +106,10 @@ export class NodeTable {
   obtain(stack: Stack, p: string, r: Resolution): Node {
     const key = keyOf(r.attr);
     let n = this.byKey.get(key);
+    if (n && n.fmt !== (r.attr.mode & sys.S_IFMT)) {
+      this.byKey.delete(key);
+      n = undefined;
+    }
     if (n) {
       n.update(r);
       this.addAlias(n, p, true);
@@ -147,12 +154,15 @@ export class NodeTable {
     }
   }
 
-  /** A name went away: drop it from the node that had it. */
-  dropAlias(p: string): void {
+  /** A name went away: drop it from the node that had it. When it was the file's last
+   * link, the node stops answering for its dev:ino, which the filesystem may reuse at once
+   * (the kernel forgets the node later). */
+  dropAlias(p: string, lastLink: boolean): void {
     const n = this.byPath.get(p);
     if (!n) return;
     this.byPath.delete(p);
     n.aliases = n.aliases.filter((a) => a !== p);
+    if (lastLink && this.byKey.get(n.key) === n) this.byKey.delete(n.key);
   }
 
   /** An entry moved from one name to another (for a directory, with everything below it);
