@@ -55,13 +55,14 @@ async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
   const config = parsed.config;
   const union = Union.open(config);
   const isRoot = process.geteuid?.() === 0;
-  const session = FuseSession.mount(config.mountpoint!, unionHandlers(union), {
+  const writeback = !config.readOnly;
+  const session = FuseSession.mount(config.mountpoint!, unionHandlers(union, { writeback }), {
     fsname: cfg.source,
     subtype: 'strata',
     allowOther: parsed.allowOther || isRoot,
     defaultPermissions: true,
     readOnly: config.readOnly,
-    settings: { readdirplus: true, readdirplusAuto: false, parallelDirops: true, maxThreads: 4 },
+    settings: { readdirplus: true, readdirplusAuto: false, parallelDirops: true, maxThreads: 4, writeback },
     ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
   });
   const stop = (): void => void session.unmount({ lazy: true }).catch(() => undefined);

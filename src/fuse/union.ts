@@ -6,8 +6,18 @@ import * as sys from '../sys/index.js';
 import type { FuseHandlers } from './handlers.js';
 import type { DirEntry, EntryParam, RequestContext } from './native.js';
 
-export function unionHandlers(u: Union): FuseHandlers {
+/** With the kernel's writeback cache the kernel reads pages of write-only files and does
+ * O_APPEND itself: the backing fd must be readable and must not append on its own. */
+function writebackFlags(flags: number): number {
+  const acc = flags & 0o3;
+  const f = flags & ~sys.O.O_APPEND;
+  return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
+}
+
+export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): FuseHandlers {
   const t = u.timeout;
+  let writeback = opts.writeback ?? false;
+  const fixFlags = (flags: number): number => (writeback ? writebackFlags(flags) : flags);
   const fds = new Map<number, number>();
   let nextFh = 1;
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
@@ -24,6 +34,9 @@ export function unionHandlers(u: Union): FuseHandlers {
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : fds.get(fh));
 
   return {
+    init(info) {
+      writeback = writeback && info.writeback;
+    },
     lookup(parent, name) {
       try {
         return looked(parent, name);
@@ -47,11 +60,11 @@ export function unionHandlers(u: Union): FuseHandlers {
     rmdir: (parent, name) => u.rmdir(parent, name),
     rename: (parent, name, newParent, newName, flags) => u.rename(parent, name, newParent, newName, flags),
     async open(ino, flags) {
-      const fd = await u.open(ino, flags);
+      const fd = await u.open(ino, fixFlags(flags));
       return { fh: handle(fd), backingFd: fd, keepCache: true };
     },
     async create(parent, name, mode, flags, ctx) {
-      const { node, fd } = await u.create(parent, name, mode, flags, caller(ctx));
+      const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
       return { entry: entry(node), fh: handle(fd), backingFd: fd, keepCache: true };
     },
     release(_ino, fh, _flags, backingFd) {
