@@ -49,6 +49,16 @@ export function prepareMount(req: MountRequest): ParsedOptions {
   }
 }
 
+/** Root of the initial user namespace: the only one whose mounts may honour device nodes. */
+function isHostRoot(): boolean {
+  if (process.geteuid?.() !== 0) return false;
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(fs.readFileSync('/proc/self/uid_map', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
 async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
   const { parsed } = cfg;
@@ -62,6 +72,9 @@ async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
     allowOther: parsed.allowOther || isRoot,
     defaultPermissions: true,
     readOnly: config.readOnly,
+    // as the kernel's overlayfs: set-id programs and device nodes of the layers work
+    // (libfuse mounts nosuid,nodev unless told); a user namespace gets nodev anyway
+    extra: isHostRoot() ? ['suid', 'dev'] : [],
     settings: { readdirplus: true, readdirplusAuto: false, parallelDirops: true, maxThreads: 4, writeback },
     ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
   });

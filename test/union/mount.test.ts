@@ -201,3 +201,21 @@ test('rm -rf of a large lower tree through the mount leaves whiteouts and an emp
   t.false(fs.existsSync(path.join(l.mnt, 'many')));
   t.is(sh(`stat -c '%F %t:%T' ${l.upper}/many`).out.trim(), 'character special file 0:0');
 });
+
+test('attributes through the mount: chown, chmod, one time at a time to the ns, truncate, fallocate, device nodes, statfs', (t) => {
+  const l = makeLayers(t, [{ f: 'hello world', g: 'g' }]);
+  mountStrata(t, l);
+  const m = l.mnt;
+  sh(`chown 1234:4321 ${m}/f && chmod 640 ${m}/f`);
+  sh(`touch -m -d '2001-02-03 04:05:06.123456789Z' ${m}/f && touch -a -d '2002-03-04 05:06:07.987654321Z' ${m}/f`);
+  t.is(sh(`stat -c '%u %g %a %x|%y' ${m}/f`).out.trim(), '1234 4321 640 2002-03-04 05:06:07.987654321 +0000|2001-02-03 04:05:06.123456789 +0000');
+  t.is(sh(`stat -c '%u %g %a %x|%y' ${l.upper}/f`).out.trim(), '1234 4321 640 2002-03-04 05:06:07.987654321 +0000|2001-02-03 04:05:06.123456789 +0000');
+  sh(`truncate -s 5 ${m}/g && fallocate -l 1M ${m}/g`);
+  t.is(fs.statSync(path.join(m, 'g')).size, 1024 * 1024);
+  t.is(fs.readFileSync(path.join(m, 'g')).subarray(0, 1).toString(), 'g');
+  sh(`mknod ${m}/null c 1 3 && echo discarded > ${m}/null`);
+  t.is(sh(`stat -c '%F %t:%T' ${m}/null`).out.trim(), 'character special file 1:3');
+  const df = sh(`stat -f -c %b ${m}`).out.trim();
+  t.is(df, sh(`stat -f -c %b ${l.upper}`).out.trim());
+  t.is(fs.readFileSync(path.join(m, 'f'), 'utf8'), 'hello world');
+});
