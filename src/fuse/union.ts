@@ -67,11 +67,10 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
       const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
       return { entry: entry(node), fh: handle(fd), backingFd: fd, keepCache: true };
     },
-    release(_ino, fh, _flags, backingFd) {
-      const fd = fds.get(fh);
+    release(ino, fh, _flags, backingFd) {
+      const fd = fds.get(fh) ?? backingFd;
       fds.delete(fh);
-      if (fd !== undefined) sys.close(fd);
-      else if (backingFd >= 0) sys.close(backingFd);
+      if (fd >= 0) u.close(ino, fd);
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus) {

@@ -117,6 +117,8 @@ export const copyFileRange = (fdIn: number, fdOut: number, length: number): numb
   call(() => native.copyFileRange(fdIn, fdOut, length));
 export const statvfs = (p: string): StatVfs => call(() => native.statvfs(p));
 export const umount2 = (p: string, flags: number): void => call(() => native.umount2(p, flags));
+/** Makes newfd name oldfd's file (close-on-exec), atomically. */
+export const dup3 = (oldfd: number, newfd: number): void => call(() => native.dup3(oldfd, newfd));
 
 /** Copies a file's data off the JS thread (libuv's threadpool): FICLONE where the
  * filesystem allows, then copy_file_range/sendfile. Creates dest exclusively. */

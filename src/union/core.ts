@@ -23,6 +23,8 @@ export class UnionCore implements CopyUpContext {
   readonly readOnly: boolean;
   readonly rootDir: ParentDir;
   private readonly hardlinks = new HardlinkIndex();
+  /** read-only fds open on lower files, by node id: swapped to the copy at copy-up */
+  readonly lowerFds = new Map<number, Set<number>>();
 
   constructor(readonly config: UnionConfig) {
     this.stack = new Stack(config);
@@ -108,7 +110,24 @@ export class UnionCore implements CopyUpContext {
     const attr = await copyUpFile(this, p, lower);
     n.inUpper = true;
     this.nodes.rekey(n, attr);
+    this.swapLowerFds(n, this.stack.upperPath(p));
     if (sys.isReg(lower.attr.mode) && lower.attr.nlink > 1) this.linkUp(n, p, lower);
+  }
+
+  /** Handles opened read-only before the copy-up read the copy from now on (the data plane
+   * reads through the same fd number, which now names the upper file). */
+  private swapLowerFds(n: Node, upper: string): void {
+    const fds = this.lowerFds.get(n.id);
+    if (!fds) return;
+    for (const fd of fds) {
+      const fresh = sys.open(upper, sys.O.O_RDONLY);
+      try {
+        sys.dup3(fresh, fd);
+      } finally {
+        sys.close(fresh);
+      }
+    }
+    this.lowerFds.delete(n.id);
   }
 
   /** The other names of a hard-linked lower inode become links of its upper copy (index=on). */

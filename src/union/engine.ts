@@ -180,11 +180,26 @@ export class Union {
     const n = this.node(id);
     const acc = flags & 0o3; // O_ACCMODE
     const clean = flags & ~(sys.O.O_CREAT | sys.O.O_EXCL | sys.O.O_NOFOLLOW | sys.O.O_NOCTTY);
-    if (acc === sys.O.O_RDONLY && !(flags & sys.O.O_TRUNC)) return sys.open(realPathOf(this.core.stack, n), clean);
+    if (acc === sys.O.O_RDONLY && !(flags & sys.O.O_TRUNC)) {
+      const fd = sys.open(realPathOf(this.core.stack, n), clean);
+      if (!n.inUpper && !n.isDir) {
+        const set = this.core.lowerFds.get(n.id) ?? new Set<number>();
+        set.add(fd);
+        this.core.lowerFds.set(n.id, set);
+      }
+      return fd;
+    }
     return this.core.mutex.run(async () => {
       await this.core.ensureUp(n);
       return sys.open(this.core.stack.upperPath(n.path), clean);
     });
+  }
+
+  /** The end of an fd open() gave. */
+  close(id: number, fd: number): void {
+    const set = this.core.lowerFds.get(id);
+    if (set?.delete(fd) && set.size === 0) this.core.lowerFds.delete(id);
+    sys.close(fd);
   }
 
   opendir(id: number): number {

@@ -224,3 +224,15 @@ test('uidmapping/gidmapping show host ids mapped, and new files get host ids; sq
   const sq = Union.open({ lowers: l.lowers, timeout: 1, readOnly: true, squashToRoot: true });
   t.is(sq.getattr(sq.lookupPath('f').id).uid, 0);
 });
+
+test('a file opened read-only before its copy-up reads the copy afterwards', async (t) => {
+  const { u } = open(t, [{ f: 'old data' }]);
+  const n = u.lookupPath('f');
+  const ro = await u.open(n.id, sys.O.O_RDONLY);
+  const rw = await u.open(n.id, sys.O.O_WRONLY);
+  sys.pwrite(rw, Buffer.from('NEW'), 0);
+  u.close(n.id, rw);
+  const buf = Buffer.alloc(16);
+  t.is(buf.subarray(0, sys.pread(ro, buf, 0)).toString(), 'NEW data');
+  u.close(n.id, ro);
+});
