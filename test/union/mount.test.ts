@@ -219,3 +219,14 @@ test('attributes through the mount: chown, chmod, one time at a time to the ns, 
   t.is(df, sh(`stat -f -c %b ${l.upper}`).out.trim());
   t.is(fs.readFileSync(path.join(m, 'f'), 'utf8'), 'hello world');
 });
+
+test('concurrency: stress-ng hdd, dir, rename, link and xattr stressors on the mount, no error and no crash', (t) => {
+  const l = makeLayers(t, [{ base: { f: 'x' } }]);
+  const pid = mountStrata(t, l);
+  const r = sh(`cd ${l.mnt} && timeout 120 stress-ng --hdd 1 --hdd-bytes 8M --dir 1 --rename 1 --link 1 --xattr 1 --timeout 10s --temp-path ${l.mnt} 2>&1`, { allowFail: true });
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /successful run completed/);
+  t.true(isMounted(l.mnt));
+  t.notThrows(() => process.kill(pid, 0), 'the daemon is alive');
+  t.is(fs.readFileSync(path.join(l.mnt, 'base/f'), 'utf8'), 'x');
+});
