@@ -103,6 +103,7 @@ export async function startMount(req: MountRequest): Promise<number> {
   const log = parsed.log !== undefined ? fs.openSync(parsed.log, 'a') : 'ignore';
   const child = spawn(process.execPath, [script, JSON.stringify(cfg)], {
     detached: true,
+    cwd: '/', // pin no directory of the caller's
     stdio: ['ignore', log, log, 'pipe'],
   });
   if (typeof log === 'number') fs.closeSync(log);

@@ -22,7 +22,7 @@ export interface LowerDir {
 /** What hid what during a lookup, for `strata explain`. */
 export interface Hiding {
   readonly layer: Layer;
-  readonly kind: 'whiteout' | 'opaque' | 'non-dir' | 'dir';
+  readonly kind: 'whiteout' | 'opaque' | 'non-dir';
   readonly path: string;
 }
 
