@@ -39,7 +39,7 @@ export class Union {
    * The config must have passed validateConfig. */
   static open(config: UnionConfig): Union {
     const c = { ...config };
-    if (c.work !== undefined) {
+    if (c.work !== undefined && !c.readOnly) {
       prepareWorkdir(c.work);
       if (c.userxattr === undefined) c.userxattr = detectUserxattr(c.work);
     }
