@@ -92,12 +92,15 @@ export function copyUpDir(ctx: CopyUpContext, p: string, src: { layer: Layer; pa
 }
 
 /** Copies up a lower non-directory to the upper at merged path p (parent already up). */
-export async function copyUpFile(ctx: CopyUpContext, p: string, src: { layer: Layer; path: string }): Promise<Attr> {
+export async function copyUpFile(ctx: CopyUpContext, p: string, src: { layer: Layer; path: string }, opts: { noData?: boolean } = {}): Promise<Attr> {
   const { stack } = ctx;
   const a = sys.lstat(src.path);
   const tmp = stack.tmpPath();
   try {
-    if (sys.isReg(a.mode)) {
+    if (sys.isReg(a.mode) && opts.noData) {
+      // about to be truncated to nothing (O_TRUNC): the data would be thrown away
+      sys.close(sys.open(tmp, sys.O.O_WRONLY | sys.O.O_CREAT | sys.O.O_EXCL, 0o600));
+    } else if (sys.isReg(a.mode)) {
       await sys.copyFileAsync(src.path, tmp);
       if (!ctx.volatile) {
         const fd = sys.open(tmp, sys.O.O_RDONLY);
@@ -126,7 +129,7 @@ export async function copyUpFile(ctx: CopyUpContext, p: string, src: { layer: La
     }
     throw e;
   }
-  ctx.trace.event('copy-up', p, `from ${src.layer.name} (${src.path}) to upper`);
+  ctx.trace.event('copy-up', p, `from ${src.layer.name} (${src.path}) to upper${opts.noData ? ', metadata only (truncated)' : ''}`);
   return sys.lstat(stack.upperPath(p));
 }
 

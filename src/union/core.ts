@@ -96,7 +96,7 @@ export class UnionCore implements CopyUpContext {
 
   /** Brings a node up to the upper: a directory with its metadata, a file with its data
    * and every hard link of it in the same lower. */
-  async ensureUp(n: Node): Promise<void> {
+  async ensureUp(n: Node, opts: { noData?: boolean } = {}): Promise<void> {
     this.checkWritable(n.path);
     if (n.inUpper) return;
     if (n.isDir) {
@@ -107,7 +107,7 @@ export class UnionCore implements CopyUpContext {
     if (!lower) throw new sys.SysError(sys.E.EIO, 'copy-up', n.path);
     const p = n.path;
     this.ensureUpperDir(parentOf(p));
-    const attr = await copyUpFile(this, p, lower);
+    const attr = await copyUpFile(this, p, lower, opts);
     n.inUpper = true;
     this.nodes.rekey(n, attr);
     this.swapLowerFds(n, this.stack.upperPath(p));

@@ -96,7 +96,7 @@ export class Union {
   setattr(id: number, set: AttrChange): Promise<Attr> {
     return this.core.mutex.run(async () => {
       const n = this.node(id);
-      await this.core.ensureUp(n);
+      await this.core.ensureUp(n, { noData: set.size === 0 });
       const p = this.core.stack.upperPath(n.path);
       const real = sys.lstat(p);
       if (set.uid !== undefined || set.gid !== undefined) {
@@ -190,7 +190,7 @@ export class Union {
       return fd;
     }
     return this.core.mutex.run(async () => {
-      await this.core.ensureUp(n);
+      await this.core.ensureUp(n, { noData: (flags & sys.O.O_TRUNC) !== 0 });
       return sys.open(this.core.stack.upperPath(n.path), clean);
     });
   }

@@ -236,3 +236,16 @@ test('a file opened read-only before its copy-up reads the copy afterwards', asy
   t.is(buf.subarray(0, sys.pread(ro, buf, 0)).toString(), 'NEW data');
   u.close(n.id, ro);
 });
+
+test('opening a lower file with O_TRUNC copies up its metadata, not its data', async (t) => {
+  const { u, l } = open(t, [{ f: 'x'.repeat(10000) }]);
+  fs.chmodSync(path.join(l.lowers[0]!, 'f'), 0o640);
+  const n = u.lookupPath('f');
+  const ino = u.getattr(n.id).ino;
+  const fd = await u.open(n.id, sys.O.O_WRONLY | sys.O.O_TRUNC);
+  sys.pwrite(fd, Buffer.from('new'), 0);
+  u.close(n.id, fd);
+  t.is(fs.readFileSync(path.join(l.upper, 'f'), 'utf8'), 'new');
+  t.is(sys.lstat(path.join(l.upper, 'f')).mode & 0o7777, 0o640);
+  t.is(u.getattr(n.id).ino, ino);
+});
