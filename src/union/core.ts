@@ -25,6 +25,8 @@ export class UnionCore implements CopyUpContext {
   private readonly hardlinks = new HardlinkIndex();
   /** read-only fds open on lower files, by node id: swapped to the copy at copy-up */
   readonly lowerFds = new Map<number, Set<number>>();
+  /** every fd open() or create() gave, by node id: an unlinked open file answers through them */
+  readonly openFds = new Map<number, Set<number>>();
 
   constructor(readonly config: UnionConfig) {
     this.stack = new Stack(config);

@@ -89,13 +89,46 @@ export class Union {
 
   getattr(id: number, fd?: number): Attr {
     const n = this.node(id);
-    const real = fd !== undefined && fd >= 0 ? sys.fstat(fd) : sys.lstat(realPathOf(this.core.stack, n));
+    const f = fd !== undefined && fd >= 0 ? fd : this.unlinkedFd(n);
+    const real = f !== undefined ? sys.fstat(f) : sys.lstat(realPathOf(this.core.stack, n));
     return presentAttr(n, real, this.core.ids);
+  }
+
+  /** An fd of an open file whose every name is gone (it lives on until closed). */
+  private unlinkedFd(n: Node): number | undefined {
+    if (n.aliases.length > 0 || n.isDir) return undefined;
+    const fds = this.core.openFds.get(n.id);
+    if (!fds) return undefined;
+    for (const fd of fds) if (!this.core.lowerFds.get(n.id)?.has(fd)) return fd;
+    return undefined;
+  }
+
+  private track(n: Node, fd: number): number {
+    const set = this.core.openFds.get(n.id) ?? new Set<number>();
+    set.add(fd);
+    this.core.openFds.set(n.id, set);
+    return fd;
+  }
+
+  /** setattr of an open file with no name left: through its fd */
+  private setattrFd(n: Node, fd: number, set: AttrChange): Attr {
+    if (set.uid !== undefined || set.gid !== undefined) {
+      sys.fchown(fd, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+    }
+    if (set.mode !== undefined) sys.fchmod(fd, set.mode);
+    if (set.size !== undefined) sys.ftruncate(fd, set.size);
+    if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
+      const omit = sys.C.UTIME_OMIT;
+      sys.futimens(fd, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
+    }
+    return presentAttr(n, sys.fstat(fd), this.core.ids);
   }
 
   setattr(id: number, set: AttrChange): Promise<Attr> {
     return this.core.mutex.run(async () => {
       const n = this.node(id);
+      const unlinked = this.unlinkedFd(n);
+      if (unlinked !== undefined) return this.setattrFd(n, unlinked, set);
       await this.core.ensureUp(n, { noData: set.size === 0 });
       const p = this.core.stack.upperPath(n.path);
       const real = sys.lstat(p);
@@ -150,7 +183,7 @@ export class Union {
         const node = await createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
           fd = sys.open(dest, openFlags, 0o600);
         });
-        return { node, fd };
+        return { node, fd: this.track(node, fd) };
       } catch (e) {
         if (fd >= 0) sys.close(fd);
         throw e;
@@ -187,18 +220,20 @@ export class Union {
         set.add(fd);
         this.core.lowerFds.set(n.id, set);
       }
-      return fd;
+      return this.track(n, fd);
     }
     return this.core.mutex.run(async () => {
       await this.core.ensureUp(n, { noData: (flags & sys.O.O_TRUNC) !== 0 });
-      return sys.open(this.core.stack.upperPath(n.path), clean);
+      return this.track(n, sys.open(this.core.stack.upperPath(n.path), clean));
     });
   }
 
   /** The end of an fd open() gave. */
   close(id: number, fd: number): void {
-    const set = this.core.lowerFds.get(id);
-    if (set?.delete(fd) && set.size === 0) this.core.lowerFds.delete(id);
+    for (const m of [this.core.lowerFds, this.core.openFds]) {
+      const set = m.get(id);
+      if (set?.delete(fd) && set.size === 0) m.delete(id);
+    }
     sys.close(fd);
   }
 
@@ -249,6 +284,7 @@ export class Union {
 
   getxattr(id: number, name: string): Buffer {
     const n = this.node(id);
+    if (this.unlinkedFd(n) !== undefined) throw new sys.SysError(sys.E.ENODATA, 'getxattr', name);
     if (name === EXPLAIN_XATTR || name.startsWith(EXPLAIN_XATTR + ':')) {
       // "strata.explain:a/b" asks about a/b below this node (names that do not exist)
       const rest = name.slice(EXPLAIN_XATTR.length + 1).split('/').filter((x) => x !== '' && x !== '.' && x !== '..');

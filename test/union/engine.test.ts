@@ -249,3 +249,16 @@ test('opening a lower file with O_TRUNC copies up its metadata, not its data', a
   t.is(sys.lstat(path.join(l.upper, 'f')).mode & 0o7777, 0o640);
   t.is(u.getattr(n.id).ino, ino);
 });
+
+test('an open file whose last name is gone still answers getattr and setattr through its fd', async (t) => {
+  const { u } = open(t, [{}]);
+  const { node, fd } = await u.create(ROOT_ID, 'q', 0o644, sys.O.O_RDWR, me);
+  await u.unlink(ROOT_ID, 'q');
+  sys.pwrite(fd, Buffer.from('still here'), 0);
+  const a = await u.setattr(node.id, { mode: 0o600, mtime: 1000, mtimeNsec: 5 });
+  t.is(a.mode & 0o7777, 0o600);
+  t.is(a.mtimeNsec, 5);
+  t.is(u.getattr(node.id).size, 10);
+  t.is(u.getattr(node.id).nlink, 0);
+  u.close(node.id, fd);
+});
