@@ -53,7 +53,7 @@ export function copyTimes(dest: string, a: Attr): void {
 }
 
 /** A copy-up is no change to its parent: the parent's times stay as they were (as the kernel). */
-function keepingParentTimes(dest: string, fn: () => void): void {
+export function keepingParentTimes(dest: string, fn: () => void): void {
   const parent = path.dirname(dest);
   const before = sys.lstat(parent);
   fn();

@@ -3,7 +3,7 @@
 // needs: resolving a merged path and bringing a node or directory up to the upper.
 import path from 'node:path';
 import * as sys from '../sys/index.js';
-import { copyUpDir, copyUpFile, HardlinkIndex, type CopyUpContext } from './copyup.js';
+import { copyUpDir, copyUpFile, HardlinkIndex, keepingParentTimes, type CopyUpContext } from './copyup.js';
 import { IdMap } from './idmap.js';
 import { keyOf, Node, NodeTable, ROOT_ID } from './inode.js';
 import { Stack } from './layers.js';
@@ -141,7 +141,8 @@ export class UnionCore implements CopyUpContext {
       const r = this.resolve(other);
       if (!r || r.inUpper || !r.lower || r.lower.layer !== lower.layer || keyOf(r.lower.attr) !== key) continue;
       this.ensureUpperDir(parentOf(other));
-      sys.link(src, this.stack.upperPath(other));
+      const dest = this.stack.upperPath(other);
+      keepingParentTimes(dest, () => sys.link(src, dest));
       this.trace.event('link-up', other, `hard link of /${p}, from ${lower.layer.name} to upper`);
       this.nodes.addAlias(n, other);
     }

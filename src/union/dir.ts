@@ -232,6 +232,10 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
   const srcNode = nodeFor(core, from, src);
   await core.ensureUp(srcNode);
   if (exchange && dst) await core.ensureUp(nodeFor(core, to, dst));
+  else if (dst && !dst.inUpper && sys.isReg(dst.attr.mode) && dst.attr.nlink > 1) {
+    // the target's other names must show one link less (index=on): bring them all up first
+    await core.ensureUp(nodeFor(core, to, dst));
+  }
   const srcReal = core.stack.upperPath(from);
   const dstReal = core.stack.upperPath(to);
   const srcBelow = lowerPositive(core.stack, core.dirOf(parent), name);
