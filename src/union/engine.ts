@@ -73,7 +73,7 @@ export class Union {
     if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
     const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
     n.nlookup++;
-    return { node: n, attr: presentAttr(n, r.attr, this.core.ids) };
+    return { node: n, attr: this.withKernelNlink(n, presentAttr(n, r.attr, this.core.ids)) };
   }
 
   /** Looks a merged path up from the root, counting one lookup per component (tests, explain). */
@@ -91,7 +91,19 @@ export class Union {
     const n = this.node(id);
     const f = fd !== undefined && fd >= 0 ? fd : this.unlinkedFd(n);
     const real = f !== undefined ? sys.fstat(f) : sys.lstat(realPathOf(this.core.stack, n));
-    return presentAttr(n, real, this.core.ids);
+    return this.withKernelNlink(n, presentAttr(n, real, this.core.ids));
+  }
+
+  /** An upper the kernel wrote with index=on holds an index link of a hard-linked file and
+   * records the count to show in the overlay nlink xattr ("U-1": upper nlink minus one). */
+  private withKernelNlink(n: Node, a: Attr): Attr {
+    if (!n.inUpper || !sys.isReg(a.mode) || a.nlink < 2 || n.aliases.length === 0) return a;
+    const v = sys.lgetxattrIfExists(this.core.stack.upperPath(n.path), `${this.core.stack.prefix}nlink`)?.toString();
+    const m = v?.match(/^([UL])([+-]\d+)$/);
+    if (!m) return a;
+    const base = m[1] === 'U' ? a.nlink : (n.lower?.attr.nlink ?? a.nlink);
+    const nlink = base + Number(m[2]);
+    return nlink > 0 ? { ...a, nlink } : a;
   }
 
   /** An fd of an open file whose every name is gone (it lives on until closed). */
