@@ -78,12 +78,13 @@ export function makeCtx(t: ExecutionContext, image: Image, asNobody = false): Ct
   return ctx;
 }
 
-// fuse-overlayfs takes the mount program's command line until Strata's own lands here
+// Containers mount with Strata's own strata-overlay unless STRATA_MOUNT_PROGRAM names another
+// program with its command line (fuse-overlayfs takes the same one).
 function command(ctx: Ctx, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: ctx.asNobody ? ctx.home : process.env.HOME,
-    STRATA_MOUNT_PROGRAM: process.env.STRATA_MOUNT_PROGRAM ?? 'fuse-overlayfs',
+    ...(process.env.STRATA_MOUNT_PROGRAM ? { STRATA_MOUNT_PROGRAM: process.env.STRATA_MOUNT_PROGRAM } : {}),
     ...extraEnv,
   };
   if (!ctx.asNobody) return { cmd: process.execPath, args: argv, env };
