@@ -1,7 +1,7 @@
 // `strata commit`: the container layer becomes a new image layer on top of the
 // container's image, with the container's settings as the new config (as Docker does),
 // -c changes applied, and a history entry.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { runtimePaths } from './diff.js';
 import { commitLayer, type ResolvedImage } from './image.js';
 import type { ImageConfig, ImageRuntimeConfig } from './image-config.js';

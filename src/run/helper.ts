@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { ContainerConfig, Layout } from './state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 // The one file that knows the image store's API (contracts.md, owner: image). Everything
 // else in src/run takes plain inputs: layer dirs (top first) and an image config.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { HistoryEntry, ImageConfig } from './image-config.js';
 import { openStore, type ImageStore, type ResolvedImage } from '../image/store.js';
 import { inspectImage as inspectStoredImage } from '../image/listing.js';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { initArgs, initPath, mainJs } from './helper.js';
 import type { ImageConfig } from './image-config.js';
 import { bootId, procRef } from './proc.js';
