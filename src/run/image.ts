@@ -3,7 +3,6 @@
 import { UserError } from '../errors.js';
 import type { HistoryEntry, ImageConfig } from './image-config.js';
 import { openStore, type ImageStore, type ResolvedImage } from '../image/store.js';
-import { inspectImage as inspectStoredImage } from '../image/listing.js';
 
 export type { ResolvedImage } from '../image/store.js';
 
@@ -21,6 +20,8 @@ export async function releaseImage(root: string, id: string): Promise<void> {
 }
 
 export async function inspectImage(root: string, ref: string): Promise<unknown> {
+  // listing's code is only for inspect: `strata run` does not load it
+  const { inspectImage: inspectStoredImage } = await import('../image/listing.js');
   const store = await openImages(root);
   return inspectStoredImage(store, ref);
 }
