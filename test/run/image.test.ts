@@ -1,6 +1,7 @@
 // Containers on images from the store, end to end through the CLI, as root and as an
 // unprivileged user (uid 65534 through setpriv), each with a fresh --root: import, run,
-// commit (layers with whiteouts and opaque dirs, -m, -c), history, diff, rmi holds.
+// commit (layers with whiteouts and opaque dirs, -m, -c), history, diff, rmi holds; and
+// what `strata run` loads.
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { containerDirs, makeCtx, mountsUnder, NOBODY, processesUsing, strata, type Ctx } from '../helpers/containers.js';
 import { busyboxRootfs } from '../helpers/images.js';
+import { distDir } from '../helpers/daemon.js';
 
 let rootfs: string;
 let ownRootfs: string;
@@ -153,3 +155,19 @@ for (const u of USERS) {
     nothingLeft(t, ctx);
   });
 }
+
+test('strata run loads none of the registry, archive or import code', (t) => {
+  const ctx = storeWithBusybox(t, false);
+  const hook = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'strata-hook-')), 'hook.mjs');
+  t.teardown(() => fs.rmSync(path.dirname(hook), { recursive: true, force: true }));
+  fs.writeFileSync(hook, "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/dist/src/')) process.stderr.write(`loaded ${r.url.replace(/.*\\/dist\\//, '')}\\n`); return r; }\n");
+  const main = path.join(distDir, 'src/cli/main.js');
+  const r = spawnSync(process.execPath, ['--no-warnings', '--experimental-loader', hook, main, '--root', ctx.root, 'run', '--rm', 'busybox', 'true'], {
+    encoding: 'utf8',
+    env: { ...process.env, STRATA_MOUNT_PROGRAM: process.env.STRATA_MOUNT_PROGRAM ?? 'fuse-overlayfs' },
+  });
+  t.is(r.status, 0, r.stderr);
+  const loaded = r.stderr.split('\n').filter((l) => l.startsWith('loaded ')).map((l) => l.slice(7));
+  t.true(loaded.includes('src/run/start.js'), 'the hook sees our modules');
+  t.deepEqual(loaded.filter((m) => /^src\/(registry|build)\/|image\/(archive-|image-import|listing)/.test(m)), []);
+});
