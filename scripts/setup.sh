@@ -16,6 +16,8 @@ PACKAGES=(
   docker-registry                       # registry tests: a real registry
   apache2-utils openssl                 # registry tests: htpasswd -B, the token server's certificate
   unionfs-fuse                          # a peer in bench (issue 4)
+  stress-ng                             # the compat concurrency test
+  buildah                               # builds compared with Strata's in test/build
 )
 
 missing=()

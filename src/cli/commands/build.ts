@@ -1,0 +1,49 @@
+import type { CommandModule } from 'yargs';
+import { buildImage, parseBuildArgs, parseTimestamp } from '../../build/index.js';
+
+interface Args {
+  context: string;
+  tag?: string[];
+  file?: string;
+  'build-arg'?: string[];
+  target?: string;
+  cache: boolean;
+  squash: boolean;
+  timestamp?: string;
+  quiet: boolean;
+  root?: string;
+}
+
+export const buildCommand: CommandModule<object, Args> = {
+  command: 'build <context>',
+  describe: 'build an image from a Dockerfile, step by step, with a cache',
+  builder: (y) =>
+    y
+      .positional('context', { type: 'string', demandOption: true, describe: 'the build context directory' })
+      .option('tag', { alias: 't', type: 'string', array: true, describe: 'NAME[:TAG] for the image (repeatable)' })
+      .option('file', { alias: 'f', type: 'string', describe: 'the Dockerfile (default CONTEXT/Dockerfile)' })
+      .option('build-arg', { type: 'string', array: true, describe: 'K=V for an ARG (K alone: the value of $K)' })
+      .option('target', { type: 'string', describe: 'build up to this stage' })
+      // yargs reads --no-X as X=false: --no-cache is this option's negation
+      .option('cache', { type: 'boolean', default: true, describe: 'use the build cache; --no-cache builds every step again' })
+      .option('squash', { type: 'boolean', default: false, describe: "one layer for the last stage's steps" })
+      .option('timestamp', { type: 'string', describe: 'epoch seconds or ISO date for created times and file times (default $SOURCE_DATE_EPOCH)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image id' }),
+  handler: async (a) => {
+    const say = (s: string): void => void (a.quiet || process.stdout.write(s + '\n'));
+    const r = await buildImage({
+      root: a.root,
+      contextDir: a.context,
+      dockerfile: a.file,
+      tags: a.tag,
+      buildArgs: parseBuildArgs(a['build-arg'] ?? []),
+      target: a.target,
+      noCache: !a.cache,
+      squash: a.squash,
+      timestamp: parseTimestamp(a.timestamp, '--timestamp') ?? parseTimestamp(process.env.SOURCE_DATE_EPOCH, 'SOURCE_DATE_EPOCH'),
+      log: say,
+      output: (c) => void (a.quiet || process.stdout.write(c)),
+    });
+    if (a.quiet) process.stdout.write(`${r.image.id}\n`);
+  },
+};
