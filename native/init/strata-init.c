@@ -13,7 +13,11 @@
 //     from the image's /etc/passwd and /etc/group, and execs the command;
 //  4. stays outside as its supervisor: forwards signals, copies a pty (-t), reaps, then
 //     unmounts the union (the FUSE daemon exits with it) and writes the exit code.
-// With --on-exit ARGV, ARGV runs once it has ended (how `run -d --rm` removes its record).
+// With --on-exit ARGV, ARGV runs once it has ended (how `run -d --rm` removes its record);
+// with --on-exit-orphaned too, only when its parent died first (a foreground `run --rm`
+// whose strata was killed: the record is removed all the same).
+// A killed supervisor cannot unmount: a small reaper process in its user and mount
+// namespaces does it then, so the FUSE daemon never outlives the container.
 // Progress goes to --status-fd as lines: "started PID DAEMONPID UID GID", "error CODE MSG",
 // "exited CODE". Exit status: the command's (128+N when killed by signal N); 125 when
 // the container could not be set up, 126/127 when the command cannot be executed.
@@ -60,7 +64,7 @@ static struct {
   const char *on_exit[MAXN + 1]; int non_exit;
   struct bind binds[MAXN]; int nbind;
   char **argv;
-  int userns, netns, tty, stdin_open, status_fd, parent_death;
+  int userns, netns, tty, stdin_open, status_fd, parent_death, on_exit_orphaned;
   int can_setgroups;
 } o = { .status_fd = -1 };
 
@@ -93,6 +97,10 @@ static void __attribute__((noreturn, format(printf, 2, 3))) child_fail(int code,
 static void cleanup_mount(pid_t daemon, int sfd);
 static pid_t daemon_pid = -1;
 static pid_t on_exit_waiter = -1;
+static int on_exit_fd = -1;
+static pid_t reaper_pid = -1;
+static int reaper_fd = -1;
+static pid_t supervisor_pid = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) setup_fail(const char *fmt, ...) {
   char buf[900];
@@ -241,6 +249,69 @@ static void mount_union(void) {
   }
   // the daemon it left behind is now ours (we are a subreaper)
   daemon_pid = daemon_child(on_exit_waiter);
+}
+
+static void stdio_to_null(void) {
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); dup2(nul, 2); }
+}
+
+// Blocks until the write end of a pipe closes; answers whether a byte came first.
+static int wait_eof(int fd) {
+  int got = 0;
+  char c;
+  for (;;) {
+    ssize_t n = read(fd, &c, 1);
+    if (n > 0) got = 1;
+    else if (!(n < 0 && errno == EINTR)) return got;
+  }
+}
+
+// Forked in the user and mount namespaces that own the union mount, holding no fd of it:
+// when the supervisor is gone (its pipe's write end closes, also on SIGKILL) it unmounts
+// the union there, so the FUSE daemon ends as it does after a normal exit, and kills the
+// daemon if it is still there after five seconds. The pidfd, opened while the daemon is
+// still our unreaped child, names that process and no other (no pid reuse).
+static void start_reaper(void) {
+  if (daemon_pid <= 0) return;
+  int pidfd = (int)syscall(SYS_pidfd_open, daemon_pid, 0);
+  if (pidfd < 0) return;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) { close(pidfd); return; }
+  pid_t r = fork();
+  if (r == 0) {
+    close(p[1]);
+    if (o.status_fd >= 0) close(o.status_fd);
+    stdio_to_null();
+    wait_eof(p[0]);
+    umount2(o.rootfs, MNT_DETACH);
+    struct pollfd pf = { pidfd, POLLIN, 0 };
+    while (poll(&pf, 1, 5000) < 0 && errno == EINTR) {}
+    if (!(pf.revents & POLLIN)) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    _exit(0);
+  }
+  close(p[0]);
+  close(pidfd);
+  if (r < 0) { close(p[1]); return; }
+  reaper_pid = r;
+  reaper_fd = p[1];
+}
+
+// At the supervisor's exit (after cleanup_mount): the reaper finds nothing left to do,
+// and an --on-exit-orphaned waiter nothing to run; both are waited for, so nothing of the
+// container is still running once strata-init is gone.
+static void finish_helpers(void) {
+  if (getpid() != supervisor_pid) return;
+  if (reaper_pid > 0) {
+    close(reaper_fd);
+    waitpid(reaper_pid, NULL, 0);
+    reaper_pid = -1;
+  }
+  if (on_exit_waiter > 0 && o.on_exit_orphaned && on_exit_fd >= 0) {
+    close(on_exit_fd);
+    on_exit_fd = -1;
+    waitpid(on_exit_waiter, NULL, 0);
+  }
 }
 
 // ---- the container's pid 1, before exec -----------------------------------------------
@@ -698,12 +769,10 @@ static void start_on_exit(void) {
   if (w == 0) {
     close(p[1]);
     if (o.status_fd >= 0) close(o.status_fd);
-    char c;
-    for (;;) {
-      ssize_t n = read(p[0], &c, 1);
-      if (n > 0 || (n < 0 && errno == EINTR)) continue;
-      break;
-    }
+    // its output would land on a terminal strata has left, or in a log about to go
+    stdio_to_null();
+    int orphaned = wait_eof(p[0]);
+    if (o.on_exit_orphaned && !orphaned) _exit(0);
     o.on_exit[o.non_exit] = NULL;
     setsid();
     execvp(o.on_exit[0], (char *const *)o.on_exit);
@@ -711,7 +780,9 @@ static void start_on_exit(void) {
   }
   close(p[0]);
   on_exit_waiter = w;
-  // p[1] stays open (close-on-exec) until this process ends
+  // p[1] stays open (close-on-exec) until this process ends; a byte on it says the
+  // parent died
+  on_exit_fd = p[1];
 }
 
 static void usage(void) {
@@ -747,6 +818,7 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--status-fd")) o.status_fd = atoi(NEXT());
     else if (!strcmp(a, "--exit-file")) o.exit_file = NEXT();
     else if (!strcmp(a, "--parent-death")) o.parent_death = 1;
+    else if (!strcmp(a, "--on-exit-orphaned")) o.on_exit_orphaned = 1;
     else if (!strcmp(a, "--on-exit")) { if (o.non_exit >= MAXN) too_many("on-exit arguments"); o.on_exit[o.non_exit++] = NEXT(); }
     else if (!strcmp(a, "--bind") || !strcmp(a, "--bind-ro")) {
       if (o.nbind >= MAXN) too_many("binds");
@@ -764,6 +836,8 @@ static void parse(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   parse(argc, argv);
+  supervisor_pid = getpid();
+  atexit(finish_helpers);
   if (o.status_fd >= 0) fcntl(o.status_fd, F_SETFD, FD_CLOEXEC);
   const int parent_died = SIGRTMIN;
   if (o.parent_death) {
@@ -786,6 +860,7 @@ int main(int argc, char **argv) {
   if (unshare(CLONE_NEWNS) < 0) setup_fail("mount namespace: %s", strerror(errno));
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) setup_fail("making mounts private: %s", strerror(errno));
   mount_union();
+  start_reaper();
   int flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (o.netns ? CLONE_NEWNET : 0);
   if (unshare(flags) < 0) { cleanup_mount(daemon_pid, sfd); setup_fail("namespaces: %s", strerror(errno)); }
   if (o.netns) loopback_up();
@@ -876,6 +951,7 @@ int main(int argc, char **argv) {
       if (master >= 0) copy_winsize(master);
     } else if (sig == parent_died) {
       kill(child, SIGKILL);
+      if (on_exit_fd >= 0 && write(on_exit_fd, "o", 1) < 0) {}
     } else {
       kill(child, sig);
     }

@@ -1,9 +1,10 @@
 // `strata commit`: the container layer becomes a new image layer on top of the
 // container's image, with the container's settings as the new config (as Docker does),
 // -c changes applied, and a history entry.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { runtimePaths } from './diff.js';
 import { commitLayer, type ResolvedImage } from './image.js';
+import { mountProgramMarkers } from './layers.js';
 import type { ImageConfig, ImageRuntimeConfig } from './image-config.js';
 import { findContainer, layout, type ContainerConfig } from './state.js';
 
@@ -102,10 +103,11 @@ export async function commitContainer(root: string, ref: string, target: string,
   if (!c.config.image.ref && !c.config.image.id) throw new UserError(`container ${c.config.name} was not made from a stored image`);
   const config = committedConfig(c.config, o.changes);
   const created = new Date();
+  const upper = layout(c.dir).upper;
   return commitLayer(root, {
     parentRef: c.config.image.id || c.config.image.ref,
-    layerDir: layout(c.dir).upper,
-    exclude: runtimePaths(c.config),
+    layerDir: upper,
+    exclude: [...runtimePaths(c.config), ...mountProgramMarkers(upper)],
     config,
     history: {
       created: created.toISOString(),

@@ -2,7 +2,7 @@
 // namespaces of the container's pid 1 (as the host sees it), as the container's user.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { mergeEnv } from './spec.js';
 import { findContainer } from './state.js';
 

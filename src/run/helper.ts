@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { ContainerConfig, Layout } from './state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -88,6 +88,8 @@ export interface InitOptions {
   statusFd: number;
   parentDeath: boolean;
   onExit?: string[];
+  /** run onExit only when strata-init's parent died first */
+  onExitOrphaned?: boolean;
 }
 
 export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
@@ -110,6 +112,7 @@ export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[
   for (const v of c.volumes) a.push(v.readOnly ? '--bind-ro' : '--bind', v.source, v.target);
   a.push('--bind', l.hostname, '/etc/hostname', '--bind', l.hosts, '/etc/hosts', '--bind', l.resolvConf, '/etc/resolv.conf');
   for (const x of o.onExit ?? []) a.push('--on-exit', x);
+  if (o.onExit && o.onExitOrphaned) a.push('--on-exit-orphaned');
   a.push('--', ...c.argv);
   return a;
 }

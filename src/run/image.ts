@@ -1,9 +1,8 @@
 // The one file that knows the image store's API (contracts.md, owner: image). Everything
 // else in src/run takes plain inputs: layer dirs (top first) and an image config.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { HistoryEntry, ImageConfig } from './image-config.js';
 import { openStore, type ImageStore, type ResolvedImage } from '../image/store.js';
-import { inspectImage as inspectStoredImage } from '../image/listing.js';
 
 export type { ResolvedImage } from '../image/store.js';
 
@@ -21,6 +20,8 @@ export async function releaseImage(root: string, id: string): Promise<void> {
 }
 
 export async function inspectImage(root: string, ref: string): Promise<unknown> {
+  // listing's code is only for inspect: `strata run` does not load it
+  const { inspectImage: inspectStoredImage } = await import('../image/listing.js');
   const store = await openImages(root);
   return inspectStoredImage(store, ref);
 }

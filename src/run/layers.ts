@@ -64,3 +64,19 @@ export function lowerList(lowers: string[], rel: string): string[] {
   }
   return [...seen].sort();
 }
+
+/** fuse-overlayfs marks each directory it makes opaque three ways: the xattr, a
+ * .wh..wh..opq file and a char 0/0 whiteout named .wh..opq. The last hides nothing a layer
+ * can hold, and an OCI layer cannot carry a whiteout of a whiteout-like name: commit leaves
+ * these out (the other two markers keep the directory opaque). Paths relative to UPPER. */
+export function mountProgramMarkers(upper: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirNames(path.join(upper, rel))) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatIfExists(path.join(upper, r));
+    if (!st) continue;
+    if (name === `${WH}.opq` && isWhiteout(st)) out.push(r);
+    else if (isDir(st.mode)) out.push(...mountProgramMarkers(upper, r));
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 // Stopping, killing and removing containers, and telling stale records from live ones.
 // Only processes a record names with a matching start time are ever signalled.
 import os from 'node:os';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { isAlive, signalRef, waitUntil } from './proc.js';
 import { forgetContainer } from './forget.js';
 import { findContainer, loadContainer, shortId, type Container } from './state.js';

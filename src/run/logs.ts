@@ -1,6 +1,6 @@
 // `strata logs`: what a detached container wrote (stdout and stderr, in one file).
 import fs from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { sleep } from './proc.js';
 import { findContainer, layout, loadContainer } from './state.js';
 

@@ -1,5 +1,5 @@
 // `strata run` end to end, for the CLI and for tests that hand it layer dirs directly.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { holdImage, inspectImage, type ResolvedImage } from './image.js';
 import type { RunOptions } from './spec.js';
 import { createContainer, startDetached, startForeground, type ContainerInput } from './start.js';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { initArgs, initPath, mainJs } from './helper.js';
 import type { ImageConfig } from './image-config.js';
 import { bootId, procRef } from './proc.js';
@@ -134,12 +134,16 @@ function watchStatus(created: Created, child: ChildProcess): StatusLines {
   return { started, error: () => error };
 }
 
+const removeArgv = (root: string, id: string): string[] => [process.execPath, mainJs(), '--root', root, 'rm', '--force', id];
+
 /** Runs the container in the foreground: strata-init is this process's child. */
 export function startForeground(root: string, created: Created, o: StartOptions): Running {
   const { config, layout: l } = created;
   const stdio: StdioOptions = o.stdio === 'inherit' ? ['inherit', 'inherit', 'inherit', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'];
+  // strata removes a --rm container's record when it ends; strata-init does if strata is killed
+  const onExit = config.autoRemove ? removeArgv(root, config.id) : undefined;
   // its own process group: a terminal's ^C reaches strata, which forwards it once
-  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true }), { stdio, detached: true });
+  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true }), { stdio, detached: true });
   const status = watchStatus(created, child);
   const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
   if (o.forwardSignals) for (const s of FORWARDED) process.on(s, forward);
@@ -168,7 +172,7 @@ export function startForeground(root: string, created: Created, o: StartOptions)
 export async function startDetached(root: string, created: Created): Promise<ContainerState> {
   const { config, layout: l } = created;
   const log = fs.openSync(l.log, 'a', 0o600);
-  const onExit = config.autoRemove ? [process.execPath, mainJs(), '--root', root, 'rm', '--force', config.id] : undefined;
+  const onExit = config.autoRemove ? removeArgv(root, config.id) : undefined;
   let child: ChildProcess;
   try {
     child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: false, onExit }), {

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { bootId, isAlive, type ProcRef } from './proc.js';
 import { removeTree } from './tree.js';
 import type { ImageConfig } from './image-config.js';

@@ -143,13 +143,17 @@ export function processesUsing(dir: string): string[] {
   const out: string[] = [];
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    let cmdline: string;
+    let argv: string[];
     try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     } catch {
       continue;
     }
-    if (cmdline.includes(dir) && !cmdline.includes('run-cli.js') && !cmdline.includes('main.js')) out.push(`${pid}: ${cmdline.trim()}`);
+    // the strata CLI itself (node running it); strata-init's own command line may name
+    // main.js too (--on-exit), and is counted
+    const cli = /\/(run-cli|main)\.js$/.test(argv[1] ?? '');
+    const cmdline = argv.join(' ').trim();
+    if (cmdline.includes(dir) && !cli) out.push(`${pid}: ${cmdline}`);
   }
   return out;
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { changes, runtimePaths } from '../../src/run/diff.js';
 import { applyChange, committedConfig, defaultTag } from '../../src/run/commit.js';
-import { lowerHas, lowerList } from '../../src/run/layers.js';
+import { lowerHas, lowerList, mountProgramMarkers } from '../../src/run/layers.js';
 import type { ContainerConfig } from '../../src/run/state.js';
 import { makeCtx, makeImage, run, strata, type Image } from '../helpers/containers.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -96,4 +96,14 @@ test('commit config: the container\'s settings as Docker keeps them, then -c cha
 
 test('commit leaves out what the runtime wrote: /etc files, mountpoints, volume targets', (t) => {
   t.deepEqual(runtimePaths(container()), ['dev', 'proc', 'sys', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'data']);
+});
+
+test("commit leaves out fuse-overlayfs's .wh..opq whiteouts, at any depth, and nothing else", (t) => {
+  const upper = tempDir(t, 'strata-upper-');
+  fs.mkdirSync(path.join(upper, 'a/b'), { recursive: true });
+  for (const p of ['a/.wh..opq', 'a/b/.wh..opq', 'gone']) t.is(spawnSync('mknod', [path.join(upper, p), 'c', '0', '0']).status, 0);
+  // a regular file by that name is not the mount program's marker
+  fs.writeFileSync(path.join(upper, '.wh..opq'), '');
+  fs.writeFileSync(path.join(upper, 'a/.wh..wh..opq'), '');
+  t.deepEqual(mountProgramMarkers(upper).sort(), ['a/.wh..opq', 'a/b/.wh..opq']);
 });

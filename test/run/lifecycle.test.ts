@@ -117,13 +117,16 @@ test('run -d --rm removes its record when the command ends; logs -f follows to t
   t.true(await eventually(() => processesUsing(ctx.root).length === 0));
 });
 
-test('a killed supervisor leaves a stale record: ps says so, rm -f clears its FUSE daemon', async (t) => {
+test('a killed supervisor leaves a stale record and no process: its FUSE daemon ends by itself; rm clears the record', async (t) => {
   const ctx = makeCtx(t, image);
   const id = await detach(ctx, 'victim');
   const st = stateOf(ctx, id);
+  t.truthy(st.daemon, 'the mount program left a daemon');
   process.kill(st.supervisor.pid, 'SIGKILL');
-  // its pid 1 dies with it (parent-death signal); the FUSE daemon is an orphan now
+  // its pid 1 dies with it (parent-death signal); the reaper unmounts, so the daemon ends
   t.true(await eventually(() => !fs.existsSync(`/proc/${st.init.pid}`)));
+  t.true(await eventually(() => !fs.existsSync(`/proc/${st.daemon!.pid}`), 10_000), 'the FUSE daemon outlived its supervisor');
+  t.true(await eventually(() => processesUsing(ctx.root).length === 0), processesUsing(ctx.root).join('\n'));
   t.true(await eventually(() => statusOf(ctx, 'victim') === 'stale'));
   t.regex(strata(ctx, ['ps', '-a']).out, /Stale .*victim/);
   t.false(strata(ctx, ['ps']).out.includes('victim'), 'not shown as running');

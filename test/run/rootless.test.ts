@@ -55,7 +55,7 @@ test('rootless: /sys, hostname, volumes, exit codes, and bad input', async (t) =
   t.deepEqual(processesUsing(ctx.root), []);
 });
 
-test('rootless -d, exec (nsenter into the user namespace), stop, and a killed strata', async (t) => {
+test('rootless -d, exec (nsenter into the user namespace), stop, and a killed strata (with and without --rm)', async (t) => {
   const ctx = makeCtx(t, image, true);
   const d = await run(ctx, { command: ['sh', '-c', 'echo up; trap "exit 3" TERM; while true; do sleep 0.05; done'], detach: true, name: 'svc' });
   t.is(d.code, 0, d.err);
@@ -75,6 +75,12 @@ test('rootless -d, exec (nsenter into the user namespace), stop, and a killed st
   await k.closed;
   t.true(await eventually(() => processesUsing(ctx.root).length === 0), processesUsing(ctx.root).join('\n'));
   t.regex(strata(ctx, ['ps', '-a']).out, /Exited \(137\).*orphan/);
+  const g = spawnRun(ctx, { command: ['sh', '-c', 'echo ready; sleep 1000'], name: 'orphan-rm', rm: true });
+  t.true(await eventually(() => g.output().includes('ready'), 10_000), g.output());
+  g.child.kill('SIGKILL');
+  await g.closed;
+  t.true(await eventually(() => !strata(ctx, ['ps', '-a']).out.includes('orphan-rm'), 10_000), strata(ctx, ['ps', '-a']).out);
+  t.true(await eventually(() => processesUsing(ctx.root).length === 0), processesUsing(ctx.root).join('\n'));
 });
 
 test('rootless -it: a terminal from the container\'s own devpts', async (t) => {

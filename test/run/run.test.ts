@@ -190,7 +190,7 @@ test('volumes: read-write and read-only binds; symlinks in the image cannot aim 
   t.false(fs.existsSync(`/${probe}`));
 });
 
-test('signals are forwarded to the command; a killed strata takes its container down', async (t) => {
+test('signals are forwarded to the command; a killed strata takes its container down (and its record with --rm)', async (t) => {
   const ctx = makeCtx(t, image);
   const r = spawnRun(ctx, { ...sh('trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.05; done'), rm: true });
   t.true(await eventually(() => r.output().includes('ready'), 10_000), r.output());
@@ -206,6 +206,14 @@ test('signals are forwarded to the command; a killed strata takes its container 
   t.true(await eventually(() => processesUsing(ctx.root).length === 0, 5000), processesUsing(ctx.root).join('\n'));
   const ps = strata(ctx, ['ps', '-a']);
   t.regex(ps.out, /Exited \(137\).*orphan/);
+  // with --rm, strata-init removes the record strata could not
+  const g = spawnRun(ctx, { ...sh('echo ready; sleep 1000'), name: 'orphan-rm', rm: true });
+  t.true(await eventually(() => g.output().includes('ready'), 10_000));
+  g.child.kill('SIGKILL');
+  await g.closed;
+  t.true(await eventually(() => !strata(ctx, ['ps', '-a']).out.includes('orphan-rm'), 10_000), strata(ctx, ['ps', '-a']).out);
+  t.true(await eventually(() => containerDirs(ctx).length === 1), 'only the first orphan is left');
+  t.true(await eventually(() => processesUsing(ctx.root).length === 0, 5000), processesUsing(ctx.root).join('\n'));
 });
 
 test('-it gives the command a real terminal (through a pty); exec -it uses the caller\'s', async (t) => {

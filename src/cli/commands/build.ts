@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { buildImage, parseBuildArgs, parseTimestamp } from '../../build/index.js';
 
 interface Args {
   context: string;
@@ -30,6 +29,7 @@ export const buildCommand: CommandModule<object, Args> = {
       .option('timestamp', { type: 'string', describe: 'epoch seconds or ISO date for created times and file times (default $SOURCE_DATE_EPOCH)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image id' }),
   handler: async (a) => {
+    const { buildImage, parseBuildArgs, parseTimestamp } = await import('../../build/index.js');
     const say = (s: string): void => void (a.quiet || process.stdout.write(s + '\n'));
     const r = await buildImage({
       root: a.root,

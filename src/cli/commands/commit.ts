@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { commitContainer } from '../../run/commit.js';
-import { storeRoot } from '../../image/root.js';
 import { list } from './run.js';
 
 interface Args {
@@ -23,6 +21,8 @@ export const commitCommand: CommandModule<object, Args> = {
       .option('author', { alias: 'a', type: 'string', describe: 'author of the new image' })
       .option('change', { alias: 'c', type: 'string', describe: 'a Dockerfile instruction to apply (CMD, ENV, ...); repeatable' }),
   handler: async (a) => {
+    const { commitContainer } = await import('../../run/commit.js');
+    const { storeRoot } = await import('../../image/root.js');
     const img = await commitContainer(storeRoot(a.root), a.container, a.image, { message: a.message, author: a.author, changes: list(a.change) });
     process.stdout.write(`${img.id}\n`);
   },

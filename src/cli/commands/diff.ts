@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { containerChanges } from '../../run/diff.js';
-import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;
@@ -11,7 +9,9 @@ export const diffCommand: CommandModule<object, Args> = {
   command: 'diff <container>',
   describe: "what a container changed in its image: A added, C changed, D deleted",
   builder: (y) => y.positional('container', { type: 'string', demandOption: true, describe: 'name or id' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { containerChanges } = await import('../../run/diff.js');
+    const { storeRoot } = await import('../../image/root.js');
     for (const ch of containerChanges(storeRoot(a.root), a.container)) process.stdout.write(`${ch.kind} ${ch.path}\n`);
   },
 };

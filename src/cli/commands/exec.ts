@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { execInContainer } from '../../run/exec.js';
-import { storeRoot } from '../../image/root.js';
 import { commandTail, list } from './run.js';
 
 interface Args {
@@ -25,6 +23,8 @@ export const execCommand: CommandModule<object, Args> = {
       .option('env', { alias: 'e', type: 'string', describe: 'set K=V; repeatable' })
       .option('workdir', { alias: 'w', type: 'string', describe: "working directory (default: the container's)" }),
   handler: async (a) => {
+    const { execInContainer } = await import('../../run/exec.js');
+    const { storeRoot } = await import('../../image/root.js');
     process.exitCode = await execInContainer(storeRoot(a.root), a.container, commandTail(a), {
       interactive: a.interactive, tty: a.tty, env: list(a.env), workdir: a.workdir,
     });

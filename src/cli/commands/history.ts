@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
-import { historyRows } from '../../image/listing.js';
 import { ago, humanSize, table } from '../format.js';
 
 interface Args extends GlobalArgs {
@@ -18,7 +16,9 @@ export const historyCommand: CommandModule<GlobalArgs, Args> = {
       .positional('image', { type: 'string', demandOption: true, describe: 'name[:tag] or id' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
       .option('no-trunc', { type: 'boolean', default: false, describe: 'do not shorten CREATED BY' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
+    const { historyRows } = await import('../../image/listing.js');
     const rows = historyRows(openStore(a.root), a.image);
     if (a.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
     const by = (s: string): string => (a['no-trunc'] || s.length <= 45 ? s : s.slice(0, 44) + '…');

@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
-import { imageRows } from '../../image/listing.js';
 import { ago, humanSize, table } from '../format.js';
 
 interface Args extends GlobalArgs {
@@ -16,7 +14,9 @@ export const imagesCommand: CommandModule<GlobalArgs, Args> = {
     y
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print image ids only' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
+    const { imageRows } = await import('../../image/listing.js');
     const rows = imageRows(openStore(a.root));
     if (a.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
     else if (a.quiet) process.stdout.write([...new Set(rows.map((r) => r.id.slice(7, 19)))].map((i) => i + '\n').join(''));

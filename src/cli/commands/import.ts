@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
-import { importImage } from '../../image/image-import.js';
 import { progress } from '../progress.js';
 
 interface Args extends GlobalArgs {
@@ -17,6 +15,8 @@ export const importCommand: CommandModule<GlobalArgs, Args> = {
       .positional('source', { type: 'string', demandOption: true, describe: 'ROOTFS_DIR or TARBALL' })
       .positional('ref', { type: 'string', demandOption: true, describe: 'NAME[:TAG] of the new image' }),
   handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
+    const { importImage } = await import('../../image/image-import.js');
     const bar = progress('importing');
     let n = 0;
     const img = await importImage(openStore(a.root), a.source, a.ref, { onBytes: (b) => bar.update((n += b)) });

@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { storeRoot } from '../../image/root.js';
-import { inspectAny } from '../../run/run.js';
 
 interface Args {
   root?: string;
@@ -13,6 +11,8 @@ export const inspectCommand: CommandModule<object, Args> = {
   describe: 'containers (config, state, status) or images, as a JSON array',
   builder: (y) => y.positional('refs', { type: 'string', array: true, demandOption: true, describe: 'container name or id, or image' }),
   handler: async (a) => {
+    const { storeRoot } = await import('../../image/root.js');
+    const { inspectAny } = await import('../../run/run.js');
     const root = storeRoot(a.root);
     const out: unknown[] = [];
     for (const ref of a.refs) out.push(await inspectAny(root, ref));

@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { killContainer } from '../../run/lifecycle.js';
-import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;
@@ -15,7 +13,9 @@ export const killCommand: CommandModule<object, Args> = {
     y
       .positional('containers', { type: 'string', array: true, demandOption: true, describe: 'names or ids' })
       .option('signal', { alias: 's', type: 'string', default: 'KILL', describe: 'signal name or number' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { killContainer } = await import('../../run/lifecycle.js');
+    const { storeRoot } = await import('../../image/root.js');
     for (const ref of a.containers) {
       killContainer(storeRoot(a.root), ref, a.signal);
       process.stdout.write(`${ref}\n`);

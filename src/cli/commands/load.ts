@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
-import { loadArchive } from '../../image/archive-load.js';
 import { progress } from '../progress.js';
 
 interface Args extends GlobalArgs {
@@ -17,6 +15,8 @@ export const loadCommand: CommandModule<GlobalArgs, Args> = {
       .option('input', { alias: 'i', type: 'string', demandOption: true, describe: 'archive file (or OCI layout dir) to read' })
       .option('name', { type: 'string', describe: 'image name for entries that carry only a tag (default: from the file name)' }),
   handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
+    const { loadArchive } = await import('../../image/archive-load.js');
     const bar = progress('loading');
     const r = await loadArchive(openStore(a.root), a.input, { onBytes: (n, t) => bar.update(n, t), ...(a.name ? { defaultName: a.name } : {}) });
     bar.done();

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { login, logout } from '../../registry/login.js';
 import { UserError } from '../errors.js';
 
 interface LoginArgs {
@@ -62,6 +61,7 @@ export const loginCommand: CommandModule<object, LoginArgs> = {
       .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input' })
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require https with a valid certificate (false also allows plain http)' }),
   handler: async (a) => {
+    const { login } = await import('../../registry/login.js');
     if (!a.username) throw new UserError('login: give a user name with -u USER');
     let password = a.password;
     if (a['password-stdin']) password = await readStdin();
@@ -78,7 +78,8 @@ export const logoutCommand: CommandModule<object, { registry: string }> = {
   command: 'logout <registry>',
   describe: 'forget the credentials kept for a registry',
   builder: (y) => y.positional('registry', { type: 'string', demandOption: true, describe: 'HOST[:PORT]' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { logout } = await import('../../registry/login.js');
     process.stdout.write(`Removed login credentials for ${logout(a.registry)}\n`);
   },
 };

@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { containerLogs } from '../../run/logs.js';
-import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;
@@ -16,6 +14,8 @@ export const logsCommand: CommandModule<object, Args> = {
       .positional('container', { type: 'string', demandOption: true, describe: 'name or id' })
       .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing until the container exits' }),
   handler: async (a) => {
+    const { containerLogs } = await import('../../run/logs.js');
+    const { storeRoot } = await import('../../image/root.js');
     await containerLogs(storeRoot(a.root), a.container, process.stdout, a.follow);
   },
 };

@@ -1,7 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { describeStatus, shortId } from '../../run/lifecycle.js';
-import { storeRoot } from '../../image/root.js';
-import { psList } from '../../run/run.js';
 
 interface Args {
   root?: string;
@@ -16,7 +13,10 @@ export const psCommand: CommandModule<object, Args> = {
     y
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'also stopped and stale containers' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only ids' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { describeStatus, shortId } = await import('../../run/lifecycle.js');
+    const { storeRoot } = await import('../../image/root.js');
+    const { psList } = await import('../../run/run.js');
     const rows = psList(storeRoot(a.root), a.all);
     if (a.quiet) {
       for (const c of rows) process.stdout.write(`${shortId(c.config.id)}\n`);

@@ -1,9 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openContent } from '../../registry/root.js';
-import { pull } from '../../registry/pull.js';
-import { parsePlatform } from '../../registry/manifest.js';
-import { progressOn } from '../../registry/progress.js';
 
 interface Args extends GlobalArgs {
   reference: string;
@@ -22,6 +18,10 @@ export const pullCommand: CommandModule<GlobalArgs, Args> = {
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to choose from a multi-platform image (default: this machine)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
+    const { openContent } = await import('../../registry/root.js');
+    const { pull } = await import('../../registry/pull.js');
+    const { parsePlatform } = await import('../../registry/manifest.js');
+    const { progressOn } = await import('../../registry/progress.js');
     const r = await pull(a.reference, openContent(a.root), {
       tlsVerify: a['tls-verify'],
       ...(a.platform ? { platform: parsePlatform(a.platform) } : {}),

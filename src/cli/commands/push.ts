@@ -1,8 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openContent } from '../../registry/root.js';
-import { push } from '../../registry/push.js';
-import { progressOn } from '../../registry/progress.js';
 
 interface Args extends GlobalArgs {
   image: string;
@@ -21,6 +18,9 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require https with a valid certificate (false also allows plain http)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
+    const { openContent } = await import('../../registry/root.js');
+    const { push } = await import('../../registry/push.js');
+    const { progressOn } = await import('../../registry/progress.js');
     const r = await push(a.image, a.destination, openContent(a.root, false), {
       tlsVerify: a['tls-verify'],
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),

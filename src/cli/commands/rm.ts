@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { removeContainer } from '../../run/lifecycle.js';
-import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;
@@ -16,6 +14,8 @@ export const rmCommand: CommandModule<object, Args> = {
       .positional('containers', { type: 'string', array: true, demandOption: true, describe: 'names or ids' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first; clear a stale record' }),
   handler: async (a) => {
+    const { removeContainer } = await import('../../run/lifecycle.js');
+    const { storeRoot } = await import('../../image/root.js');
     for (const ref of a.containers) {
       await removeContainer(storeRoot(a.root), ref, a.force);
       process.stdout.write(`${ref}\n`);

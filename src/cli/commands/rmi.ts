@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
 
 interface Args extends GlobalArgs {
   images: string[];
@@ -15,6 +14,7 @@ export const rmiCommand: CommandModule<GlobalArgs, Args> = {
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'IMAGE... (name[:tag] or id)' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'remove even if a container uses it' }),
   handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
     const store = openStore(a.root);
     for (const ref of a.images) {
       const r = await store.removeImage(ref, { force: a.force });

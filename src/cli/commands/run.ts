@@ -1,7 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { resolveImage } from '../../run/image.js';
-import { storeRoot } from '../../image/root.js';
-import { runContainer } from '../../run/run.js';
 
 interface Args {
   root?: string;
@@ -45,6 +42,9 @@ export const runCommand: CommandModule<object, Args> = {
       .option('network', { type: 'string', default: 'none', choices: ['none', 'host'], describe: 'none: only loopback; host: the host network' })
       .option('volume', { alias: 'v', type: 'string', describe: 'bind HOSTDIR:DIR[:ro]; repeatable' }),
   handler: async (a) => {
+    const { resolveImage } = await import('../../run/image.js');
+    const { storeRoot } = await import('../../image/root.js');
+    const { runContainer } = await import('../../run/run.js');
     const root = storeRoot(a.root);
     const image = await resolveImage(root, a.image);
     process.exitCode = await runContainer(

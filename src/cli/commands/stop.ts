@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { stopContainer } from '../../run/lifecycle.js';
-import { storeRoot } from '../../image/root.js';
 
 interface Args {
   root?: string;
@@ -16,6 +14,8 @@ export const stopCommand: CommandModule<object, Args> = {
       .positional('containers', { type: 'string', array: true, demandOption: true, describe: 'names or ids' })
       .option('time', { alias: 't', type: 'number', default: 10, describe: 'seconds to wait before SIGKILL' }),
   handler: async (a) => {
+    const { stopContainer } = await import('../../run/lifecycle.js');
+    const { storeRoot } = await import('../../image/root.js');
     for (const ref of a.containers) {
       await stopContainer(storeRoot(a.root), ref, a.time);
       process.stdout.write(`${ref}\n`);

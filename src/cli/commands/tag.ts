@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openStore } from '../../image/store.js';
 
 interface Args extends GlobalArgs {
   source: string;
@@ -14,7 +13,8 @@ export const tagCommand: CommandModule<GlobalArgs, Args> = {
     y
       .positional('source', { type: 'string', demandOption: true, describe: 'SOURCE image (name[:tag] or id)' })
       .positional('target', { type: 'string', demandOption: true, describe: 'TARGET NAME[:TAG]' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { openStore } = await import('../../image/store.js');
     const store = openStore(a.root);
     store.tag(store.resolveImage(a.source), a.target);
   },

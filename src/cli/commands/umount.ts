@@ -1,7 +1,5 @@
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { unmount } from '../../fuse/unmount.js';
-import { mountAt } from '../../fuse/mounts.js';
 import { UserError } from '../errors.js';
 
 interface Args {
@@ -27,7 +25,9 @@ export const umountCommand: CommandModule<object, Args> = {
     y
       .positional('mountpoint', { type: 'string', demandOption: true, describe: 'where it is mounted' })
       .option('lazy', { alias: 'l', type: 'boolean', default: false, describe: 'detach now even if busy' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { unmount } = await import('../../fuse/unmount.js');
+    const { mountAt } = await import('../../fuse/mounts.js');
     const m = mountAt(a.mountpoint);
     if (!m) throw new UserError(`${a.mountpoint}: not mounted`);
     if (!m.fstype.startsWith('fuse')) throw new UserError(`${a.mountpoint}: not a FUSE mount (${m.fstype})`);
