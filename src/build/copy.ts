@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
 import type { CopyEntry } from './sources.js';
-import { extractArchive } from './archive.js';
+import { mergeInto } from './archive.js';
 
 export interface WriteOptions {
   /** the image's own entry at an absolute path, if any (parents keep its metadata) */
@@ -14,6 +14,8 @@ export interface WriteOptions {
   clamp?: number;
   /** the time a created parent gets (seconds) */
   now: number;
+  /** ADD: each archive entry's contents, unpacked beforehand (archive.ts), moved in here */
+  unpacked?: ReadonlyMap<CopyEntry, string>;
 }
 
 interface Meta {
@@ -86,7 +88,7 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
         break;
       case 'archive':
         ensureDir(e.dest, undefined);
-        extractArchive(e.hostPath!, p, path.basename(e.hostPath!));
+        mergeInto(o.unpacked!.get(e)!, p);
         break;
       case 'file': {
         fs.rmSync(p, { force: true, recursive: true });
