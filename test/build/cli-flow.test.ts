@@ -80,8 +80,9 @@ test('a failing RUN names the step, exit status and output, and its last good im
 test('strata prune drops build cache entries whose image was removed, and keeps the others', async (t) => {
   const root = await freshRoot(t);
   const ctx = context(t, 'FROM busybox\nCOPY app.sh /app/\nENV B=2\n');
-  const first = strata(root, ['build', ctx, '-q', '-t', 'app']);
+  const first = strata(root, ['build', '-q', '-t', 'app', '-t', 'app:v1', ctx]);
   t.is(first.status, 0, first.stderr);
+  t.deepEqual(new ImageStore(root).resolveImage('app').names.sort(), ['app:latest', 'app:v1'], '-t before the context, twice');
   const cacheDir = path.join(root, 'build-cache');
   t.is(fs.readdirSync(cacheDir).length, 2);
   const keep = JSON.parse(strata(root, ['prune', '--json']).stdout) as { buildCache: number };
@@ -89,6 +90,7 @@ test('strata prune drops build cache entries whose image was removed, and keeps 
   t.is(fs.readdirSync(cacheDir).length, 2);
   // the final image and the COPY step's: both cache entries then point at removed images
   t.is(strata(root, ['rmi', 'app']).status, 0);
+  t.is(strata(root, ['rmi', 'app:v1']).status, 0);
   for (const img of new ImageStore(root).listImages()) if (!img.names.length) t.is(strata(root, ['rmi', img.id]).status, 0);
   const pruned = JSON.parse(strata(root, ['prune', '--json']).stdout) as { buildCache: number };
   t.is(pruned.buildCache, 2);
