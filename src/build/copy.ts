@@ -86,10 +86,13 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
           dirMeta.set(p, meta);
         }
         break;
-      case 'archive':
+      case 'archive': {
         ensureDir(e.dest, undefined);
-        mergeInto(o.unpacked!.get(e)!, p);
+        const from = o.unpacked?.get(e);
+        if (!from) throw new Error(`${e.dest}: archive not unpacked beforehand (archive.ts unpackArchive)`);
+        mergeInto(from, p);
         break;
+      }
       case 'file': {
         fs.rmSync(p, { force: true, recursive: true });
         // files hard-linked in the source stay linked in the layer, as BuildKit keeps them

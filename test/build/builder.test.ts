@@ -8,12 +8,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { build, shortId, type BuildOptions, type BuildResult } from '../../src/build/builder.js';
 import { LayerView } from '../../src/build/layerview.js';
 import { BuildError } from '../../src/build/errors.js';
 import { type CountingStore, depsFor, storeWithBusybox } from './fixture.js';
 import { distDir, repoRoot } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { makeTar } from '../helpers/images.js';
 
 function context(t: ExecutionContext, files: Record<string, string>): string {
   const dir = tempDir(t, 'strata-build-ctx-');
@@ -329,4 +331,40 @@ test('COPY --from an image; COPY and WORKDIR through an image symlink keep the s
   t.is(read(store, r.image.id, 'usr/lib/real/f'), 'F');
   t.true(v.isDir('usr/lib/real/w'));
   t.is(read(store, r.image.id, 'p'), read(store, 'busybox', 'etc/passwd'));
+});
+
+test('FROM scratch: a config-only image (no layer), then a COPY layer on it; both resolve in the store', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, { Dockerfile: 'FROM scratch\nLABEL only=config\n', f: 'F' });
+  const meta = await run(store, ctx, { tags: ['meta'] });
+  t.deepEqual(meta.image.manifest.layers, []);
+  t.deepEqual(meta.image.config.rootfs.diff_ids, []);
+  t.deepEqual(meta.image.config.history!.map((h) => [h.created_by, h.empty_layer]), [['/bin/sh -c #(nop)  LABEL only=config', true]]);
+  t.is(store.resolveImage('meta').id, meta.image.id);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM meta\nCOPY f /f\n');
+  const files = await run(store, ctx);
+  t.is(files.image.layerDirs.length, 1);
+  t.is(read(store, files.image.id, 'f'), 'F');
+  t.deepEqual(files.image.config.config!.Labels, { only: 'config' });
+});
+
+test('ADD unpacks with the image module\'s hardened extraction: xz and gzip tars; .. and writes through a symlink refused', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, { Dockerfile: 'FROM busybox\nRUN mkdir /x && echo kept > /x/old\nADD good.tar.xz good.tar.gz /x/\n' });
+  const good = await makeTar([{ name: 'd/', type: 'directory' }, { name: 'd/f', content: 'from xz\n', uid: 7, gid: 8, mode: 0o640 }]);
+  fs.writeFileSync(path.join(ctx, 'good.tar.xz'), spawnSync('xz', ['-c'], { input: good }).stdout);
+  fs.writeFileSync(path.join(ctx, 'good.tar.gz'), zlib.gzipSync(await makeTar([{ name: 'd/g', content: 'from gzip\n' }])));
+  const r = await run(store, ctx);
+  t.is(read(store, r.image.id, 'x/d/f'), 'from xz\n');
+  t.is(read(store, r.image.id, 'x/d/g'), 'from gzip\n', 'two archives merge into one dir');
+  t.is(read(store, r.image.id, 'x/old'), 'kept\n');
+  const f = new LayerView(r.image.layerDirs).lstat('x/d/f')!.attr;
+  t.deepEqual([f.uid, f.gid, f.mode & 0o7777], [7, 8, 0o640]);
+
+  fs.writeFileSync(path.join(ctx, 'evil.tar'), await makeTar([{ name: '../../escape', content: 'x' }]));
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nADD evil.tar /x/\n');
+  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: /^ADD evil\.tar: cannot unpack: .*\.\./ });
+  fs.writeFileSync(path.join(ctx, 'evil.tar'), await makeTar([{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', content: 'owned\n' }]));
+  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: /^ADD evil\.tar: cannot unpack: .*symlink/ });
+  t.is(read(store, 'busybox', 'etc/passwd').includes('owned'), false);
 });
