@@ -5,6 +5,8 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
 import { ImageStore } from '../../src/image/store.js';
 import { distDir } from '../helpers/daemon.js';
 import { busyboxImage } from '../helpers/images.js';
@@ -39,6 +41,21 @@ function context(t: ExecutionContext, dockerfile: string): string {
 
 const REPRO = 'FROM busybox\nCOPY app.sh /app/\nADD p.tar.gz /x/\nRUN echo built > /app/built && mkdir /app/dir && touch /app/dir/new\nENV A=1\n';
 
+/** every entry's mtime (seconds) in a tar */
+async function tarTimes(tarBytes: Buffer): Promise<number[]> {
+  const out: number[] = [];
+  const x = tar.extract();
+  const done = (async () => {
+    for await (const e of x) {
+      out.push(Math.floor(e.header.mtime!.getTime() / 1000));
+      e.resume();
+    }
+  })();
+  x.end(tarBytes);
+  await done;
+  return out;
+}
+
 function built(root: string, id: string): { manifestDigest: string; layers: string[] } {
   const img = new ImageStore(root).resolveImage(id);
   return { manifestDigest: img.manifestDigest, layers: img.manifest.layers.map((l) => l.digest) };
@@ -58,6 +75,17 @@ test('SOURCE_DATE_EPOCH or --timestamp: two builds in fresh stores give the same
   t.is(rb.stdout.trim(), id);
   t.deepEqual(built(b, id), built(a, id));
   t.is(new ImageStore(a).resolveImage(id).config.created, '2023-11-14T22:13:20.000Z');
+  // the layers the build made: gzip header without a time, no entry time after the epoch
+  const store = new ImageStore(a);
+  const own = store.resolveImage(id).manifest.layers.slice(1);
+  t.is(own.length, 3, 'COPY, ADD, RUN');
+  for (const l of own) {
+    const blob = fs.readFileSync(path.join(a, 'blobs/sha256', l.digest.slice(7)));
+    t.is(blob.readUInt32LE(4), 0, 'gzip MTIME is 0');
+    const times = await tarTimes(zlib.gunzipSync(blob));
+    t.true(times.length > 0);
+    t.true(times.every((s) => s <= 1700000000), times.join(' '));
+  }
   const rc = strata(c, ['build', '-q', '--timestamp', '1700000001', ctx]);
   t.is(rc.status, 0, rc.stderr);
   t.not(rc.stdout.trim(), id, 'another time, another image');
