@@ -255,6 +255,16 @@ static napi_value js_copy_file_range(napi_env env, napi_callback_info info) {
   return make_int64(env, done);
 }
 
+/* dup3(oldfd, newfd, O_CLOEXEC): newfd now names oldfd's file, atomically, even while
+ * other threads read through it (the union swaps a copied-up file under open handles). */
+static napi_value js_dup3(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int32_t oldfd, newfd;
+  if (!arg_int32(env, argv[0], &oldfd) || !arg_int32(env, argv[1], &newfd)) return NULL;
+  if (dup3(oldfd, newfd, O_CLOEXEC) < 0) return throw_errno(env, errno, "dup3", NULL);
+  return make_undefined(env);
+}
+
 static napi_value js_umount2(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   char *path;
@@ -312,6 +322,7 @@ void sys_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "fchownat", js_fchownat);
   export_fn(env, exports, "ficlone", js_ficlone);
   export_fn(env, exports, "copyFileRange", js_copy_file_range);
+  export_fn(env, exports, "dup3", js_dup3);
   export_fn(env, exports, "umount2", js_umount2);
   export_fn(env, exports, "statvfs", js_statvfs);
   napi_value c;

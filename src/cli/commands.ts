@@ -2,7 +2,9 @@
 // they drive. Add new ones to this list, one line each.
 import type { CommandModule } from 'yargs';
 // union mounts
+import { mountCommand } from './commands/mount.js';
 import { umountCommand } from './commands/umount.js';
+import { explainCommand } from './commands/explain.js';
 // images
 import { importCommand } from './commands/import.js';
 import { saveCommand } from './commands/save.js';
@@ -32,7 +34,9 @@ import { buildCommand } from './commands/build.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' own typing of heterogeneous commands
 export const commands: CommandModule<any, any>[] = [
+  mountCommand,
   umountCommand,
+  explainCommand,
   importCommand,
   saveCommand,
   loadCommand,

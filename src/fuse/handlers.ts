@@ -2,18 +2,11 @@
 // Promise; throwing a SysError answers its errno, anything else answers EIO. A missing
 // method answers ENOSYS.
 import type { Attr, StatVfs } from '../sys/native.js';
+import type { AttrChange } from '../sys/index.js';
 import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext } from './native.js';
 
 /** The fields a setattr asks to change; nsec may be UTIME_NOW. */
-export interface SetAttr {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atime?: number;
-  atimeNsec?: number;
-  mtime?: number;
-  mtimeNsec?: number;
+export interface SetAttr extends AttrChange {
   ctime?: number;
   ctimeNsec?: number;
 }

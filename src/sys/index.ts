@@ -9,6 +9,18 @@ export type { Attr, StatVfs } from './native.js';
 export { SysError, E, errnoFrom, errnoOf, hasErrno, toSysError } from './errors.js';
 
 export const C = native.constants;
+
+/** The fields a setattr changes (undefined: unchanged); an nsec may be UTIME_NOW. */
+export interface AttrChange {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  atimeNsec?: number;
+  mtime?: number;
+  mtimeNsec?: number;
+}
 export const O = fs.constants;
 
 export const S_IFMT = 0o170000;
@@ -105,3 +117,15 @@ export const copyFileRange = (fdIn: number, fdOut: number, length: number): numb
   call(() => native.copyFileRange(fdIn, fdOut, length));
 export const statvfs = (p: string): StatVfs => call(() => native.statvfs(p));
 export const umount2 = (p: string, flags: number): void => call(() => native.umount2(p, flags));
+/** Makes newfd name oldfd's file (close-on-exec), atomically. */
+export const dup3 = (oldfd: number, newfd: number): void => call(() => native.dup3(oldfd, newfd));
+
+/** Copies a file's data off the JS thread (libuv's threadpool): FICLONE where the
+ * filesystem allows, then copy_file_range/sendfile. Creates dest exclusively. */
+export async function copyFileAsync(src: string, dest: string): Promise<void> {
+  try {
+    await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
+  } catch (e) {
+    throw toSysError(e);
+  }
+}

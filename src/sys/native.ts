@@ -62,6 +62,7 @@ export interface Native {
   fchownat(path: string, uid: number, gid: number, nofollow: boolean): void;
   ficlone(destFd: number, srcFd: number): void;
   copyFileRange(fdIn: number, fdOut: number, length: number): number;
+  dup3(oldfd: number, newfd: number): void;
   umount2(path: string, flags: number): void;
   statvfs(path: string): StatVfs;
   constants: NativeConstants;

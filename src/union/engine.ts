@@ -1,0 +1,330 @@
+// The union engine's API: what a FUSE adapter (or a test) calls, by node id. Pure
+// semantics over real layer directories; knows nothing of FUSE.
+import { LRUCache } from 'lru-cache';
+import * as sys from '../sys/index.js';
+import type { Attr, StatVfs } from '../sys/index.js';
+import { UnionCore } from './core.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry } from './dir.js';
+import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
+import { presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
+import { detectUserxattr, prepareWorkdir } from './layers.js';
+import { lookupName } from './namei.js';
+import { entryIno, listMerged, type MergedEntry } from './readdir.js';
+import type { AttrChange, Caller, UnionConfig } from './types.js';
+import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
+
+export { ROOT_ID } from './inode.js';
+export type { Node } from './inode.js';
+
+export interface DirEntryOut {
+  name: string;
+  off: number;
+  ino: number | bigint;
+  type: number;
+}
+
+interface DirHandle {
+  node: Node;
+  entries: MergedEntry[] | undefined;
+}
+
+export class Union {
+  readonly core: UnionCore;
+  private readonly dirs = new Map<number, DirHandle>();
+  private nextDirHandle = 1;
+  /** listings of lower-only dirs: immutable until copied up (which changes their key) */
+  private readonly listings = new LRUCache<string, MergedEntry[]>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.length + 1 });
+
+  /** Prepares workdir/work (crash leftovers removed) and detects the xattr namespace.
+   * The config must have passed validateConfig. */
+  static open(config: UnionConfig): Union {
+    const c = { ...config };
+    if (c.work !== undefined && !c.readOnly) {
+      prepareWorkdir(c.work);
+      if (c.userxattr === undefined) c.userxattr = detectUserxattr(c.work);
+    }
+    return new Union(c);
+  }
+
+  private constructor(config: UnionConfig) {
+    this.core = new UnionCore(config);
+  }
+
+  get config(): UnionConfig {
+    return this.core.config;
+  }
+
+  get timeout(): number {
+    return this.core.config.timeout;
+  }
+
+  node(id: number): Node {
+    return this.core.nodes.get(id);
+  }
+
+  lookup(parentId: number, name: string): Node {
+    return this.lookupEntry(parentId, name).node;
+  }
+
+  /** lookup with the attr the lookup saw (no second stat for the kernel's entry) */
+  lookupEntry(parentId: number, name: string): { node: Node; attr: Attr } {
+    const parent = this.node(parentId);
+    const r = lookupName(this.core.stack, this.core.dirOf(parent), name).found;
+    if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
+    const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
+    n.nlookup++;
+    return { node: n, attr: this.withKernelNlink(n, presentAttr(n, r.attr, this.core.ids)) };
+  }
+
+  /** Looks a merged path up from the root, counting one lookup per component (tests, explain). */
+  lookupPath(p: string): Node {
+    let n = this.node(ROOT_ID);
+    for (const part of p.split('/').filter((x) => x !== '')) n = this.lookup(n.id, part);
+    return n;
+  }
+
+  forget(id: number, count: number): void {
+    this.core.nodes.forget(id, count);
+  }
+
+  getattr(id: number, fd?: number): Attr {
+    const n = this.node(id);
+    const f = fd !== undefined && fd >= 0 ? fd : this.unlinkedFd(n);
+    const real = f !== undefined ? sys.fstat(f) : sys.lstat(realPathOf(this.core.stack, n));
+    return this.withKernelNlink(n, presentAttr(n, real, this.core.ids));
+  }
+
+  /** An upper the kernel wrote with index=on holds an index link of a hard-linked file and
+   * records the count to show in the overlay nlink xattr ("U-1": upper nlink minus one). */
+  private withKernelNlink(n: Node, a: Attr): Attr {
+    if (!n.inUpper || !sys.isReg(a.mode) || a.nlink < 2 || n.aliases.length === 0) return a;
+    const v = sys.lgetxattrIfExists(this.core.stack.upperPath(n.path), `${this.core.stack.prefix}nlink`)?.toString();
+    const m = v?.match(/^([UL])([+-]\d+)$/);
+    if (!m) return a;
+    const base = m[1] === 'U' ? a.nlink : (n.lower?.attr.nlink ?? a.nlink);
+    const nlink = base + Number(m[2]);
+    return nlink > 0 ? { ...a, nlink } : a;
+  }
+
+  /** An fd of an open file whose every name is gone (it lives on until closed). */
+  private unlinkedFd(n: Node): number | undefined {
+    if (n.aliases.length > 0 || n.isDir) return undefined;
+    const fds = this.core.openFds.get(n.id);
+    if (!fds) return undefined;
+    for (const fd of fds) if (!this.core.lowerFds.get(n.id)?.has(fd)) return fd;
+    return undefined;
+  }
+
+  private track(n: Node, fd: number): number {
+    const set = this.core.openFds.get(n.id) ?? new Set<number>();
+    set.add(fd);
+    this.core.openFds.set(n.id, set);
+    return fd;
+  }
+
+  /** setattr of an open file with no name left: through its fd */
+  private setattrFd(n: Node, fd: number, set: AttrChange): Attr {
+    if (set.uid !== undefined || set.gid !== undefined) {
+      sys.fchown(fd, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+    }
+    if (set.mode !== undefined) sys.fchmod(fd, set.mode);
+    if (set.size !== undefined) sys.ftruncate(fd, set.size);
+    if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
+      const omit = sys.C.UTIME_OMIT;
+      sys.futimens(fd, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
+    }
+    return presentAttr(n, sys.fstat(fd), this.core.ids);
+  }
+
+  setattr(id: number, set: AttrChange): Promise<Attr> {
+    return this.core.mutex.run(async () => {
+      const n = this.node(id);
+      const unlinked = this.unlinkedFd(n);
+      if (unlinked !== undefined) return this.setattrFd(n, unlinked, set);
+      await this.core.ensureUp(n, { noData: set.size === 0 });
+      const p = this.core.stack.upperPath(n.path);
+      const real = sys.lstat(p);
+      if (set.uid !== undefined || set.gid !== undefined) {
+        sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+      }
+      if (set.mode !== undefined && !sys.isLnk(real.mode)) sys.chmod(p, set.mode);
+      if (set.size !== undefined) {
+        if (sys.isDir(real.mode)) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
+        sys.truncate(p, set.size);
+      }
+      if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
+        const omit = sys.C.UTIME_OMIT;
+        sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
+      }
+      return presentAttr(n, sys.lstat(p), this.core.ids);
+    });
+  }
+
+  readlink(id: number): string {
+    return sys.readlink(realPathOf(this.core.stack, this.node(id)));
+  }
+
+  mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) =>
+        sys.mknod(dest, mode, rdev),
+      ),
+    );
+  }
+
+  mkdir(parentId: number, name: string, mode: number, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700)),
+    );
+  }
+
+  symlink(parentId: number, name: string, target: string, caller: Caller): Promise<Node> {
+    return this.core.mutex.run(() =>
+      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) =>
+        sys.symlink(target, dest),
+      ),
+    );
+  }
+
+  /** open(2) with O_CREAT|O_EXCL of a new file; the fd is the caller's to close. */
+  create(parentId: number, name: string, mode: number, flags: number, caller: Caller): Promise<{ node: Node; fd: number }> {
+    return this.core.mutex.run(async () => {
+      let fd = -1;
+      const openFlags = (flags & ~(sys.O.O_TRUNC | sys.O.O_NOFOLLOW)) | sys.O.O_CREAT | sys.O.O_EXCL;
+      try {
+        const node = await createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
+          fd = sys.open(dest, openFlags, 0o600);
+        });
+        return { node, fd: this.track(node, fd) };
+      } catch (e) {
+        if (fd >= 0) sys.close(fd);
+        throw e;
+      }
+    });
+  }
+
+  link(id: number, newParentId: number, newName: string): Promise<Node> {
+    return this.core.mutex.run(() => linkEntry(this.core, this.node(id), this.node(newParentId), newName));
+  }
+
+  unlink(parentId: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => unlinkEntry(this.core, this.node(parentId), name));
+  }
+
+  rmdir(parentId: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => rmdirEntry(this.core, this.node(parentId), name));
+  }
+
+  rename(parentId: number, name: string, newParentId: number, newName: string, flags: number): Promise<void> {
+    return this.core.mutex.run(() => renameEntry(this.core, this.node(parentId), name, this.node(newParentId), newName, flags));
+  }
+
+  /** Opens the node's real file: the lower read-only, the upper (after a copy-up) to write.
+   * The fd is the caller's to close. */
+  async open(id: number, flags: number): Promise<number> {
+    const n = this.node(id);
+    const acc = flags & 0o3; // O_ACCMODE
+    const clean = flags & ~(sys.O.O_CREAT | sys.O.O_EXCL | sys.O.O_NOFOLLOW | sys.O.O_NOCTTY);
+    if (acc === sys.O.O_RDONLY && !(flags & sys.O.O_TRUNC)) {
+      const fd = sys.open(realPathOf(this.core.stack, n), clean);
+      if (!n.inUpper && !n.isDir) {
+        const set = this.core.lowerFds.get(n.id) ?? new Set<number>();
+        set.add(fd);
+        this.core.lowerFds.set(n.id, set);
+      }
+      return this.track(n, fd);
+    }
+    return this.core.mutex.run(async () => {
+      await this.core.ensureUp(n, { noData: (flags & sys.O.O_TRUNC) !== 0 });
+      return this.track(n, sys.open(this.core.stack.upperPath(n.path), clean));
+    });
+  }
+
+  /** The end of an fd open() gave. */
+  close(id: number, fd: number): void {
+    for (const m of [this.core.lowerFds, this.core.openFds]) {
+      const set = m.get(id);
+      if (set?.delete(fd) && set.size === 0) m.delete(id);
+    }
+    sys.close(fd);
+  }
+
+  opendir(id: number): number {
+    const n = this.node(id);
+    if (!n.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'opendir', n.path);
+    const fh = this.nextDirHandle++;
+    this.dirs.set(fh, { node: n, entries: undefined });
+    return fh;
+  }
+
+  private listing(n: Node): MergedEntry[] {
+    if (n.inUpper) return listMerged(this.core.stack, this.core.dirOf(n));
+    const cached = this.listings.get(n.key);
+    if (cached) return cached;
+    const l = listMerged(this.core.stack, this.core.dirOf(n));
+    this.listings.set(n.key, l);
+    return l;
+  }
+
+  /** Entries from offset on (at most max; inode numbers unless the caller looks each entry
+   * up anyway, as readdirplus does); the listing is taken at offset 0, once per
+   * pass, so offsets stay valid while entries come and go. */
+  readdir(fh: number, offset: number, max = 1024, withIno = true): DirEntryOut[] {
+    const h = this.dirs.get(fh);
+    if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
+    if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
+    const out: DirEntryOut[] = [];
+    const all = h.entries;
+    for (let i = offset; i < all.length + 2 && out.length < max; i++) {
+      if (i === 0) out.push({ name: '.', off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
+      else if (i === 1) out.push({ name: '..', off: 2, ino: 1, type: sys.S_IFDIR });
+      else {
+        const e = all[i - 2]!;
+        out.push({ name: e.name, off: i + 1, ino: withIno ? entryIno(this.core.stack, e) : 0, type: e.type });
+      }
+    }
+    return out;
+  }
+
+  releasedir(fh: number): void {
+    this.dirs.delete(fh);
+  }
+
+  statfs(): StatVfs {
+    return sys.statvfs(this.core.stack.upper?.root ?? this.core.stack.lowers[0]!.root);
+  }
+
+  getxattr(id: number, name: string): Buffer {
+    const n = this.node(id);
+    if (this.unlinkedFd(n) !== undefined) throw new sys.SysError(sys.E.ENODATA, 'getxattr', name);
+    if (name === EXPLAIN_XATTR || name.startsWith(EXPLAIN_XATTR + ':')) {
+      // "strata.explain:a/b" asks about a/b below this node (names that do not exist)
+      const rest = name.slice(EXPLAIN_XATTR.length + 1).split('/').filter((x) => x !== '' && x !== '.' && x !== '..');
+      return Buffer.from(JSON.stringify(this.explain([n.path, ...rest].filter((x) => x !== '').join('/'))));
+    }
+    return getXattr(this.core, n, name);
+  }
+
+  listxattr(id: number): string[] {
+    return listXattrs(this.core, this.node(id));
+  }
+
+  setxattr(id: number, name: string, value: Buffer, flags: number): Promise<void> {
+    return this.core.mutex.run(() => setXattr(this.core, this.node(id), name, value, flags));
+  }
+
+  removexattr(id: number, name: string): Promise<void> {
+    return this.core.mutex.run(() => removeXattr(this.core, this.node(id), name));
+  }
+
+  explain(p: string): ExplainStep[] {
+    return explainPath(this.core, p);
+  }
+
+  /** nodes held for the kernel (for tests of forget) */
+  get nodeCount(): number {
+    return this.core.nodes.size;
+  }
+}
+
+

@@ -1,0 +1,207 @@
+// Nodes and their numbers (the kernel's inode.c): one node per underlying file identity,
+// so hard links are one kernel inode; st_ino stays the origin's across copy-up.
+import path from 'node:path';
+import * as sys from '../sys/index.js';
+import type { Attr } from '../sys/index.js';
+import type { Stack } from './layers.js';
+import type { IdMap } from './idmap.js';
+import type { Layer, LowerDir, Resolution } from './types.js';
+
+export const ROOT_ID = 1;
+
+/** The private xattr (in the mount's overlay namespace) holding the st_ino a copy-up keeps. */
+export const INO_XATTR = 'strata.ino';
+
+export class Node {
+  nlookup = 0;
+  /** merged paths naming this node ('' is the root); more than one for hard links */
+  aliases: string[];
+  isDir: boolean;
+  inUpper: boolean;
+  lower: { layer: Layer; path: string; attr: Attr } | undefined;
+  lowerDirs: LowerDir[];
+  opaque: boolean;
+  stIno: number | bigint;
+  key: string;
+  /** S_IFMT bits: a new file that reuses a dead one's inode number must not be taken for it */
+  readonly fmt: number;
+
+  constructor(readonly id: number, p: string, r: Resolution, key: string, stIno: number | bigint) {
+    this.aliases = [p];
+    this.isDir = r.isDir;
+    this.inUpper = r.inUpper;
+    this.lower = r.lower;
+    this.lowerDirs = [...r.lowerDirs];
+    this.opaque = r.opaque;
+    this.stIno = stIno;
+    this.key = key;
+    this.fmt = r.attr.mode & sys.S_IFMT;
+  }
+
+  get path(): string {
+    const p = this.aliases[0];
+    if (p === undefined) throw new sys.SysError(sys.E.ENOENT, 'node', String(this.id));
+    return p;
+  }
+
+  update(r: Resolution): void {
+    this.isDir = r.isDir;
+    this.inUpper = r.inUpper;
+    this.lower = r.lower ?? this.lower;
+    this.lowerDirs = [...r.lowerDirs];
+    this.opaque = r.opaque;
+  }
+
+  /** A merged directory: the kernel shows nlink 1 (counting subdirs across layers is not worth it). */
+  get isMerged(): boolean {
+    return this.isDir && ((this.inUpper && this.lowerDirs.length > 0) || (!this.inUpper && this.lowerDirs.length > 1));
+  }
+}
+
+export const keyOf = (a: Attr): string => `${a.dev}:${a.ino}`;
+
+/** The st_ino a resolution shows: a copy-up's recorded origin, else a lower dir merged
+ * under an upper one, else the real file's own. */
+export function stInoOf(stack: Stack, p: string, r: Resolution): number | bigint {
+  if (r.inUpper && stack.upper && (sys.isReg(r.attr.mode) || sys.isDir(r.attr.mode))) {
+    const v = sys.lgetxattrIfExists(stack.real(stack.upper, p), stack.prefix + INO_XATTR);
+    if (v) {
+      const s = v.toString();
+      return /^\d+$/.test(s) ? (Number(s) <= Number.MAX_SAFE_INTEGER ? Number(s) : BigInt(s)) : r.attr.ino;
+    }
+    if (r.isDir && r.lower && !r.opaque) return r.lower.attr.ino;
+  }
+  return r.attr.ino;
+}
+
+export class NodeTable {
+  private readonly byId = new Map<number, Node>();
+  private readonly byKey = new Map<string, Node>();
+  /** merged path -> node: renames and unlinks find their node without a scan */
+  private readonly byPath = new Map<string, Node>();
+  private nextId = ROOT_ID + 1;
+
+  constructor(root: Node) {
+    root.nlookup = 1;
+    this.byId.set(ROOT_ID, root);
+    this.byKey.set(root.key, root);
+    this.byPath.set('', root);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: number): Node {
+    const n = this.byId.get(id);
+    if (!n) throw new sys.SysError(sys.E.ESTALE, 'node', String(id));
+    return n;
+  }
+
+  find(key: string): Node | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** The node for a resolved entry: the existing one of the same file, or a new one. */
+  obtain(stack: Stack, p: string, r: Resolution): Node {
+    const key = keyOf(r.attr);
+    let n = this.byKey.get(key);
+    if (n && n.fmt !== (r.attr.mode & sys.S_IFMT)) {
+      this.byKey.delete(key);
+      n = undefined;
+    }
+    if (n) {
+      n.update(r);
+      this.addAlias(n, p, true);
+      return n;
+    }
+    n = new Node(this.nextId++, p, r, key, stInoOf(stack, p, r));
+    this.byId.set(n.id, n);
+    this.byKey.set(key, n);
+    this.claimPath(p, n);
+    return n;
+  }
+
+  /** Another name of n (a hard link); first makes it the name used for n's real path. */
+  addAlias(n: Node, p: string, first = false): void {
+    const i = n.aliases.indexOf(p);
+    if (i < 0) n.aliases[first ? 'unshift' : 'push'](p);
+    else if (first && i > 0) n.aliases = [p, ...n.aliases.filter((a) => a !== p)];
+    this.claimPath(p, n);
+  }
+
+  private claimPath(p: string, n: Node): void {
+    const old = this.byPath.get(p);
+    if (old && old !== n) old.aliases = old.aliases.filter((a) => a !== p);
+    this.byPath.set(p, n);
+  }
+
+  rekey(n: Node, attr: Attr): void {
+    if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+    n.key = keyOf(attr);
+    this.byKey.set(n.key, n);
+  }
+
+  forget(id: number, count: number): void {
+    if (id === ROOT_ID) return;
+    const n = this.byId.get(id);
+    if (!n) return;
+    n.nlookup -= count;
+    if (n.nlookup <= 0) {
+      this.byId.delete(id);
+      if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+      for (const a of n.aliases) if (this.byPath.get(a) === n) this.byPath.delete(a);
+    }
+  }
+
+  /** A name went away: drop it from the node that had it. When it was the file's last
+   * link, the node stops answering for its dev:ino, which the filesystem may reuse at once
+   * (the kernel forgets the node later). */
+  dropAlias(p: string, lastLink: boolean): void {
+    const n = this.byPath.get(p);
+    if (!n) return;
+    this.byPath.delete(p);
+    n.aliases = n.aliases.filter((a) => a !== p);
+    if (lastLink && this.byKey.get(n.key) === n) this.byKey.delete(n.key);
+  }
+
+  /** An entry moved from one name to another (for a directory, with everything below it);
+   * an exchange moves the other entry back. */
+  move(from: string, to: string, exchange: boolean, isDir: boolean): void {
+    const under = (a: string, root: string): boolean => a === root || (isDir && a.startsWith(root + '/'));
+    const moved: [Node, string, string][] = [];
+    const scan = isDir ? [...this.byPath.entries()] : ([[from, this.byPath.get(from)], [to, this.byPath.get(to)]] as [string, Node | undefined][]);
+    for (const [p, n] of scan) {
+      if (!n) continue;
+      if (under(p, from)) moved.push([n, p, to + p.slice(from.length)]);
+      else if (exchange && under(p, to)) moved.push([n, p, from + p.slice(to.length)]);
+    }
+    for (const [n, p] of moved) if (this.byPath.get(p) === n) this.byPath.delete(p);
+    for (const [n, p, q] of moved) {
+      n.aliases = n.aliases.map((a) => (a === p ? q : a));
+      this.claimPath(q, n);
+    }
+  }
+}
+
+/** The attr the mount shows for a node: real attr, with st_ino, nlink and ids fixed up. */
+export function presentAttr(n: Node, real: Attr, ids: { uid: IdMap; gid: IdMap }): Attr {
+  return {
+    ...real,
+    ino: n.stIno,
+    nlink: n.isMerged ? 1 : real.nlink,
+    uid: ids.uid.toInside(real.uid),
+    gid: ids.gid.toInside(real.gid),
+  };
+}
+
+/** the real path a node's data and attributes live at now */
+export function realPathOf(stack: Stack, n: Node): string {
+  if (n.inUpper && stack.upper) return stack.real(stack.upper, n.path);
+  if (n.isDir) {
+    const top = n.lowerDirs[0];
+    if (top) return top.path;
+  }
+  if (n.lower) return n.lower.path;
+  return path.join(stack.lowers[0]!.root, n.path);
+}

@@ -1,0 +1,232 @@
+// Strata mounts through its command line, on the real kernel: semantics seen by ordinary
+// tools, the on-disk format read back by the kernel's overlayfs, and the CLI's contract.
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isMounted, sh } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+import { cleanupMount, layerOptions, mainJs, mountKernel, mountStrata, overlayJs, runNode } from './mount-helper.js';
+import { makeLayers, snapshot, type Spec } from './layers.js';
+
+const fixture: Spec[] = [
+  { etc: { conf: 'top', gone: { whiteout: true } }, opq: { opaque: { mine: '1' } }, shared: 'l1', bin: { tool: '#!/bin/sh\n' } },
+  { etc: { conf: 'bottom', gone: 'x', keep: 'k' }, opq: { hidden: '2' }, shared: 'l2', big: { a: '1', b: '2', c: { d: '3' } } },
+];
+
+test('ordinary tools see the merged tree; the upper shows the same tree to mount -t overlay', (t) => {
+  const l = makeLayers(t, fixture);
+  mountStrata(t, l);
+  const m = l.mnt;
+  t.deepEqual(fs.readdirSync(path.join(m, 'etc')).sort(), ['conf', 'keep']);
+  t.deepEqual(fs.readdirSync(path.join(m, 'opq')), ['mine']);
+  sh(`cd ${m} && echo more >> etc/keep && rm etc/conf && mkdir -p new/deep && echo n > new/deep/f && ln -s ../etc/keep new/link`);
+  sh(`cd ${m} && rm -rf big/c && mkdir big/c && echo fresh > big/c/e && mv shared renamed && mkfifo fifo && chmod 700 bin/tool`);
+  sh(`cd ${m} && setfattr -n user.x -v 1 etc/keep && touch -m -d '2001-02-03 04:05:06.123456789Z' renamed`);
+  const seen = snapshot(m);
+  const xattr = sh(`getfattr --absolute-names -d -m - ${m}/etc/keep`).out.replace(m, 'M');
+  const mtime = sh(`stat -c %y ${m}/renamed`).out;
+  sh(`${process.execPath} ${mainJs} umount ${m}`);
+  t.false(isMounted(m));
+  const k = path.join(l.dir, 'kernel');
+  fs.mkdirSync(k);
+  mountKernel(t, l.lowers, l.upper, l.work, k);
+  t.deepEqual(snapshot(k), seen);
+  t.is(sh(`getfattr --absolute-names -d -m - ${k}/etc/keep`).out.replace(k, 'M'), xattr);
+  t.is(sh(`stat -c %y ${k}/renamed`).out, mtime);
+  t.deepEqual(fs.readdirSync(path.join(k, 'big/c')), ['e'], 'the new dir over the removed lower one is opaque');
+});
+
+test('renaming a merged dir answers EXDEV and mv falls back to copy and delete; trace records it', (t) => {
+  const l = makeLayers(t, fixture);
+  const trace = path.join(l.dir, 'trace.log');
+  mountStrata(t, l, [`trace=${trace}`]);
+  const r = sh(`python3 -c "import os; os.rename('${l.mnt}/big', '${l.mnt}/moved')"`, { allowFail: true });
+  t.regex(r.err, /Invalid cross-device link/);
+  sh(`mv ${l.mnt}/big ${l.mnt}/moved`);
+  t.deepEqual(snapshot(path.join(l.mnt, 'moved')), ['a 644 1', 'b 644 2', 'c/ 755', 'c/d 644 3']);
+  t.false(fs.existsSync(path.join(l.mnt, 'big')));
+  sh(`echo x >> ${l.mnt}/etc/keep`);
+  const log = fs.readFileSync(trace, 'utf8');
+  t.regex(log, /exdev \/big dir has lower content in lower 2/);
+  t.regex(log, /copy-up \/etc dir from lower 1 to upper/);
+  t.regex(log, /copy-up \/etc\/keep from lower 2/);
+  t.regex(log, /whiteout \/big/);
+});
+
+test('st_ino and hard links survive a copy-up seen through the mount', (t) => {
+  const l = makeLayers(t, [{ a: 'same', d: {} }]);
+  fs.linkSync(path.join(l.lowers[0]!, 'a'), path.join(l.lowers[0]!, 'd/b'));
+  mountStrata(t, l);
+  const m = l.mnt;
+  const before = sh(`stat -c '%i %h' ${m}/a ${m}/d/b`).out;
+  sh(`echo changed > ${m}/a`);
+  t.is(sh(`cat ${m}/d/b`).out, 'changed\n');
+  t.is(sh(`stat -c '%i %h' ${m}/a ${m}/d/b`).out, before);
+  t.is(sh(`stat -c %d ${m}/a ${m}/d/b ${m}`).out.split('\n').filter((x) => x).length, 3);
+  t.is(new Set(sh(`stat -c %d ${m}/a ${m}/d/b ${m}`).out.trim().split('\n')).size, 1, 'one st_dev per mount');
+});
+
+test('a read-only union answers EROFS', (t) => {
+  const l = makeLayers(t, fixture);
+  let pid: number | undefined;
+  cleanupMount(t, l.mnt, () => pid);
+  const r = runNode(mainJs, ['mount', '-o', `lowerdir=${l.lowers.join(':')}`, l.mnt, '--print-pid']);
+  t.is(r.code, 0, r.err);
+  pid = Number(r.out);
+  t.is(fs.readFileSync(path.join(l.mnt, 'etc/conf'), 'utf8'), 'top');
+  t.regex(sh(`touch ${l.mnt}/x`, { allowFail: true }).err, /Read-only file system/);
+  t.regex(sh(`rm ${l.mnt}/shared`, { allowFail: true }).err, /Read-only file system/);
+});
+
+test('bad input: one line naming the culprit, non-zero exit, nothing mounted, nothing written', (t) => {
+  const l = makeLayers(t, fixture);
+  fs.writeFileSync(path.join(l.dir, 'file'), '');
+  fs.mkdirSync(path.join(l.upper, 'w'));
+  fs.mkdirSync(path.join(l.work, 'u'));
+  const shm = fs.mkdtempSync('/dev/shm/strata-test-');
+  t.teardown(() => fs.rmSync(shm, { recursive: true, force: true }));
+  const low = l.lowers.join(':');
+  const cases: [string, string, RegExp][] = [
+    [`lowerdir=${l.dir}/missing,upperdir=${l.upper},workdir=${l.work}`, l.mnt, /lowerdir .*missing: no such directory/],
+    [`lowerdir=${l.dir}/file,upperdir=${l.upper},workdir=${l.work}`, l.mnt, /lowerdir .*file: not a directory/],
+    [`lowerdir=${low},upperdir=${l.upper},workdir=${shm}`, l.mnt, /not on the same filesystem/],
+    [`lowerdir=${low},upperdir=${l.upper},workdir=${l.upper}/w`, l.mnt, /workdir .* inside upperdir/],
+    [`lowerdir=${low},upperdir=${l.work}/u,workdir=${l.work}`, l.mnt, /upperdir .* inside workdir/],
+    [`lowerdir=${low}:${l.upper},upperdir=${l.upper},workdir=${l.work}`, l.mnt, /also listed as lowerdir/],
+    [`lowerdir=${low},upperdir=${l.upper},workdir=${l.work}`, path.join(l.dir, 'nomnt'), /mountpoint .*nomnt: no such directory/],
+    [`upperdir=${l.upper},workdir=${l.work}`, l.mnt, /lowerdir= is required/],
+  ];
+  for (const [opts, mnt, re] of cases) {
+    const r = runNode(mainJs, ['mount', '-o', opts, mnt]);
+    t.not(r.code, 0, opts);
+    t.regex(r.err, re, opts);
+    t.is(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
+    t.false(isMounted(mnt));
+    t.false(fs.existsSync(path.join(l.work, 'work')), 'workdir/work not created');
+    t.false(fs.existsSync(path.join(shm, 'work')));
+  }
+  mountStrata(t, l);
+  const again = runNode(mainJs, ['mount', '-o', layerOptions(l), l.mnt]);
+  t.not(again.code, 0);
+  t.regex(again.err, /already mounted/);
+});
+
+test('SIGTERM unmounts cleanly and the daemon exits 0', async (t) => {
+  const l = makeLayers(t, fixture);
+  cleanupMount(t, l.mnt);
+  const child = spawn(process.execPath, [mainJs, 'mount', '-f', '-o', layerOptions(l), l.mnt], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  for (let i = 0; i < 200 && !isMounted(l.mnt); i++) await new Promise((r) => setTimeout(r, 25));
+  t.true(isMounted(l.mnt));
+  t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+  child.kill('SIGTERM');
+  t.is(await exited, 0);
+  t.false(isMounted(l.mnt));
+});
+
+test('the background daemon answers SIGTERM by unmounting', async (t) => {
+  const l = makeLayers(t, fixture);
+  const pid = mountStrata(t, l);
+  t.true(isMounted(l.mnt));
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && isMounted(l.mnt); i++) await new Promise((r) => setTimeout(r, 25));
+  t.false(isMounted(l.mnt));
+});
+
+test('strata explain prints the layer of each component and what hid what', (t) => {
+  const l = makeLayers(t, fixture);
+  mountStrata(t, l);
+  sh(`echo x >> ${l.mnt}/etc/keep`);
+  const out = runNode(mainJs, ['explain', path.join(l.mnt, 'etc/keep')]);
+  t.is(out.code, 0, out.err);
+  t.regex(out.out, /^\/: dir in upper/m);
+  t.regex(out.out, /^\/etc: dir in upper .*merged from upper \+ lower 1 \+ lower 2/m);
+  t.regex(out.out, /^\/etc\/keep: file in upper .*copied up from lower 2/m);
+  const opq = runNode(mainJs, ['explain', path.join(l.mnt, 'opq/mine')]);
+  t.regex(opq.out, /^\/opq: dir in lower 1 .*opaque dir in lower 1/m);
+  const gone = runNode(mainJs, ['explain', path.join(l.mnt, 'etc/gone')]);
+  t.regex(gone.out, /^\/etc\/gone: not found; whiteout in lower 1/m);
+  t.false(sh(`getfattr -d -m - ${l.mnt}/etc/keep`).out.includes('strata'), 'the query is never listed');
+  const outside = runNode(mainJs, ['explain', l.dir]);
+  t.not(outside.code, 0);
+  t.regex(outside.err, /not inside a Strata mount/);
+});
+
+test('strata-overlay takes both fuse-overlayfs forms and warns once about unknown options', (t) => {
+  const l = makeLayers(t, fixture);
+  cleanupMount(t, l.mnt);
+  const a = runNode(overlayJs, ['-o', `${layerOptions(l)},frobnicate,rw`, l.mnt]);
+  t.is(a.code, 0, a.err);
+  t.is(a.err.trim().split('\n').length, 1);
+  t.regex(a.err, /unknown mount options: frobnicate/);
+  t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+  sh(`${process.execPath} ${mainJs} umount ${l.mnt}`);
+  const b = runNode(overlayJs, ['strata-src', l.mnt, '-o', layerOptions(l)]);
+  t.is(b.code, 0, b.err);
+  t.is(b.err, '');
+  t.regex(sh(`findmnt -n -o SOURCE,FSTYPE ${l.mnt}`).out, /strata-src\s+fuse\.strata/);
+});
+
+test('rootless: as an unprivileged user in a user namespace, whiteouts are 0/0 and opaque is user.overlay.opaque', (t) => {
+  const dir = tempDir(t, 'strata-rootless-');
+  fs.chmodSync(dir, 0o755);
+  for (const d of ['l1', 'l1/d', 'u', 'w', 'm']) fs.mkdirSync(path.join(dir, d));
+  fs.writeFileSync(path.join(dir, 'l1/d/f'), 'x');
+  fs.writeFileSync(path.join(dir, 'l1/g'), 'y');
+  spawnSync('chown', ['-R', '65534:65534', dir]);
+  const script = [
+    `${process.execPath} ${mainJs} mount -o lowerdir=${dir}/l1,upperdir=${dir}/u,workdir=${dir}/w ${dir}/m`,
+    `rm ${dir}/m/g && rm -r ${dir}/m/d && mkdir ${dir}/m/d && echo new > ${dir}/m/d/n`,
+    `ls ${dir}/m/d`,
+    `${process.execPath} ${mainJs} umount ${dir}/m`,
+  ].join(' && ');
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm', 'bash', '-c', script], {
+    encoding: 'utf8',
+  });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout, 'n\n');
+  t.is(sh(`stat -c '%F %t:%T' ${dir}/u/g`).out.trim(), 'character special file 0:0');
+  t.is(sh(`getfattr --only-values -n user.overlay.opaque ${dir}/u/d`).out, 'y');
+  t.regex(sh(`getfattr -n trusted.overlay.opaque ${dir}/u/d`, { allowFail: true }).err, /No such attribute/);
+});
+
+test('rm -rf of a large lower tree through the mount leaves whiteouts and an empty merged dir', (t) => {
+  const spec: Record<string, string> = {};
+  for (let i = 0; i < 1500; i++) spec[`file-${i}`] = String(i);
+  const l = makeLayers(t, [{ many: spec }]);
+  mountStrata(t, l);
+  t.is(fs.readdirSync(path.join(l.mnt, 'many')).length, 1500);
+  sh(`rm -rf ${l.mnt}/many`);
+  t.false(fs.existsSync(path.join(l.mnt, 'many')));
+  t.is(sh(`stat -c '%F %t:%T' ${l.upper}/many`).out.trim(), 'character special file 0:0');
+});
+
+test('attributes through the mount: chown, chmod, one time at a time to the ns, truncate, fallocate, device nodes, statfs', (t) => {
+  const l = makeLayers(t, [{ f: 'hello world', g: 'g' }]);
+  mountStrata(t, l);
+  const m = l.mnt;
+  sh(`chown 1234:4321 ${m}/f && chmod 640 ${m}/f`);
+  sh(`touch -m -d '2001-02-03 04:05:06.123456789Z' ${m}/f && touch -a -d '2002-03-04 05:06:07.987654321Z' ${m}/f`);
+  t.is(sh(`stat -c '%u %g %a %x|%y' ${m}/f`).out.trim(), '1234 4321 640 2002-03-04 05:06:07.987654321 +0000|2001-02-03 04:05:06.123456789 +0000');
+  t.is(sh(`stat -c '%u %g %a %x|%y' ${l.upper}/f`).out.trim(), '1234 4321 640 2002-03-04 05:06:07.987654321 +0000|2001-02-03 04:05:06.123456789 +0000');
+  sh(`truncate -s 5 ${m}/g && fallocate -l 1M ${m}/g`);
+  t.is(fs.statSync(path.join(m, 'g')).size, 1024 * 1024);
+  t.is(fs.readFileSync(path.join(m, 'g')).subarray(0, 1).toString(), 'g');
+  sh(`mknod ${m}/null c 1 3 && echo discarded > ${m}/null`);
+  t.is(sh(`stat -c '%F %t:%T' ${m}/null`).out.trim(), 'character special file 1:3');
+  const df = sh(`stat -f -c %b ${m}`).out.trim();
+  t.is(df, sh(`stat -f -c %b ${l.upper}`).out.trim());
+  t.is(fs.readFileSync(path.join(m, 'f'), 'utf8'), 'hello world');
+});
+
+test('concurrency: stress-ng hdd, dir, rename, link and xattr stressors on the mount, no error and no crash', (t) => {
+  const l = makeLayers(t, [{ base: { f: 'x' } }]);
+  const pid = mountStrata(t, l);
+  const r = sh(`cd ${l.mnt} && timeout 120 stress-ng --hdd 1 --hdd-bytes 8M --dir 1 --rename 1 --link 1 --xattr 1 --timeout 10s --temp-path ${l.mnt} 2>&1`, { allowFail: true });
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /successful run completed/);
+  t.true(isMounted(l.mnt));
+  t.notThrows(() => process.kill(pid, 0), 'the daemon is alive');
+  t.is(fs.readFileSync(path.join(l.mnt, 'base/f'), 'utf8'), 'x');
+});

@@ -1,0 +1,34 @@
+// Mount option parsing: the fuse-overlayfs / mount -t overlay syntax.
+import test from 'ava';
+import { parseOptions, splitEscaped, MountOptionError } from '../../src/union/params.js';
+
+test('lowerdir is split on colons with backslash escapes; leftmost is the top', (t) => {
+  const p = parseOptions(['lowerdir=/a\\:b:/c,upperdir=/u,workdir=/w']);
+  t.deepEqual(p.config.lowers, ['/a:b', '/c']);
+  t.is(p.config.upper, '/u');
+  t.false(p.config.readOnly);
+  t.deepEqual(splitEscaped('x\\,y,z', ','), ['x,y', 'z']);
+});
+
+test('no upperdir is a read-only union; ro too', (t) => {
+  t.true(parseOptions(['lowerdir=/a']).config.readOnly);
+  t.true(parseOptions(['lowerdir=/a,upperdir=/u,workdir=/w,ro']).config.readOnly);
+});
+
+test('fuse-overlayfs options: mappings, squash_to_root, volatile, fsync=0, timeout, userxattr; unknown ones are listed, not fatal', (t) => {
+  const p = parseOptions(['lowerdir=/a,uidmapping=0:1000:1:1:100000:65536,gidmapping=0:1000:1', 'squash_to_root,fsync=0,timeout=5,userxattr,frob=1,rw']);
+  t.deepEqual(p.config.uidMap, [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 100000, count: 65536 }]);
+  t.deepEqual(p.config.gidMap, [{ inside: 0, outside: 1000, count: 1 }]);
+  t.true(p.config.squashToRoot);
+  t.true(p.config.volatile);
+  t.is(p.config.timeout, 5);
+  t.true(p.config.userxattr);
+  t.deepEqual(p.unknown, ['frob=1']);
+});
+
+test('bad option values name the option', (t) => {
+  t.throws(() => parseOptions(['upperdir=/u,workdir=/w']), { instanceOf: MountOptionError, message: /lowerdir= is required/ });
+  t.throws(() => parseOptions(['lowerdir=/a,upperdir=/u']), { message: /upperdir= needs workdir=/ });
+  t.throws(() => parseOptions(['lowerdir=/a,uidmapping=0:1']), { message: /uidmapping=0:1/ });
+  t.throws(() => parseOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
+});
