@@ -63,7 +63,7 @@ if ! has_command mount; then
 fi
 echo "== the union of examples/layers/app over examples/layers/base at $mnt"
 mkdir -p "$mnt" "$work/union/upper" "$work/union/work"
-strata mount -o "lowerdir=examples/layers/app:examples/layers/base,upperdir=$work/union/upper,workdir=$work/union/work" "$mnt"
+strata mount -o "lowerdir=examples/layers/app:examples/layers/base,upperdir=$work/union/upper,workdir=$work/union/work,trace=$work/union/trace" "$mnt"
 (cd "$mnt" && find . | sort)
 if has_command explain; then
   echo "== where etc/layer comes from:"
@@ -75,5 +75,7 @@ rm "$mnt/etc/layer"
 cat "$mnt/etc/motd"
 echo "== the upper dir now holds:"
 (cd "$work/union/upper" && find . -mindepth 1 | sort | while read -r p; do printf '%s  %s\n' "$(stat -c '%F %t:%T' "$p")" "$p"; done)
+echo "== trace:"
+cat "$work/union/trace"
 strata umount "$mnt"
 echo "== unmounted"
