@@ -4,14 +4,15 @@
 //
 // What it needs from the other modules (wired in index.ts):
 //
-// image (src/image/store.ts, see /work/team/contracts.md) — BuildStore below is the part
-//   of ImageStore the builder calls: root, resolveImage(ref), commit({...}), tag(image, ref).
+// image (src/image/store.ts) — BuildStore below is the part of ImageStore the builder
+//   calls: root, resolveImage(ref), tryResolveImage(ref), commit({...}), tag(image, ref).
 //   commit() is given the config the new image has (`config.config` as this step leaves
-//   it, `author`; `rootfs` and `history` as the parent has them, empty for scratch) and
-//   appends the layer's diff_id (unless emptyLayer) and the history entry itself;
-//   `timestamp` becomes `created` of the config and of the history entry. The layer dir
-//   is the builder's temp dir (os.tmpdir()): commit copies or moves it, the builder
-//   removes what is left when the build ends.
+//   it, `author`; no rootfs or history: the store appends the layer's diff_id, unless
+//   emptyLayer, and the history entry to the parent's); `timestamp` becomes `created` of
+//   the config and of the history entry. The layer dir is the builder's temp dir (or a
+//   RUN container's upper): the store makes the layer tar from it and extracts its own
+//   copy, the builder removes what is left when the build ends. The cache (cache.ts)
+//   lives in <root>/build-cache/; `strata prune` drops entries whose image is gone.
 //
 // run (src/run) — one function:
 //   runInContainer(opts: RunStepOptions): Promise<RunStepResult>
@@ -37,7 +38,7 @@ import { parseDockerfile, type RawInstruction } from './parser.js';
 import { parseInstruction, readDockerfile, type Dockerfile, type Instruction } from './instructions.js';
 import { findStage, planBuild, unusedBuildArgs, platformArgs } from './plan.js';
 import { PROXY_ARGS, StageState, type BuildArgs, type Step } from './stage.js';
-import { cloneConfig, scratchConfig, type HistoryEntry, type ImageConfig } from './config.js';
+import { cloneConfig, fromStored, scratchConfig, type HistoryEntry, type ImageConfig } from './config.js';
 import { BuildCache, hashEntries, stepKey } from './cache.js';
 import { IgnoreMatcher } from './dockerignore.js';
 import { ContextTree, ImageTree, resolveCopy, resolveImagePath, type CopyEntry, type SourceTree } from './sources.js';
@@ -46,31 +47,14 @@ import { clampTree, writeEntries } from './copy.js';
 import { resolveOwner } from './owner.js';
 import { download, isUrl, verifyChecksum } from './url.js';
 import { squashLayers } from './squash.js';
+import { unpackArchive } from './archive.js';
+import type { ImageStore, ResolvedImage } from '../image/store.js';
 
-export interface BuildImage {
-  /** sha256:<hex> of the config blob */
-  id: string;
-  /** TOP FIRST */
-  layerDirs: string[];
-  config: ImageConfig;
-}
+/** The image store's image: the builder reads id, layerDirs (top first) and config. */
+export type BuildImage = ResolvedImage;
 
-export interface CommitOptions {
-  parent: BuildImage | null;
-  layerDir: string;
-  exclude?: string[];
-  config: ImageConfig;
-  history: HistoryEntry;
-  emptyLayer?: boolean;
-  timestamp?: Date;
-}
-
-export interface BuildStore {
-  readonly root: string;
-  resolveImage(ref: string): BuildImage;
-  commit(opts: CommitOptions): Promise<BuildImage>;
-  tag(image: BuildImage, ref: string): void;
-}
+/** The part of the image store (src/image/store.ts) the builder calls. */
+export type BuildStore = Pick<ImageStore, 'root' | 'resolveImage' | 'tryResolveImage' | 'commit' | 'tag'>;
 
 export interface RunStepOptions {
   lowers: string[];
@@ -173,7 +157,7 @@ class Build {
   ) {
     this.log = o.log ?? (() => {});
     this.output = o.output ?? (() => {});
-    this.cache = new BuildCache(path.join(deps.store.root, 'build-cache'));
+    this.cache = BuildCache.of(deps.store.root);
     this.context = new ContextTree(o.contextDir, IgnoreMatcher.forBuild(o.contextDir, o.dockerfile ?? path.join(o.contextDir, 'Dockerfile')));
     this.clamp = o.timestamp ? Math.floor(o.timestamp.getTime() / 1000) : undefined;
     this.now = this.clamp ?? Math.floor(Date.now() / 1000);
@@ -213,7 +197,7 @@ class Build {
       else if (p.base.image.toLowerCase() === 'scratch') base = { image: null, config: scratchConfig() };
       else {
         const img = this.resolveAt(p.base.image, df.file, p.stage.from.src);
-        base = { image: img, config: img.config };
+        base = { image: img, config: fromStored(img.config) };
       }
       this.log(base.image ? ` ---> ${shortId(base.image.id)}` : ' ---> (scratch)');
       if (base.image) this.lastGood = base.image;
@@ -325,12 +309,8 @@ class Build {
 
   private fromCache(key: string): BuildImage | undefined {
     const id = this.cache.get(key);
-    if (!id) return undefined;
-    try {
-      return this.deps.store.resolveImage(id);
-    } catch {
-      return undefined; // the image was removed since: build the step again
-    }
+    // undefined when the image was removed since: the step is built again
+    return id ? this.deps.store.tryResolveImage(id) : undefined;
   }
 
   private fail(counter: Counter | null, text: string, message: string): never {
@@ -343,16 +323,19 @@ class Build {
 
   private commit(parent: BuildImage | null, layerDir: string, config: ImageConfig, createdBy: string, emptyLayer: boolean, exclude?: string[]): Promise<BuildImage> {
     const history: HistoryEntry = { created_by: createdBy };
-    if (emptyLayer) history.empty_layer = true;
     if (config.author) history.author = config.author;
-    // rootfs and history as the parent has them, whether the store appends to these or
-    // to the parent's: both give the same image
-    const c: ImageConfig = {
-      ...config,
-      rootfs: structuredClone(parent?.config.rootfs ?? { type: 'layers', diff_ids: [] }),
-      history: structuredClone(parent?.config.history ?? []),
-    };
-    return this.deps.store.commit({ parent, layerDir, ...(exclude?.length ? { exclude } : {}), config: c, history, emptyLayer, timestamp: this.o.timestamp });
+    // rootfs and history come from the parent, in the store
+    const { rootfs: _r, history: _h, created: _c, ...own } = config;
+    void _r, _h, _c;
+    return this.deps.store.commit({
+      parent,
+      layerDir,
+      ...(exclude?.length ? { exclude } : {}),
+      config: own,
+      history,
+      emptyLayer,
+      ...(this.o.timestamp ? { timestamp: this.o.timestamp } : {}),
+    });
   }
 
   /** What a step depends on (its cache key) and how to carry it out. */
@@ -475,9 +458,16 @@ class Build {
     const createdBy = `${keyword} ${kind}:${hash} in ${destShown}`;
     return {
       keyParts: [createdBy, `from=${fromId}`],
-      execute: (config) => {
+      execute: async (config) => {
+        const unpacked = new Map<CopyEntry, string>();
+        for (const e of entries.filter((x) => x.kind === 'archive')) {
+          const dir = this.scratch.make();
+          await unpackArchive(e.hostPath!, dir, path.basename(e.hostPath!));
+          if (this.clamp !== undefined) clampTree(dir, this.clamp);
+          unpacked.set(e, dir);
+        }
         const upper = this.scratch.make();
-        writeEntries(upper, entries, { lowerAttr: (abs) => view.lstat(abs.slice(1))?.attr, now: this.now, clamp: this.clamp });
+        writeEntries(upper, entries, { lowerAttr: (abs) => view.lstat(abs.slice(1))?.attr, now: this.now, clamp: this.clamp, unpacked });
         return this.commit(parent, upper, config, createdBy, false);
       },
     };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CopyEntry } from './sources.js';
 import { copiedXattrs } from './copy.js';
+import { pidAlive } from '../image/lock.js';
 
 function sha256File(file: string): string {
   const h = crypto.createHash('sha256');
@@ -45,6 +46,11 @@ export function stepKey(parent: string | null, parts: readonly string[]): string
 export class BuildCache {
   constructor(readonly dir: string) {}
 
+  /** the cache of the image store at `root` */
+  static of(root: string): BuildCache {
+    return new BuildCache(path.join(root, 'build-cache'));
+  }
+
   get(key: string): string | undefined {
     try {
       return fs.readFileSync(path.join(this.dir, key), 'utf8').trim() || undefined;
@@ -52,6 +58,31 @@ export class BuildCache {
       if ((e as { code?: string }).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** Drops the entries whose image `exists` denies (removed since) and stray temp files;
+   * returns how many entries went. */
+  prune(exists: (imageId: string) => boolean): number {
+    let dropped = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return 0;
+      throw e;
+    }
+    for (const n of names) {
+      const tmp = /^\.[0-9a-f]{64}\.(\d+)\.tmp$/.exec(n);
+      if (tmp) {
+        if (Number(tmp[1]) !== process.pid && !pidAlive(Number(tmp[1]))) fs.rmSync(path.join(this.dir, n), { force: true });
+        continue;
+      }
+      const id = this.get(n);
+      if (id !== undefined && exists(id)) continue;
+      fs.rmSync(path.join(this.dir, n), { force: true });
+      dropped++;
+    }
+    return dropped;
   }
 
   /** written to a temp name and renamed: a reader sees no half-written id */

@@ -1,7 +1,8 @@
 // The OCI image config a build writes, with the fields Docker adds (Healthcheck, OnBuild,
 // Shell), and the history entries of its steps. Structurally what src/image stores.
 
-export interface HealthConfig {
+// a type (not an interface) so it fits the store's Record<string, unknown> Healthcheck
+export type HealthConfig = {
   /** ["NONE"], ["CMD", args...] or ["CMD-SHELL", command] */
   Test: string[];
   /** nanoseconds, as Docker writes them */
@@ -10,15 +11,15 @@ export interface HealthConfig {
   StartPeriod?: number;
   StartInterval?: number;
   Retries?: number;
-}
+};
 
 export interface ContainerConfig {
   User?: string;
-  ExposedPorts?: Record<string, Record<string, never>>;
+  ExposedPorts?: Record<string, object>;
   Env?: string[];
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
-  Volumes?: Record<string, Record<string, never>>;
+  Volumes?: Record<string, object>;
   WorkingDir?: string;
   Labels?: Record<string, string>;
   StopSignal?: string;
@@ -28,6 +29,7 @@ export interface ContainerConfig {
 }
 
 import type { HistoryEntry } from '../run/image-config.js';
+import type { ImageConfig as StoredImageConfig } from '../image/store.js';
 export type { HistoryEntry };
 
 export interface ImageConfig {
@@ -57,6 +59,14 @@ export function scratchConfig(): ImageConfig {
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };
+}
+
+/** A stored image's config as a build continues it: `config` always there. A Healthcheck
+ * in a stored config is one a build (or Docker) wrote, so it has HealthConfig's shape. */
+export function fromStored(c: StoredImageConfig): ImageConfig {
+  const { config, ...rest } = structuredClone(c);
+  const { Healthcheck, ...cfg } = config ?? {};
+  return { ...rest, config: { ...cfg, ...(Healthcheck ? { Healthcheck: Healthcheck as unknown as HealthConfig } : {}) } };
 }
 
 export function cloneConfig<T>(c: T): T {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
 import type { CopyEntry } from './sources.js';
-import { extractArchive } from './archive.js';
+import { mergeInto } from './archive.js';
 
 export interface WriteOptions {
   /** the image's own entry at an absolute path, if any (parents keep its metadata) */
@@ -14,6 +14,8 @@ export interface WriteOptions {
   clamp?: number;
   /** the time a created parent gets (seconds) */
   now: number;
+  /** ADD: each archive entry's contents, unpacked beforehand (archive.ts), moved in here */
+  unpacked?: ReadonlyMap<CopyEntry, string>;
 }
 
 interface Meta {
@@ -84,10 +86,13 @@ export function writeEntries(upper: string, entries: CopyEntry[], o: WriteOption
           dirMeta.set(p, meta);
         }
         break;
-      case 'archive':
+      case 'archive': {
         ensureDir(e.dest, undefined);
-        extractArchive(e.hostPath!, p, path.basename(e.hostPath!));
+        const from = o.unpacked?.get(e);
+        if (!from) throw new Error(`${e.dest}: archive not unpacked beforehand (archive.ts unpackArchive)`);
+        mergeInto(from, p);
         break;
+      }
       case 'file': {
         fs.rmSync(p, { force: true, recursive: true });
         // files hard-linked in the source stay linked in the layer, as BuildKit keeps them

@@ -1,28 +1,14 @@
 // The build module's entry for the CLI: checks the Dockerfile, opens the image store and
-// the run module, builds.
-//
-// LEAD: the image store (src/image/store.ts: openStore) lands on another branch; until it
-// is merged it is imported by name at run time, so this branch compiles and `strata build`
-// says what is missing. Once merged, make that import static. RUN steps run in src/run's
-// containers (runstep.ts).
+// the run module, builds. RUN steps run in src/run's containers (runstep.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../cli/errors.js';
-import { build, type BuildDeps, type BuildOptions, type BuildResult, type BuildStore } from './builder.js';
+import { openStore, type ImageStore } from '../image/store.js';
+import { BuildCache } from './cache.js';
+import { build, type BuildOptions, type BuildResult } from './builder.js';
 import { parseDockerfile } from './parser.js';
 import { readDockerfile } from './instructions.js';
 import { containerRunner } from './runstep.js';
-
-const IMAGE_STORE_MODULE = '../image/store.js';
-
-async function loadDeps(root: string | undefined): Promise<BuildDeps> {
-  const image = (await import(IMAGE_STORE_MODULE).catch(() => undefined)) as
-    | { openStore?: (root?: string) => BuildStore | Promise<BuildStore> }
-    | undefined;
-  if (!image?.openStore) throw new UserError('strata build needs the image store (src/image/store.ts), which this strata lacks');
-  const store = await image.openStore(root);
-  return { store, runInContainer: containerRunner(store.root) };
-}
 
 /** SOURCE_DATE_EPOCH or --timestamp: epoch seconds or an ISO date. */
 export function parseTimestamp(t: string | undefined, what: string): Date | undefined {
@@ -55,5 +41,11 @@ export async function buildImage(o: BuildOptions & { root?: string }): Promise<B
   }
   // a Dockerfile error is reported before the store is opened (nothing is written)
   readDockerfile(parseDockerfile(text, path.basename(file)));
-  return build({ ...o, dockerfile: file }, await loadDeps(o.root));
+  const store = openStore(o.root);
+  return build({ ...o, dockerfile: file }, { store, runInContainer: containerRunner(store.root) });
+}
+
+/** `strata prune`'s part for builds: cache entries whose image was removed are dropped. */
+export function pruneBuildCache(store: ImageStore): Promise<number> {
+  return store.withLock(() => BuildCache.of(store.root).prune((id) => store.tryResolveImage(id) !== undefined));
 }

@@ -7,10 +7,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { build } from '../../src/build/builder.js';
-import { scratchConfig, type ContainerConfig } from '../../src/build/config.js';
+import type { ContainerConfig } from '../../src/build/config.js';
 import { LayerView } from '../../src/build/layerview.js';
 import * as sys from '../../src/sys/index.js';
-import { DirStore, runInContainer } from '../fixtures/buildstore.js';
+import { ImageStore } from '../../src/image/store.js';
+import { importImage } from '../../src/image/image-import.js';
+import { depsFor } from './fixture.js';
 import { repoRoot } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -99,12 +101,10 @@ test('buildah and Strata build the same files and config from the same Dockerfil
   );
 
   // Strata
-  const store = new DirStore(path.join(base, 'strata'));
-  const config = scratchConfig();
-  config.config.Cmd = ['sh'];
-  store.tag(await store.commit({ parent: null, layerDir: rootfs, config, history: { created_by: 'rootfs' } }), 'busybox');
-  const r = await build({ contextDir: ctx }, { store, runInContainer });
-  const ours = r.image.config.config;
+  const store = new ImageStore(path.join(base, 'strata'));
+  await importImage(store, rootfs, 'busybox');
+  const r = await build({ contextDir: ctx }, depsFor(store));
+  const ours = r.image.config.config!;
   const view = new LayerView(r.image.layerDirs);
   const ourFiles = listing((rel) => view.lstat(rel), (rel) => view.readdir(rel));
 

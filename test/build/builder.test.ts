@@ -1,6 +1,6 @@
-// The builder end to end on real files: a busybox-static base, RUN on a real overlay
-// mount, COPY into real layer dirs, the cache, multi-stage, failures. The image store and
-// the run module are stand-ins (test/fixtures/buildstore.ts) until they are merged.
+// The builder end to end on the real image store (a temp root per test, the offline
+// busybox image as base) and RUN in src/run's containers: COPY into real layers, the
+// cache, multi-stage, failures.
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { build, shortId, type BuildOptions, type BuildResult } from '../../src/build/builder.js';
 import { LayerView } from '../../src/build/layerview.js';
 import { BuildError } from '../../src/build/errors.js';
-import { busyboxFixture, type DirStore, runInContainer } from '../fixtures/buildstore.js';
-import { repoRoot } from '../helpers/daemon.js';
+import { type CountingStore, depsFor, storeWithBusybox } from './fixture.js';
+import { distDir, repoRoot } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const { storeWithBusybox } = busyboxFixture(test);
+import { makeTar } from '../helpers/images.js';
 
 function context(t: ExecutionContext, files: Record<string, string>): string {
   const dir = tempDir(t, 'strata-build-ctx-');
@@ -26,14 +26,18 @@ function context(t: ExecutionContext, files: Record<string, string>): string {
   return dir;
 }
 
-async function run(store: DirStore, ctx: string, more: Partial<BuildOptions> = {}): Promise<BuildResult & { log: string[]; out: string }> {
+async function run(store: CountingStore, ctx: string, more: Partial<BuildOptions> = {}): Promise<BuildResult & { log: string[]; out: string }> {
   const log: string[] = [];
   let out = '';
-  const r = await build({ contextDir: ctx, log: (l) => log.push(l), output: (c) => (out += c.toString()), ...more }, { store, runInContainer });
+  const r = await build({ contextDir: ctx, log: (l) => log.push(l), output: (c) => (out += c.toString()), ...more }, depsFor(store));
   return { ...r, log, out };
 }
 
-const read = (store: DirStore, id: string, rel: string): string => {
+/** the strata CLI on the store at root (STRATA_MOUNT_PROGRAM as fixture.ts sets it) */
+const strata = (root: string, args: string[]) =>
+  spawnSync(process.execPath, [path.join(distDir, 'src/cli/main.js'), '--root', root, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+const read = (store: CountingStore, id: string, rel: string): string => {
   const node = new LayerView(store.resolveImage(id).layerDirs).lstat(rel);
   if (!node) throw new Error(`${rel} not in image`);
   return fs.readFileSync(node.hostPath, 'utf8');
@@ -66,7 +70,7 @@ test('a build runs each step, prints it like docker build, and makes the files a
   t.is(store.resolveImage('app').id, r.image.id);
   t.is(read(store, r.image.id, 'app/greeting'), 'hello from /app\n');
   t.is(read(store, r.image.id, 'app/lib/util.sh'), 'echo util\n');
-  const c = r.image.config;
+  const c = { ...r.image.config, config: r.image.config.config! };
   t.deepEqual(c.config.Cmd, ['sh', 'main.sh']);
   t.is(c.config.WorkingDir, '/app');
   t.true(c.config.Env!.includes('APP=/app'));
@@ -128,11 +132,14 @@ test('a failing RUN names the step, its exit status and the last good image, whi
   const ctx = context(t, { Dockerfile: 'FROM busybox\nRUN echo one > /one\nRUN echo "to stderr" >&2; exit 3\nRUN echo never\n' });
   const log: string[] = [];
   let out = '';
-  const e = await t.throwsAsync(build({ contextDir: ctx, log: (l) => log.push(l), output: (c) => (out += c) }, { store, runInContainer }), { instanceOf: BuildError });
+  const e = await t.throwsAsync(build({ contextDir: ctx, log: (l) => log.push(l), output: (c) => (out += c) }, depsFor(store)), { instanceOf: BuildError });
   t.regex(e.message, /^step 3\/4 \(RUN echo "to stderr" >&2; exit 3\) failed: the command '\/bin\/sh -c echo "to stderr" >&2; exit 3' returned a non-zero code: 3; the last good image is ([0-9a-f]{12}): strata run -it \1 sh$/);
   t.is(out, 'to stderr\n');
   const good = /last good image is ([0-9a-f]{12})/.exec(e.message)![1]!;
   t.is(read(store, good, 'one'), 'one\n');
+  const debug = strata(store.root, ['run', '--rm', good, 'cat', '/one']);
+  t.is(debug.stdout, 'one\n', debug.stderr);
+  t.is(debug.status, 0);
   t.is(log.at(-1), 'Step 3/4 : RUN echo "to stderr" >&2; exit 3');
 });
 
@@ -230,7 +237,7 @@ test('ADD unpacks a local tar; ADD of a URL fails clearly without a network', as
 test('bad input: a missing base image, a source outside the context; nothing is committed', async (t) => {
   const store = await storeWithBusybox(t);
   const ctx = context(t, { Dockerfile: 'FROM nosuchimage\nRUN true\n' });
-  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: 'Dockerfile:1: FROM nosuchimage: nosuchimage: no such image' });
+  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: `Dockerfile:1: FROM nosuchimage: image 'nosuchimage' not found in ${store.root}` });
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY ../etc/passwd /x\n');
   await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: 'Dockerfile:2: COPY ../etc/passwd /x: ../etc/passwd: forbidden path outside the build context' });
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nFROBNICATE\n');
@@ -246,7 +253,7 @@ test('ONBUILD triggers run in the child build, right after its FROM', async (t) 
   const r = await run(store, child);
   t.is(r.out, 'from child context\n');
   t.true(r.log.includes('# Executing 2 build triggers'));
-  t.deepEqual(r.image.config.config.OnBuild, null);
+  t.deepEqual(r.image.config.config!.OnBuild, null);
 });
 
 test('unused build args are warned about', async (t) => {
@@ -275,19 +282,30 @@ test('ADD of a URL downloads it (mode 0600, named after the URL); --checksum is 
   await t.throwsAsync(run(store, ctx), { message: new RegExp(`checksum mismatch: expected sha256:0{64}, got sha256:${sum}$`) });
 });
 
-test('the example in examples/hello builds, and its script runs in the image', async (t) => {
+test('the example in examples/hello builds, runs with strata run --rm, and a second build is all from the cache', async (t) => {
   const store = await storeWithBusybox(t);
-  const r = await run(store, path.join(repoRoot, 'examples/hello'), { tags: ['hello'] });
-  t.deepEqual(r.image.config.config.Cmd, ['/app/hello.sh']);
-  let out = '';
-  const c = await runInContainer({
-    lowers: r.image.layerDirs, argv: r.image.config.config.Cmd!, env: r.image.config.config.Env!, user: '', workdir: '/app', network: 'none',
-    onOutput: (b) => (out += b.toString()),
-  });
-  c.release();
-  t.is(c.exitCode, 0);
-  t.is(out, 'Hello from an image Strata built\nbuilt by root in /app\none layer per step that changes files\n');
+  const example = path.join(repoRoot, 'examples/hello');
+  const r = await run(store, example, { tags: ['hello'] });
+  t.deepEqual(r.image.config.config!.Cmd, ['/app/hello.sh']);
   t.is(new LayerView(r.image.layerDirs).lstat('app/Dockerfile'), undefined, '.dockerignore kept the rest out');
+  const ran = strata(store.root, ['run', '--rm', 'hello']);
+  t.is(ran.stderr, '');
+  t.is(ran.stdout, 'Hello from an image Strata built\nbuilt by root in /app\none layer per step that changes files\n');
+  t.is(ran.status, 0);
+
+  store.commits = 0;
+  const again = await run(store, example, { tags: ['hello'] });
+  t.is(again.image.id, r.image.id);
+  const steps = again.log.filter((l) => l.startsWith('Step '));
+  t.is(steps.length, again.steps);
+  // every step after FROM is followed by "Using cache" and its id
+  for (const [n, line] of again.log.entries()) {
+    if (!line.startsWith('Step ') || line.includes(': FROM ')) continue;
+    t.is(again.log[n + 1], ' ---> Using cache', line);
+  }
+  t.is(again.cached, again.steps - 1);
+  t.is(store.commits, 0);
+  t.is(again.out, '', 'no RUN ran');
 });
 
 test('a metadata step whose effect changes misses the cache (HEALTHCHECK options)', async (t) => {
@@ -298,7 +316,7 @@ test('a metadata step whose effect changes misses the cache (HEALTHCHECK options
   const b = await run(store, ctx);
   t.is(b.cached, 0);
   t.not(a.image.id, b.image.id);
-  t.is(b.image.config.config.Healthcheck!.Retries, 2);
+  t.is(b.image.config.config!.Healthcheck!.Retries, 2);
 });
 
 test('COPY --from an image; COPY and WORKDIR through an image symlink keep the symlink', async (t) => {
@@ -313,4 +331,40 @@ test('COPY --from an image; COPY and WORKDIR through an image symlink keep the s
   t.is(read(store, r.image.id, 'usr/lib/real/f'), 'F');
   t.true(v.isDir('usr/lib/real/w'));
   t.is(read(store, r.image.id, 'p'), read(store, 'busybox', 'etc/passwd'));
+});
+
+test('FROM scratch: a config-only image (no layer), then a COPY layer on it; both resolve in the store', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, { Dockerfile: 'FROM scratch\nLABEL only=config\n', f: 'F' });
+  const meta = await run(store, ctx, { tags: ['meta'] });
+  t.deepEqual(meta.image.manifest.layers, []);
+  t.deepEqual(meta.image.config.rootfs.diff_ids, []);
+  t.deepEqual(meta.image.config.history!.map((h) => [h.created_by, h.empty_layer]), [['/bin/sh -c #(nop)  LABEL only=config', true]]);
+  t.is(store.resolveImage('meta').id, meta.image.id);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM meta\nCOPY f /f\n');
+  const files = await run(store, ctx);
+  t.is(files.image.layerDirs.length, 1);
+  t.is(read(store, files.image.id, 'f'), 'F');
+  t.deepEqual(files.image.config.config!.Labels, { only: 'config' });
+});
+
+test('ADD unpacks with the image module\'s hardened extraction: xz and gzip tars; .. and writes through a symlink refused', async (t) => {
+  const store = await storeWithBusybox(t);
+  const ctx = context(t, { Dockerfile: 'FROM busybox\nRUN mkdir /x && echo kept > /x/old\nADD good.tar.xz good.tar.gz /x/\n' });
+  const good = await makeTar([{ name: 'd/', type: 'directory' }, { name: 'd/f', content: 'from xz\n', uid: 7, gid: 8, mode: 0o640 }]);
+  fs.writeFileSync(path.join(ctx, 'good.tar.xz'), spawnSync('xz', ['-c'], { input: good }).stdout);
+  fs.writeFileSync(path.join(ctx, 'good.tar.gz'), zlib.gzipSync(await makeTar([{ name: 'd/g', content: 'from gzip\n' }])));
+  const r = await run(store, ctx);
+  t.is(read(store, r.image.id, 'x/d/f'), 'from xz\n');
+  t.is(read(store, r.image.id, 'x/d/g'), 'from gzip\n', 'two archives merge into one dir');
+  t.is(read(store, r.image.id, 'x/old'), 'kept\n');
+  const f = new LayerView(r.image.layerDirs).lstat('x/d/f')!.attr;
+  t.deepEqual([f.uid, f.gid, f.mode & 0o7777], [7, 8, 0o640]);
+
+  fs.writeFileSync(path.join(ctx, 'evil.tar'), await makeTar([{ name: '../../escape', content: 'x' }]));
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nADD evil.tar /x/\n');
+  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: /^ADD evil\.tar: cannot unpack: .*\.\./ });
+  fs.writeFileSync(path.join(ctx, 'evil.tar'), await makeTar([{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', content: 'owned\n' }]));
+  await t.throwsAsync(run(store, ctx), { instanceOf: BuildError, message: /^ADD evil\.tar: cannot unpack: .*symlink/ });
+  t.is(read(store, 'busybox', 'etc/passwd').includes('owned'), false);
 });

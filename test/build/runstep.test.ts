@@ -1,5 +1,5 @@
 // RUN steps in src/run's containers (strata-init, namespaces, the mount program): the
-// builder with the real runtime. The image store is still the directory stand-in.
+// builder with the real runtime, on the real image store.
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,16 +7,12 @@ import { build } from '../../src/build/builder.js';
 import { containerRunner } from '../../src/build/runstep.js';
 import { LayerView } from '../../src/build/layerview.js';
 import { BuildError } from '../../src/build/errors.js';
-import { busyboxFixture, type DirStore } from '../fixtures/buildstore.js';
+import { tempDir } from '../helpers/tmp.js';
+import { type CountingStore, storeWithBusybox } from './fixture.js';
 
-process.env.STRATA_MOUNT_PROGRAM ??= 'fuse-overlayfs';
-
-const { storeWithBusybox } = busyboxFixture(test);
-
-async function setup(t: ExecutionContext, dockerfile: string): Promise<{ store: DirStore; ctx: string }> {
+async function setup(t: ExecutionContext, dockerfile: string): Promise<{ store: CountingStore; ctx: string }> {
   const store = await storeWithBusybox(t);
-  const ctx = path.join(store.root, 'ctx');
-  fs.mkdirSync(ctx);
+  const ctx = tempDir(t, 'strata-build-ctx-');
   fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile);
   return { store, ctx };
 }

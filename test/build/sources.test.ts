@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ContextTree, ImageTree, resolveCopy, resolveImagePath, type CopyEntry, type ResolveOptions } from '../../src/build/sources.js';
 import { IgnoreMatcher } from '../../src/build/dockerignore.js';
+import { unpackArchive } from '../../src/build/archive.js';
 import { writeEntries } from '../../src/build/copy.js';
 import { hashEntries } from '../../src/build/cache.js';
 import { LayerView } from '../../src/build/layerview.js';
@@ -154,15 +155,17 @@ test('LayerView: top layer wins, whiteouts and opaque dirs hide lower entries', 
   t.is(e[0]!.uid, fs.lstatSync(path.join(top, 'etc/a')).uid);
 });
 
-test('ADD unpacks a local tar archive into the destination', (t) => {
+test('ADD unpacks a local tar archive into the destination', async (t) => {
   const ctx = tree(t, { 'payload/p/q': 'Q' });
   sys.mkdirp(path.join(ctx, 'in'));
   fs.renameSync(path.join(ctx, 'payload'), path.join(ctx, 'in/payload'));
   spawnSync('tar', ['-czf', path.join(ctx, 'x.tar.gz'), '-C', path.join(ctx, 'in/payload'), 'p']);
   const e = resolve(ctx, ['x.tar.gz'], '/opt', { keyword: 'ADD', unpackArchives: true });
   t.deepEqual(dests(e), ['archive:/opt']);
+  const unpacked = tempDir(t);
+  await unpackArchive(path.join(ctx, 'x.tar.gz'), unpacked, 'x.tar.gz');
   const upper = tempDir(t);
-  writeEntries(upper, e, { lowerAttr: () => undefined, now: 0 });
+  writeEntries(upper, e, { lowerAttr: () => undefined, now: 0, unpacked: new Map([[e[0]!, unpacked]]) });
   t.is(fs.readFileSync(path.join(upper, 'opt/p/q'), 'utf8'), 'Q');
   // COPY never unpacks
   t.deepEqual(dests(resolve(ctx, ['x.tar.gz'], '/opt/')), ['file:/opt/x.tar.gz']);

@@ -2,9 +2,9 @@ import type { CommandModule } from 'yargs';
 
 interface Args {
   context: string;
-  tag?: string[];
+  tag?: string | string[];
   file?: string;
-  'build-arg'?: string[];
+  'build-arg'?: string | string[];
   target?: string;
   cache: boolean;
   squash: boolean;
@@ -13,15 +13,19 @@ interface Args {
   root?: string;
 }
 
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : [v].flat());
+
 export const buildCommand: CommandModule<object, Args> = {
   command: 'build <context>',
   describe: 'build an image from a Dockerfile, step by step, with a cache',
+  // -t and --build-arg take one value each, repeated (not yargs arrays, which would
+  // swallow the context in `strata build -t app .`)
   builder: (y) =>
     y
       .positional('context', { type: 'string', demandOption: true, describe: 'the build context directory' })
-      .option('tag', { alias: 't', type: 'string', array: true, describe: 'NAME[:TAG] for the image (repeatable)' })
+      .option('tag', { alias: 't', type: 'string', describe: 'NAME[:TAG] for the image (repeatable)' })
       .option('file', { alias: 'f', type: 'string', describe: 'the Dockerfile (default CONTEXT/Dockerfile)' })
-      .option('build-arg', { type: 'string', array: true, describe: 'K=V for an ARG (K alone: the value of $K)' })
+      .option('build-arg', { type: 'string', describe: 'K=V for an ARG (K alone: the value of $K)' })
       .option('target', { type: 'string', describe: 'build up to this stage' })
       // yargs reads --no-X as X=false: --no-cache is this option's negation
       .option('cache', { type: 'boolean', default: true, describe: 'use the build cache; --no-cache builds every step again' })
@@ -35,8 +39,8 @@ export const buildCommand: CommandModule<object, Args> = {
       root: a.root,
       contextDir: a.context,
       dockerfile: a.file,
-      tags: a.tag,
-      buildArgs: parseBuildArgs(a['build-arg'] ?? []),
+      tags: list(a.tag),
+      buildArgs: parseBuildArgs(list(a['build-arg'])),
       target: a.target,
       noCache: !a.cache,
       squash: a.squash,

@@ -8,12 +8,14 @@ interface Args extends GlobalArgs {
 
 export const pruneCommand: CommandModule<GlobalArgs, Args> = {
   command: 'prune',
-  describe: 'remove blobs and layer dirs that no image refers to',
+  describe: 'remove blobs, layer dirs and build cache entries that no image refers to',
   builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the counts as JSON' }),
   handler: async (a) => {
     const { openStore } = await import('../../image/store.js');
-    const r = await openStore(a.root).prune();
+    const { pruneBuildCache } = await import('../../build/index.js');
+    const store = openStore(a.root);
+    const r = { ...(await store.prune()), buildCache: await pruneBuildCache(store) };
     if (a.json) process.stdout.write(JSON.stringify(r) + '\n');
-    else process.stdout.write(`Deleted ${r.blobs} blobs, ${r.layers} layer dirs; reclaimed ${humanSize(r.bytes)}\n`);
+    else process.stdout.write(`Deleted ${r.blobs} blobs, ${r.layers} layer dirs, ${r.buildCache} build cache entries; reclaimed ${humanSize(r.bytes)}\n`);
   },
 };
