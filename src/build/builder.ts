@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from './errors.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { parseDockerfile, type RawInstruction } from './parser.js';
 import { parseInstruction, readDockerfile, type Dockerfile, type Instruction } from './instructions.js';
 import { findStage, planBuild, unusedBuildArgs, platformArgs } from './plan.js';

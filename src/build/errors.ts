@@ -1,5 +1,5 @@
 // The failures a build reports to its user: each is one line naming the culprit.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** A Dockerfile that cannot be read: `Dockerfile:LINE: message: offending text`, as
  * docker build reports it, so an editor can jump to the line. */

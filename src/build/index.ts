@@ -2,7 +2,7 @@
 // the run module, builds. RUN steps run in src/run's containers (runstep.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { openStore, type ImageStore } from '../image/store.js';
 import { BuildCache } from './cache.js';
 import { build, type BuildOptions, type BuildResult } from './builder.js';

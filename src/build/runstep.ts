@@ -6,26 +6,9 @@ import path from 'node:path';
 import { createContainer, startForeground } from '../run/start.js';
 import { forgetContainer } from '../run/forget.js';
 import { runtimePaths } from '../run/diff.js';
+import { mountProgramMarkers } from '../run/layers.js';
 import type { RunStepOptions, RunStepResult } from './builder.js';
 import { LayerView } from './layerview.js';
-import * as sys from '../sys/index.js';
-
-// fuse-overlayfs marks a dir it makes opaque with the xattr, a .wh..wh..opq file, and a
-// whiteout (char 0/0) named .wh..opq: that last one names no file of the image, and a
-// layer tar cannot hold it (a `.wh.` name is a deletion there), so it stays out
-const FUSE_OVERLAYFS_OPQ = '.wh..opq';
-
-/** upper-dir paths (relative) of fuse-overlayfs's .wh..opq whiteouts */
-function opaqueWhiteouts(upper: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const name of sys.readdirNames(path.join(upper, rel))) {
-    const r = rel ? `${rel}/${name}` : name;
-    const st = sys.lstat(path.join(upper, r));
-    if (sys.isDir(st.mode)) out.push(...opaqueWhiteouts(upper, r));
-    else if (name === FUSE_OVERLAYFS_OPQ && sys.isChr(st.mode) && Number(st.rdev) === 0) out.push(r);
-  }
-  return out;
-}
 
 export function containerRunner(root: string): (o: RunStepOptions) => Promise<RunStepResult> {
   return async (o) => {
@@ -45,7 +28,7 @@ export function containerRunner(root: string): (o: RunStepOptions) => Promise<Ru
       return {
         exitCode,
         upperDir: created.layout.upper,
-        exclude: [...runtimePaths(created.config), ...opaqueWhiteouts(created.layout.upper)],
+        exclude: [...runtimePaths(created.config), ...mountProgramMarkers(created.layout.upper)],
         release: () => forgetContainer(root, record),
       };
     } catch (e) {

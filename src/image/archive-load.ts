@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { checkDigest, sha256, type Digest } from './digest.js';
 import { decompressed, sniffCompression } from './compression.js';
 import { OciLayout } from './oci-layout.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export type Compression = 'gzip' | 'none';
 

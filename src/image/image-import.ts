@@ -3,7 +3,7 @@
 // so the stored layer is canonical whatever tool wrote the tarball.
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { decompressed, sniffCompression } from './compression.js';
 import { extractLayer } from './layer-extract.js';
 import type { ImageStore, ResolvedImage } from './store.js';

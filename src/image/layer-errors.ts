@@ -1,4 +1,4 @@
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** A layer tar that Strata refuses to extract or write; names the entry and the reason. */
 export class LayerTarError extends UserError {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import * as sys from '../sys/index.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 const POLL_MS = 25;
 const EMPTY_STALE_MS = 10_000;

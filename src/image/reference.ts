@@ -1,5 +1,5 @@
 // Image references as the user types them: NAME[:TAG] or NAME@DIGEST, tag 'latest' by default.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export const DEFAULT_TAG = 'latest';
 

@@ -38,7 +38,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { chainIds, checkDigest, hexOf, isDigest, type Digest } from './digest.js';
 import { writeFileAtomic } from './atomic.js';
 import { StoreLock, pidAlive } from './lock.js';
