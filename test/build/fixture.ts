@@ -6,9 +6,6 @@ import { containerRunner } from '../../src/build/runstep.js';
 import type { CommitOptions, ImageStore, ResolvedImage } from '../../src/image/store.js';
 import { busyboxImage, tempStore } from '../helpers/images.js';
 
-// fuse-overlayfs takes the mount program's command line until Strata's own is the default
-process.env.STRATA_MOUNT_PROGRAM ??= 'fuse-overlayfs';
-
 /** The real store, with a count of the commits the builder asked for. */
 export class CountingStore implements BuildStore {
   commits = 0;

@@ -164,7 +164,6 @@ test('strata run loads none of the registry, archive or import code', (t) => {
   const main = path.join(distDir, 'src/cli/main.js');
   const r = spawnSync(process.execPath, ['--no-warnings', '--experimental-loader', hook, main, '--root', ctx.root, 'run', '--rm', 'busybox', 'true'], {
     encoding: 'utf8',
-    env: { ...process.env, STRATA_MOUNT_PROGRAM: process.env.STRATA_MOUNT_PROGRAM ?? 'fuse-overlayfs' },
   });
   t.is(r.status, 0, r.stderr);
   const loaded = r.stderr.split('\n').filter((l) => l.startsWith('loaded ')).map((l) => l.slice(7));
