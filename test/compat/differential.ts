@@ -39,7 +39,8 @@ interface Pair {
 const EXDEV = constants.errno.EXDEV;
 const errnoNames = Object.entries(constants.errno as Record<string, number>);
 const errnoName = (n: number): string => (n === 0 ? 'ok' : (errnoNames.find(([, v]) => v === n)?.[0] ?? `E${n}`));
-const ROOTLESS_PREFIX = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm'];
+/** nobody in a user and mount namespace of its own */
+export const ROOTLESS_PREFIX = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm'];
 
 const unionDirsIn = (dir: string): { upper: string; work: string; mnt: string } => ({
   upper: path.join(dir, 'upper'),
