@@ -74,3 +74,21 @@ export function knownTreeDivergence(subject: Subject, t: ExecutionContext): (p: 
     return true;
   };
 }
+
+/**
+ * The kernel's own inode-cache artifact, rootless only (index=off): each name of a hard link
+ * gets an overlay inode of its own, whose cached mode changes only through that name. A chmod
+ * u+s through one name leaves the other's cached mode without the bit, and truncate (or open
+ * O_TRUNC) through the other name then keeps the suid/sgid bits the VFS would clear; after a
+ * remount (or with index=on, one inode for all names) the kernel clears them. A write clears
+ * them either way (the upper file decides that, with its real mode). Strata always decides on
+ * the file's real mode, as the kernel does with a fresh inode. Holds only for LINKED (names a
+ * link op named), when the kernel has suid/sgid bits the subject lacks and nothing else differs.
+ */
+export function staleSetidOfAnotherName(linked: ReadonlySet<string>): (p: string, field: keyof Entry | 'links', kernel?: Entry, other?: Entry) => boolean {
+  return (p, field, kernel, other) => {
+    if (field !== 'mode' || !linked.has(p) || kernel?.type !== 'file' || other?.type !== 'file') return false;
+    const lost = kernel.mode & ~other.mode;
+    return lost !== 0 && (lost & ~0o6000) === 0 && (other.mode & ~kernel.mode) === 0;
+  };
+}
