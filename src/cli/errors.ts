@@ -1,9 +1,2 @@
-/** A failure the user can act on: printed as one line, exit status as given. */
-export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = 'UserError';
-    this.exitCode = exitCode;
-  }
-}
+// Kept so existing imports work; the class lives in src/errors.ts.
+export { UserError } from '../errors.js';
