@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openContent } from '../../registry/root.js';
+import { openStore } from '../../image/store.js';
 import { pull } from '../../registry/pull.js';
 import { parsePlatform } from '../../registry/manifest.js';
 import { progressOn } from '../../registry/progress.js';
@@ -22,7 +22,7 @@ export const pullCommand: CommandModule<GlobalArgs, Args> = {
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to choose from a multi-platform image (default: this machine)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
-    const r = await pull(a.reference, openContent(a.root), {
+    const r = await pull(a.reference, openStore(a.root), {
       tlsVerify: a['tls-verify'],
       ...(a.platform ? { platform: parsePlatform(a.platform) } : {}),
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../app.js';
-import { openContent } from '../../registry/root.js';
+import { openStore } from '../../image/store.js';
 import { push } from '../../registry/push.js';
 import { progressOn } from '../../registry/progress.js';
 
@@ -21,7 +21,7 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require https with a valid certificate (false also allows plain http)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
-    const r = await push(a.image, a.destination, openContent(a.root, false), {
+    const r = await push(a.image, a.destination, openStore(a.root), {
       tlsVerify: a['tls-verify'],
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),
     });
