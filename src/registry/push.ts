@@ -197,7 +197,6 @@ export async function push(image: string, destination: string | undefined, store
 
 /** Pushes the manifest or index `local` and every blob it names from source. */
 export async function pushManifest(source: PushSource, local: Descriptor, destination: string, opts: PushOptions = {}): Promise<PushResult> {
-  const image = destination;
   const ref = parseReference(destination);
   if (ref.digest && ref.digest !== local.digest) {
     throw new RegistryError('EDIGEST', `${destination}: the image's manifest is ${local.digest}, not ${ref.digest}`);
@@ -211,11 +210,11 @@ export async function pushManifest(source: PushSource, local: Descriptor, destin
 
   const pushOne = async (desc: Descriptor, reference: string): Promise<void> => {
     const bytes = source.blobs.readBytes(blobDigest(desc));
-    const parsed = parseManifest(bytes, desc.mediaType, `${image} (${desc.digest})`);
+    const parsed = parseManifest(bytes, desc.mediaType, `${destination} (${desc.digest})`);
     if (parsed.kind === 'index') {
       for (const m of parsed.manifests) {
         if (source.blobs.has(blobDigest(m))) await pushOne(m, m.digest);
-        else throw new RegistryError('ELOCAL', `${image}: manifest ${m.digest} of its index is not in ${source.root}`);
+        else throw new RegistryError('ELOCAL', `${destination}: manifest ${m.digest} of its index is not in ${source.root}`);
       }
     } else {
       const blobs = blobsOf(parsed);

@@ -260,3 +260,26 @@ test('push: an upload the registry fails is started over once, then the error is
   t.is(e!.message, `${proxy.host}/other@sha256:${other}: registry error 500 (BLOB_UPLOAD_UNKNOWN: blob upload unknown)`);
   t.false(proxy.seen.some((s) => s.method === 'PUT' && s.url === '/v2/other/manifests/1'), 'no manifest names a missing blob');
 });
+
+test('a prune between the download and the recording of an image: the pull fetches what it removed', async (t) => {
+  const { proxy, img, ref } = await served(t, [20_000, 30_000]);
+  const root = tempDir(t);
+  const store = new ImageStore(root);
+  const blobs = [img.config, ...img.layers].map((d) => d.digest);
+  let pulling: ReturnType<typeof strata> | undefined;
+  // this process holds the store lock, so the pull downloads but cannot record the image
+  await store.withLock(async () => {
+    pulling = strata(['--root', root, 'pull', ref]);
+    t.teardown(() => killPid(pulling!.pid));
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && !blobs.every((d) => layoutBlobs(root).has(d)); ) await sleep(20);
+    t.true(blobs.every((d) => layoutBlobs(root).has(d)), 'all blobs downloaded');
+    const r = await store.prune();
+    t.is(r.blobs, 3, 'nothing referred to them yet');
+  });
+  const done = await pulling!;
+  t.is(done.code, 0, done.err);
+  t.is(done.out.trim(), img.manifest.digest);
+  for (const d of blobs) t.is(proxy.seen.filter((s) => isBlob(d)(s.url) && s.method === 'GET').length, 2, `${d} fetched again`);
+  t.is(lookup(new ImageStore(root), ref), img.manifest.digest);
+  t.true([...layoutBlobs(root).values()].every(Boolean));
+});

@@ -54,7 +54,9 @@ test('a blob larger than the chunk size goes up in PATCH chunks with Content-Ran
   const patches = proxy.seen.filter((s) => s.method === 'PATCH');
   const blobSize = img.layers[0]!.size;
   t.true(blobSize > 2 * 1024 * 1024 && blobSize < 3 * 1024 * 1024);
-  t.deepEqual(patches.map((p) => p.headers['content-range']), ['0-1048575', '1048576-2097151', `2097152-${blobSize - 1}`]);
+  // the whole exchange in the message: a failure under load then says what happened
+  const log = proxy.seen.map((s) => `${s.method} ${s.url} ${s.headers['content-range'] ?? ''} -> ${s.status ?? 'no answer'}`).join('\n');
+  t.deepEqual(patches.map((p) => p.headers['content-range']), ['0-1048575', '1048576-2097151', `2097152-${blobSize - 1}`], log);
   t.true(patches.every((p) => p.status === 202));
   const put = proxy.seen.find((s) => s.method === 'PUT' && s.url.includes(img.layers[0]!.digest.slice(7)))!;
   t.is(put.headers['content-length'], '0');
