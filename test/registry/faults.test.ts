@@ -199,7 +199,8 @@ test('https with a certificate nobody signed: refused, unless --tls-verify=false
 test('a pull killed half way leaves the store consistent, and the next pull completes it with Range', async (t) => {
   const { proxy, img, ref } = await served(t, [3_000_000, 20_000]);
   const big = img.layers[0]!.digest;
-  proxy.fault = (req) => (isBlob(big)(req.url) ? { bytesPerSecond: 500_000 } : undefined);
+  // slow enough that a prune and a kill under load still land mid-download (about 12 s)
+  proxy.fault = (req) => (isBlob(big)(req.url) ? { bytesPerSecond: 250_000 } : undefined);
   const root = tempDir(t);
   const first = strata(['--root', root, 'pull', ref]);
   t.teardown(() => killPid(first.pid));
@@ -269,10 +270,13 @@ test('a prune between the download and the recording of an image: the pull fetch
   let pulling: ReturnType<typeof strata> | undefined;
   // this process holds the store lock, so the pull downloads but cannot record the image
   await store.withLock(async () => {
-    pulling = strata(['--root', root, 'pull', ref]);
-    t.teardown(() => killPid(pulling!.pid));
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline && !blobs.every((d) => layoutBlobs(root).has(d)); ) await sleep(20);
-    t.true(blobs.every((d) => layoutBlobs(root).has(d)), 'all blobs downloaded');
+    const p = strata(['--root', root, 'pull', ref]);
+    pulling = p;
+    t.teardown(() => killPid(p.pid));
+    let exited = false;
+    void p.then(() => (exited = true));
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && !exited && !blobs.every((d) => layoutBlobs(root).has(d)); ) await sleep(20);
+    t.true(blobs.every((d) => layoutBlobs(root).has(d)), `all blobs downloaded${exited ? ` (pull ended: ${(await p).err})` : ''}`);
     const r = await store.prune();
     t.is(r.blobs, 3, 'nothing referred to them yet');
   });
