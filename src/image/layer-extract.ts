@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { TarEnd } from './tar-end.js';
 import * as sys from '../sys/index.js';
 import { HashingStream, type Digest } from './digest.js';
 import { LayerTarError } from './layer-errors.js';
@@ -329,7 +330,9 @@ async function writeBody(target: string, body: Body): Promise<void> {
 
 /** Feeds a tar-stream parser (a streamx Writable) with backpressure; rejects if it fails. */
 async function feed(src: AsyncIterable<Buffer>, sink: tar.Extract): Promise<void> {
+  const end = new TarEnd();
   for await (const chunk of src) {
+    end.see(chunk);
     if (!sink.write(chunk)) {
       await new Promise<void>((resolve, reject) => {
         const done = (): void => {
@@ -343,6 +346,10 @@ async function feed(src: AsyncIterable<Buffer>, sink: tar.Extract): Promise<void
       });
     }
   }
+  // a tar that stops right after its last entry's data (no padding, no end blocks): the
+  // padding is not part of any file, so it is supplied here rather than refused
+  const padding = end.missingPadding();
+  if (padding) sink.write(padding);
   sink.end(undefined);
 }
 

@@ -77,6 +77,22 @@ export class StoreLock {
     }
   }
 
+  /** fn under the lock if it can be had now (a stale lock is broken); undefined when a live
+   * process, this one included, holds it. */
+  tryWithSync<T>(fn: () => T): T | undefined {
+    if (this.depth > 0) return undefined;
+    let mine = false;
+    // a stale lock takes one step to break and one to take
+    for (let i = 0; i < 3 && !mine; i++) mine = this.step(Infinity);
+    if (!mine) return undefined;
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.depth === 0) this.release();
+    }
+  }
+
   /** One attempt: true when the lock is ours; throws once the deadline has passed. */
   private step(deadline: number): boolean {
     if (this.tryCreate()) return true;

@@ -13,6 +13,7 @@
 //        the layers, records the image (what load and a registry pull end with)
 //   store.blobs: OciLayout                    has(digest), openRead(digest), ingest(stream, {digest, size})
 //   store.withLock(fn)                        run a multi-step change (e.g. a pull) under the lock
+//   store.partials: PartialIngests            resumable verified downloads into blobs (ingest/)
 //   store.hold(holder, image) / release(holder)  keeps an image's layers from rmi and prune
 //        while a container uses them (the run module: holder = container id)
 // Changes from the contract: ResolvedImage has also manifest, diffIds, chainIds, size;
@@ -33,8 +34,10 @@
 //   through a symlink; hard links only to files earlier in the same layer; duplicates: the
 //   later entry replaces the earlier; overlay.* xattrs from a tar dropped; size and entry
 //   limits against tar bombs.
-// - Registry pulls: ingest blobs into store.blobs, then addManifest; do both inside
-//   store.withLock so a concurrent prune cannot remove blobs not yet referenced.
+// - Registry pulls: download blobs through store.partials (not under the store lock, which
+//   would stall every other command for the length of a download), then under withLock check
+//   they are all still there (a prune in between removes unreferenced ones), fetch any that
+//   went, and addManifest.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
@@ -44,6 +47,7 @@ import { writeFileAtomic } from './atomic.js';
 import { StoreLock, pidAlive } from './lock.js';
 import { OciLayout } from './oci-layout.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
+import { PartialIngests } from './partial-ingest.js';
 import { familiarName, normalizeTagged, parseReference } from './reference.js';
 import {
   MANIFEST_TYPES,
@@ -122,6 +126,8 @@ function duBytes(p: string): number {
 export class ImageStore {
   readonly blobs: OciLayout;
   readonly layers: LayerStore;
+  /** resumable downloads into blobs (a registry pull), under ingest/ */
+  readonly partials: PartialIngests;
   readonly tmpDir: string;
   private readonly lock: StoreLock;
   private readonly holdsDir: string;
@@ -134,6 +140,7 @@ export class ImageStore {
     sys.mkdirp(this.holdsDir);
     this.blobs = OciLayout.init(root, this.tmpDir);
     this.layers = new LayerStore(root, this.blobs, this.tmpDir);
+    this.partials = new PartialIngests(root, this.blobs);
     this.lock = StoreLock.for(path.join(root, 'lock'));
   }
 
@@ -424,6 +431,8 @@ export class ImageStore {
         const pid = Number(/^(?:\.[^.]+\.|[a-z]+-)(\d+)[.-]/.exec(t)?.[1]);
         if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(this.tmpDir, t), { recursive: true, force: true });
       }
+      // downloads in progress hold their lock and are kept; a killed pull's leftovers go
+      res.bytes += this.partials.prune();
       return res;
     });
   }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
-import { writeFileAtomic } from './content.js';
+import { writeFileAtomic } from '../image/atomic.js';
 import { RegistryError } from './errors.js';
 
 export interface Credentials {

@@ -1,6 +1,6 @@
 // Registry failures the user can act on. Each kind has a stable code (isomorphic-git style)
 // so tests and callers branch on the code, never on the message.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export type RegistryErrorCode =
   | 'EREFERENCE' // the reference does not parse

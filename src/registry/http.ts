@@ -35,7 +35,20 @@ const agents = {
   httpsNoVerify: new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false }),
 };
 
-export function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
+/** One exchange. A kept-alive socket the server closed just as we reused it fails with
+ * ECONNRESET before any answer: that request is sent once more on a fresh connection (the
+ * case Node documents with request.reusedSocket), also when it is an upload the caller
+ * does not retry: otherwise a loaded machine or an idle timeout restarts whole uploads. */
+export async function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
+  try {
+    return await sendOn(req, t, false);
+  } catch (e) {
+    if ((e as { reusedSocket?: boolean }).reusedSocket && (e as { code?: string }).code === 'ECONNRESET') return sendOn(req, t, true);
+    throw e;
+  }
+}
+
+function sendOn(req: HttpRequest, t: Transport, fresh: boolean): Promise<HttpResponse> {
   const isHttps = req.url.protocol === 'https:';
   const headers: Record<string, string> = { 'user-agent': 'strata', ...req.headers };
   if (req.body !== undefined) headers['content-length'] = String(req.body.length);
@@ -43,7 +56,8 @@ export function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
   const options: https.RequestOptions = {
     method: req.method,
     headers,
-    agent: isHttps ? (t.verifyTls ? agents.https : agents.httpsNoVerify) : agents.http,
+    agent: fresh ? false : isHttps ? (t.verifyTls ? agents.https : agents.httpsNoVerify) : agents.http,
+    ...(fresh && isHttps && !t.verifyTls ? { rejectUnauthorized: false } : {}),
   };
   return new Promise((resolve, reject) => {
     const r = (isHttps ? https : http).request(req.url, options, (res) => {
@@ -51,7 +65,7 @@ export function send(req: HttpRequest, t: Transport): Promise<HttpResponse> {
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
     });
     r.setTimeout(t.idleTimeoutMs, () => r.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    r.on('error', reject);
+    r.on('error', (e) => reject(Object.assign(e, { reusedSocket: r.reusedSocket })));
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
     // pipeline destroys the file stream too when the request fails; the error reaches us via r

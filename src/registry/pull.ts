@@ -1,14 +1,17 @@
 // Pull: manifest (choosing the platform from an index), then config and layers in parallel,
-// every byte verified against its digest before it enters the content store. The image is
-// named only after all its blobs are in, so an interrupted pull leaves the store as it was
-// plus complete blobs and resumable partial files; the next pull skips or resumes them.
+// every byte verified against its digest before it enters the image store's blobs. The image
+// is recorded (layers extracted, name set) only after all its blobs are in, so an interrupted
+// pull leaves the store as it was plus complete blobs and resumable partial files under
+// ingest/; the next pull skips or resumes them.
+import { sha256, type Digest } from '../image/digest.js';
+import { IngestMismatchError, IngestRangeError, type Source } from '../image/partial-ingest.js';
+import type { ImageStore, ResolvedImage } from '../image/store.js';
 import { RegistryClient, isRetryableNetworkError, type ClientOptions } from './client.js';
-import { sha256, type Content, type Source } from './content.js';
 import { RegistryError } from './errors.js';
 import { readAll, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT, blobsOf, choosePlatform, hostPlatform, parseManifest, type Descriptor, type Platform } from './manifest.js';
 import { silentProgress, shortDigest, type Progress } from './progress.js';
-import { formatReference, manifestRef, parseReference, type Reference } from './reference.js';
+import { formatReference, isSha256Digest, manifestRef, parseReference, type Reference } from './reference.js';
 import { BlobSources } from './sources.js';
 import { forEachBounded } from './bounded.js';
 
@@ -21,6 +24,7 @@ export interface PullOptions extends ClientOptions {
 
 export interface PullResult {
   name: string;
+  image: ResolvedImage;
   manifest: Descriptor;
   layers: number;
   /** bytes received for blobs (resumed parts count once) */
@@ -63,10 +67,17 @@ function rangeStart(res: HttpResponse): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Fetches one blob into content, resuming a partial download with Range. */
-async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, content: Content, progress: Progress, stats: { bytes: number; skipped: number }): Promise<void> {
+function refused(e: IngestMismatchError): RegistryError {
+  const { expected, got } = e;
+  const what = expected.size !== undefined && got.size !== expected.size ? `${got.size} bytes, expected ${expected.size}` : `got ${got.digest}`;
+  return new RegistryError('EDIGEST', `content for ${expected.digest} does not match its digest (${what}); refused`);
+}
+
+/** Fetches one blob into the store, resuming a partial download with Range. */
+async function fetchBlob(client: RegistryClient, repository: string, desc: Descriptor, store: ImageStore, progress: Progress, stats: { bytes: number; skipped: number }): Promise<void> {
   const label = `Copying blob ${shortDigest(desc.digest)}`;
-  if (content.has(desc.digest)) {
+  const digest = desc.digest as Digest;
+  if (store.blobs.has(digest)) {
     stats.skipped++;
     progress.bar(label, desc.size).done('skipped: already exists');
     return;
@@ -93,7 +104,7 @@ async function fetchBlob(client: RegistryClient, repository: string, desc: Descr
   };
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = await content.ingest(open, { digest: desc.digest, size: desc.size }, {
+      const r = await store.partials.ingest(open, { digest, size: desc.size }, {
         onBytes: (n) => {
           stats.bytes += n;
           shown += n;
@@ -104,8 +115,10 @@ async function fetchBlob(client: RegistryClient, repository: string, desc: Descr
       bar.done(r === 'present' ? 'skipped: already exists' : resumedAt > 0 ? `done (resumed at ${resumedAt})` : 'done');
       return;
     } catch (e) {
-      if (e instanceof RegistryError) {
+      if (e instanceof RegistryError || e instanceof IngestMismatchError || e instanceof IngestRangeError) {
         bar.done('refused');
+        if (e instanceof IngestMismatchError) throw refused(e);
+        if (e instanceof IngestRangeError) throw new RegistryError('EPROTOCOL', `${what}: ${e.message}`);
         throw e;
       }
       // a dropped connection mid-blob: keep what arrived and ask for the rest
@@ -119,7 +132,12 @@ async function fetchBlob(client: RegistryClient, repository: string, desc: Descr
   }
 }
 
-export async function pull(reference: string, content: Content, opts: PullOptions = {}): Promise<PullResult> {
+/** The name a pull records: by tag (a pull by digest alone leaves the image untagged). */
+function tagOf(ref: Reference): string[] {
+  return ref.tag !== undefined ? [`${ref.registry}/${ref.repository}:${ref.tag}`] : [];
+}
+
+export async function pull(reference: string, store: ImageStore, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(reference);
   const client = new RegistryClient(ref.registry, opts);
   const progress = opts.progress ?? silentProgress;
@@ -136,14 +154,21 @@ export async function pull(reference: string, content: Content, opts: PullOption
       top.descriptor = { ...top.descriptor, ...(chosen.platform ? { platform: chosen.platform } : {}) };
     }
     const blobs = blobsOf(parsed);
-    const foreign = blobs.find((d) => !d.digest.startsWith('sha256:'));
+    const foreign = blobs.find((d) => !isSha256Digest(d.digest));
     if (foreign) throw new RegistryError('EUNSUPPORTED', `${name}: blob ${foreign.digest}: only sha256 digests are supported`);
     const stats = { bytes: 0, skipped: 0 };
-    await forEachBounded(blobs, opts.concurrency ?? 3, (d) => fetchBlob(client, ref.repository, d, content, progress, stats));
-    content.put(top.bytes, top.descriptor);
-    await content.setName(name, top.descriptor);
-    new BlobSources(content.root).record(ref.registry, ref.repository, blobs.map((d) => d.digest));
-    return { name, manifest: top.descriptor, layers: parsed.layers.length, bytesFetched: stats.bytes, blobsSkipped: stats.skipped };
+    const fetch = (d: Descriptor): Promise<void> => fetchBlob(client, ref.repository, d, store, progress, stats);
+    await forEachBounded(blobs, opts.concurrency ?? 3, fetch);
+    const manifest = top.descriptor;
+    const image = await store.withLock(async () => {
+      // a prune since the download removed blobs nothing referred to yet: fetch those again
+      for (const d of blobs) if (!store.blobs.has(d.digest as Digest)) await fetch(d);
+      store.blobs.writeBytes(top.bytes, manifest.mediaType);
+      const img = await store.addManifest(manifest.digest as Digest, tagOf(ref));
+      new BlobSources(store.root).record(ref.registry, ref.repository, blobs.map((d) => d.digest));
+      return img;
+    });
+    return { name, image, manifest, layers: parsed.layers.length, bytesFetched: stats.bytes, blobsSkipped: stats.skipped };
   } finally {
     progress.close();
   }

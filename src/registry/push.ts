@@ -3,8 +3,10 @@
 // uploaded with POST then PUT (one request when small, PATCH chunks with Content-Range when
 // large); the manifest goes last, by tag, so the tag never names missing blobs.
 import type { Readable } from 'node:stream';
+import { checkDigest, type Digest } from '../image/digest.js';
+import { MediaType as ImageMediaType } from '../image/media.js';
+import type { ImageStore } from '../image/store.js';
 import { RegistryClient, type ClientOptions } from './client.js';
-import type { Content } from './content.js';
 import { RegistryError } from './errors.js';
 import { discard, type HttpResponse } from './http.js';
 import { blobsOf, parseManifest, type Descriptor } from './manifest.js';
@@ -32,18 +34,28 @@ export interface PushResult {
 
 type Outcome = 'uploaded' | 'mounted' | 'skipped';
 
-/** The local image named `image`: as written, then fully qualified (docker.io/library/x:latest). */
-export function findLocal(content: Content, image: string): Descriptor {
-  const found = content.lookup(image) ?? (() => {
-    try {
-      return content.lookup(formatReference(parseReference(image)));
-    } catch {
-      return undefined;
-    }
-  })();
-  if (!found) throw new RegistryError('ELOCAL', `${image}: no such image in ${content.root}`);
-  return found;
+/** What push reads blobs from: the image store, or any OCI layout (tests push indexes,
+ * which the store does not keep, from one). */
+export interface PushSource {
+  /** where the blob-sources hint file lives */
+  readonly root: string;
+  readonly blobs: {
+    has(digest: Digest): boolean;
+    /** fails at its end if the bytes do not match the digest */
+    openRead(digest: Digest): Readable;
+    readBytes(digest: Digest): Buffer;
+  };
+  withLock<T>(fn: () => Promise<T> | T): Promise<T>;
 }
+
+/** The manifest descriptor of a store image (`strata images` names, ids and digests). */
+export function localManifest(store: ImageStore, image: string): Descriptor {
+  const img = store.resolveImage(image);
+  const size = store.blobs.sizeOf(img.manifestDigest) ?? 0;
+  return { mediaType: img.manifest.mediaType ?? ImageMediaType.ociManifest, digest: img.manifestDigest, size };
+}
+
+const blobDigest = (d: Descriptor): Digest => checkDigest(d.digest);
 
 async function* chunks(src: Readable, size: number): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
@@ -65,7 +77,7 @@ class BlobPusher {
   constructor(
     private readonly client: RegistryClient,
     private readonly ref: Reference,
-    private readonly content: Content,
+    private readonly source: PushSource,
     private readonly sources: BlobSources,
     private readonly chunkSize: number,
   ) {}
@@ -84,7 +96,7 @@ class BlobPusher {
   }
 
   async push(d: Descriptor, bar: ProgressBar): Promise<Outcome> {
-    if (!this.content.has(d.digest)) throw new RegistryError('ELOCAL', `${this.content.root}: blob ${d.digest} is missing`);
+    if (!this.source.blobs.has(blobDigest(d))) throw new RegistryError('ELOCAL', `${this.source.root}: blob ${d.digest} is missing`);
     const head = await this.client.request({ method: 'HEAD', path: `/v2/${this.ref.repository}/blobs/${d.digest}`, scopes: this.scopes });
     discard(head);
     if (head.status === 200) return 'skipped';
@@ -129,7 +141,7 @@ class BlobPusher {
     const octets = { 'content-type': 'application/octet-stream' };
     if (d.size > this.chunkSize) {
       let offset = 0;
-      for await (const chunk of chunks(this.content.open(d.digest), this.chunkSize)) {
+      for await (const chunk of chunks(this.source.blobs.openRead(blobDigest(d)), this.chunkSize)) {
         const res = await this.client.request({
           method: 'PATCH',
           path: location,
@@ -144,12 +156,12 @@ class BlobPusher {
         offset += chunk.length;
         bar.advance(chunk.length);
       }
-      if (offset !== d.size) throw new RegistryError('ELOCAL', `${this.content.root}: blob ${d.digest} has ${offset} bytes, its descriptor says ${d.size}`);
+      if (offset !== d.size) throw new RegistryError('ELOCAL', `${this.source.root}: blob ${d.digest} has ${offset} bytes, its descriptor says ${d.size}`);
       location.searchParams.set('digest', d.digest);
       await this.finish(await this.client.request({ method: 'PUT', path: location, scopes: this.scopes, retry: false }), d);
     } else {
       location.searchParams.set('digest', d.digest);
-      const body = { length: d.size, open: () => this.content.open(d.digest) };
+      const body = { length: d.size, open: () => this.source.blobs.openRead(blobDigest(d)) };
       await this.finish(await this.client.request({ method: 'PUT', path: location, headers: octets, body, scopes: this.scopes, retry: false }), d);
       bar.advance(d.size);
     }
@@ -178,26 +190,31 @@ class BlobPusher {
   }
 }
 
-export async function push(image: string, destination: string | undefined, content: Content, opts: PushOptions = {}): Promise<PushResult> {
-  const local = findLocal(content, image);
-  const ref = parseReference(destination ?? image);
+/** Pushes store image `image` (a name, id or digest) to destination (default: image). */
+export async function push(image: string, destination: string | undefined, store: ImageStore, opts: PushOptions = {}): Promise<PushResult> {
+  return pushManifest(store, localManifest(store, image), destination ?? image, opts);
+}
+
+/** Pushes the manifest or index `local` and every blob it names from source. */
+export async function pushManifest(source: PushSource, local: Descriptor, destination: string, opts: PushOptions = {}): Promise<PushResult> {
+  const ref = parseReference(destination);
   if (ref.digest && ref.digest !== local.digest) {
-    throw new RegistryError('EDIGEST', `${destination ?? image}: the image's manifest is ${local.digest}, not ${ref.digest}`);
+    throw new RegistryError('EDIGEST', `${destination}: the image's manifest is ${local.digest}, not ${ref.digest}`);
   }
   const client = new RegistryClient(ref.registry, opts);
-  const sources = new BlobSources(content.root);
-  const pusher = new BlobPusher(client, ref, content, sources, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const sources = new BlobSources(source.root);
+  const pusher = new BlobPusher(client, ref, source, sources, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const progress = opts.progress ?? silentProgress;
   const counts = { uploaded: 0, mounted: 0, skipped: 0 };
   const pushed: string[] = [];
 
-  const pushManifest = async (desc: Descriptor, reference: string): Promise<void> => {
-    const bytes = content.read(desc.digest);
-    const parsed = parseManifest(bytes, desc.mediaType, `${image} (${desc.digest})`);
+  const pushOne = async (desc: Descriptor, reference: string): Promise<void> => {
+    const bytes = source.blobs.readBytes(blobDigest(desc));
+    const parsed = parseManifest(bytes, desc.mediaType, `${destination} (${desc.digest})`);
     if (parsed.kind === 'index') {
       for (const m of parsed.manifests) {
-        if (content.has(m.digest)) await pushManifest(m, m.digest);
-        else throw new RegistryError('ELOCAL', `${image}: manifest ${m.digest} of its index is not in ${content.root}`);
+        if (source.blobs.has(blobDigest(m))) await pushOne(m, m.digest);
+        else throw new RegistryError('ELOCAL', `${destination}: manifest ${m.digest} of its index is not in ${source.root}`);
       }
     } else {
       const blobs = blobsOf(parsed);
@@ -213,10 +230,10 @@ export async function push(image: string, destination: string | undefined, conte
   };
 
   try {
-    await pushManifest(local, manifestRef(ref));
+    await pushOne(local, manifestRef(ref));
   } finally {
     progress.close();
   }
-  sources.record(ref.registry, ref.repository, pushed);
+  await source.withLock(() => sources.record(ref.registry, ref.repository, pushed));
   return { destination: formatReference(ref), digest: local.digest, ...counts };
 }

@@ -3,7 +3,7 @@
 // uploading. A hint only: a stale entry costs one refused mount and a normal upload.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './content.js';
+import { writeFileAtomic } from '../image/atomic.js';
 
 type Sources = Record<string, Record<string, string[]>>; // registry -> digest -> repos
 const KEEP = 4;

@@ -59,7 +59,9 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = {}
     }
   });
   const host = await new Promise<string>((resolve, reject) => {
-    const deadline = Date.now() + 15000;
+    // generous: on a loaded machine (the whole suite, other helpers' tests) a dozen registries
+    // starting at once took more than 15 s, failing tests before they began
+    const deadline = Date.now() + 60_000;
     const poll = setInterval(() => {
       const m = /listening on (127\.0\.0\.1:\d+)/.exec(log);
       if (m) resolve(m[1]!);

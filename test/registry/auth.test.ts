@@ -4,13 +4,14 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openLayout } from '../../src/registry/content.js';
+import { ImageStore } from '../../src/image/store.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { startRegistry, strata, strataJs } from '../helpers/registry.js';
 import { startTokenServer } from '../helpers/token-server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { tempStore } from '../helpers/images.js';
 import { syntheticImage } from './fixtures.js';
 
 const user = { username: 'alice', password: 's3cret-pass' };
@@ -20,7 +21,7 @@ test('htpasswd registry: refused without login, login checks and keeps credentia
   const dir = tempDir(t);
   const env = { XDG_CONFIG_HOME: path.join(dir, 'config') };
   const layout = path.join(dir, 'layout');
-  await syntheticImage(openLayout(layout), 'app', { layerSizes: [1000] });
+  await syntheticImage(new ImageStore(layout), 'app', { layerSizes: [1000] });
 
   const denied = await strata(['--root', layout, 'push', 'app', `${reg.host}/app:1`], { env });
   t.is(denied.code, 1);
@@ -85,7 +86,7 @@ test('login without a terminal and without --password-stdin says what to do', as
 test('token registry: push and pull with a Bearer token for the scopes they need', async (t) => {
   const tokens = await startTokenServer(t, user);
   const reg = await startRegistry(t, { token: tokens });
-  const src = openLayout(tempDir(t));
+  const src = tempStore(t);
   const img = await syntheticImage(src, 'app', { layerSizes: [4000] });
   const fast = { retryBaseMs: 10, credentials: user };
   await push('app', `${reg.host}/team/app:1`, src, fast);
@@ -98,7 +99,7 @@ test('token registry: push and pull with a Bearer token for the scopes they need
   t.is(r.mounted, 2);
   t.true(tokens.requests.some((q) => q.scopes.includes('repository:other/app:pull,push') && q.scopes.includes('repository:team/app:pull')));
 
-  const c = openLayout(tempDir(t));
+  const c = tempStore(t);
   const got = await pull(`${reg.host}/team/app:1`, c, fast);
   t.is(got.manifest.digest, img.manifest.digest);
   t.true(tokens.requests.some((q) => q.scopes.join(' ') === 'repository:team/app:pull'));
@@ -107,9 +108,9 @@ test('token registry: push and pull with a Bearer token for the scopes they need
 test('token registry: without credentials the token server refuses and the error says to log in', async (t) => {
   const tokens = await startTokenServer(t, user);
   const reg = await startRegistry(t, { token: tokens });
-  const e = await t.throwsAsync(pull(`${reg.host}/team/app:1`, openLayout(tempDir(t)), { retryBaseMs: 10, authFile: '/nonexistent/auth.json' }), { instanceOf: RegistryError });
+  const e = await t.throwsAsync(pull(`${reg.host}/team/app:1`, tempStore(t), { retryBaseMs: 10, authFile: '/nonexistent/auth.json' }), { instanceOf: RegistryError });
   t.is(e!.code, 'EUNAUTHORIZED');
   t.is(e!.message, `${reg.host}: authentication required (strata login ${reg.host})`);
-  const bad = await t.throwsAsync(pull(`${reg.host}/team/app:1`, openLayout(tempDir(t)), { retryBaseMs: 10, credentials: { username: 'alice', password: 'wrong' } }), { instanceOf: RegistryError });
+  const bad = await t.throwsAsync(pull(`${reg.host}/team/app:1`, tempStore(t), { retryBaseMs: 10, credentials: { username: 'alice', password: 'wrong' } }), { instanceOf: RegistryError });
   t.is(bad!.message, `${reg.host}: credentials rejected by the token server`);
 });

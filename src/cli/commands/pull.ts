@@ -18,11 +18,11 @@ export const pullCommand: CommandModule<GlobalArgs, Args> = {
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to choose from a multi-platform image (default: this machine)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
-    const { openContent } = await import('../../registry/root.js');
+    const { openStore } = await import('../../image/store.js');
     const { pull } = await import('../../registry/pull.js');
     const { parsePlatform } = await import('../../registry/manifest.js');
     const { progressOn } = await import('../../registry/progress.js');
-    const r = await pull(a.reference, openContent(a.root), {
+    const r = await pull(a.reference, openStore(a.root), {
       tlsVerify: a['tls-verify'],
       ...(a.platform ? { platform: parsePlatform(a.platform) } : {}),
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),

@@ -18,10 +18,10 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require https with a valid certificate (false also allows plain http)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the manifest digest' }),
   handler: async (a) => {
-    const { openContent } = await import('../../registry/root.js');
+    const { openStore } = await import('../../image/store.js');
     const { push } = await import('../../registry/push.js');
     const { progressOn } = await import('../../registry/progress.js');
-    const r = await push(a.image, a.destination, openContent(a.root, false), {
+    const r = await push(a.image, a.destination, openStore(a.root), {
       tlsVerify: a['tls-verify'],
       ...(a.quiet ? {} : { progress: progressOn(process.stderr) }),
     });
