@@ -193,7 +193,9 @@ fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
 out, sent = b'', not after
 while True:
     r, _, _ = select.select([fd], [], [], 20)
-    if not r: break
+    if not r:
+        # silent for 20 s: end the child so the test fails with what it printed, never hangs
+        os.kill(pid, 9); out += b'\\n[inPty: no output for 20 s, killed]\\n'; break
     try: data = os.read(fd, 4096)
     except OSError: break
     if not data: break
