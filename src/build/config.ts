@@ -13,23 +13,12 @@ export type HealthConfig = {
   Retries?: number;
 };
 
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Healthcheck?: HealthConfig;
-  OnBuild?: string[] | null;
-  Shell?: string[];
-}
+/** The store's runtime config, with Healthcheck typed as builds write it. */
+export type ContainerConfig = Omit<StoredContainerConfig, 'Healthcheck'> & { Healthcheck?: HealthConfig };
 
 import type { HistoryEntry } from '../run/image-config.js';
 import type { ImageConfig as StoredImageConfig } from '../image/store.js';
+import type { ContainerConfig as StoredContainerConfig } from '../image/media.js';
 export type { HistoryEntry };
 
 export interface ImageConfig {
