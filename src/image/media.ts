@@ -84,14 +84,6 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-export function isGzipLayer(mediaType: string): boolean {
-  return mediaType.endsWith('+gzip') || mediaType.endsWith('.gzip');
-}
-
-export function isLayerType(mediaType: string): boolean {
-  return mediaType.startsWith('application/vnd.oci.image.layer.') || mediaType.startsWith('application/vnd.docker.image.rootfs.');
-}
-
 /** The platform of the running machine in OCI's spelling. */
 export function hostPlatform(): Platform {
   const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
