@@ -4,25 +4,15 @@
 // for --chown and "is the destination a directory" without mounting anything.
 import path from 'node:path';
 import * as sys from '../sys/index.js';
+import { WH_OPAQUE as OPQ, WH_PREFIX as WH } from '../image/overlay-format.js';
+import { isOpaque, isWhiteout } from '../run/layers.js';
 
-const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque', 'user.fuseoverlayfs.opaque'];
-const WH = '.wh.';
-const OPQ = '.wh..wh..opq';
+export { isOpaque, isWhiteout };
 
 export interface FileNode {
   /** where its bytes are on the host (layer file, context file) */
   hostPath: string;
   attr: sys.Attr;
-}
-
-export const isWhiteout = (a: sys.Attr): boolean => sys.isChr(a.mode) && Number(a.rdev) === 0;
-
-/** an opaque dir of any writer: the kernel (trusted./user.), fuse-overlayfs, or the OCI marker */
-export function isOpaque(dir: string): boolean {
-  for (const x of OPAQUE_XATTRS) {
-    if (sys.lgetxattrIfExists(dir, x)?.toString() === 'y') return true;
-  }
-  return sys.lstatIfExists(path.join(dir, OPQ)) !== undefined;
 }
 
 export class LayerView {

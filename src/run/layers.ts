@@ -2,17 +2,14 @@
 // (the xattrs the kernel and fuse-overlayfs write, or .wh..wh..opq), and what a stack of
 // lower layers shows at a path.
 import path from 'node:path';
-import { isChr, isDir, lgetxattrIfExists, lstatIfExists, readdirNames, type Attr } from '../sys/index.js';
+import { isDir, lstatIfExists, readdirNames } from '../sys/index.js';
+import { isOpaqueDir, isWhiteoutAttr as isWhiteout, WH_OPAQUE as OPQ, WH_PREFIX as WH } from '../image/overlay-format.js';
 
-const WH = '.wh.';
-export const OPQ = '.wh..wh..opq';
-const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque', 'user.fuseoverlayfs.opaque'];
+export { isWhiteout, OPQ };
 
-export const isWhiteout = (a: Attr): boolean => isChr(a.mode) && Number(a.rdev) === 0;
-
+/** an opaque dir of any writer: the kernel (trusted./user.), fuse-overlayfs, or the OCI marker */
 export function isOpaque(dir: string): boolean {
-  for (const x of OPAQUE_XATTRS) if (lgetxattrIfExists(dir, x)?.toString() === 'y') return true;
-  return lstatIfExists(path.join(dir, OPQ)) !== undefined;
+  return isOpaqueDir(dir) || lstatIfExists(path.join(dir, OPQ)) !== undefined;
 }
 
 /** A name in a layer dir that is bookkeeping, not a file of the tree. */
