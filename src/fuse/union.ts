@@ -75,13 +75,15 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus) {
       const out: DirEntry[] = [];
+      // '.' and '..' both show this directory's attr: one stat per reply, not one per entry
+      let dirAttr: sys.Attr | undefined;
       for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus)) {
         if (!plus) {
           out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
           continue;
         }
         if (e.name === '.' || e.name === '..') {
-          out.push({ name: e.name, off: e.off, entry: { ino: 0, attr: { ...u.getattr(ino), ino: e.ino } } });
+          out.push({ name: e.name, off: e.off, entry: { ino: 0, attr: { ...(dirAttr ??= u.getattr(ino)), ino: e.ino } } });
           continue;
         }
         try {

@@ -7,10 +7,6 @@ export type TraceKind = 'copy-up' | 'whiteout' | 'opaque' | 'exdev' | 'link-up';
 export class Trace {
   constructor(private readonly file: string | undefined) {}
 
-  get enabled(): boolean {
-    return this.file !== undefined;
-  }
-
   event(kind: TraceKind, mergedPath: string, detail: string): void {
     if (!this.file) return;
     const line = `${new Date().toISOString()} ${kind} /${mergedPath} ${detail}\n`;
