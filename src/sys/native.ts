@@ -49,10 +49,16 @@ export interface NativeConstants {
 
 export interface Native {
   lstat(path: string): Attr;
+  /** stat fields into buf (Float64Array(16), lstat's order): 0, a positive errno (no
+   * exception), or -1 when a field is past 2^53 (ask lstat) */
+  lstatInto(path: string, buf: Float64Array): number;
+  fstatInto(fd: number, buf: Float64Array): number;
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;
   lgetxattr(path: string, name: string): Buffer;
+  /** the value (up to 4 KiB), or the positive errno (ERANGE: larger, ask lgetxattr) */
+  lgetxattrOrErrno(path: string, name: string): Buffer | number;
   lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
