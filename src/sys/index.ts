@@ -140,11 +140,13 @@ export const umount2 = (p: string, flags: number): void => call(() => native.umo
 /** Makes newfd name oldfd's file (close-on-exec), atomically. */
 export const dup3 = (oldfd: number, newfd: number): void => call(() => native.dup3(oldfd, newfd));
 
-/** Copies a file's data off the JS thread (libuv's threadpool): FICLONE where the
- * filesystem allows, then copy_file_range/sendfile. Creates dest exclusively. */
-export async function copyFileAsync(src: string, dest: string): Promise<void> {
+/** Copies a file's data off the JS thread (a libuv worker of the addon): FICLONE where the
+ * filesystem allows, else copy_file_range over the data segments (holes stay holes), else
+ * read/write; then fsync of the copy unless told not to, also off the JS thread. Creates
+ * dest exclusively, mode 0600. */
+export async function copyFileAsync(src: string, dest: string, opts: { fsync?: boolean } = {}): Promise<void> {
   try {
-    await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
+    await native.copyFile(src, dest, opts.fsync ?? false);
   } catch (e) {
     throw toSysError(e);
   }

@@ -68,6 +68,9 @@ export interface Native {
   fchownat(path: string, uid: number, gid: number, nofollow: boolean): void;
   ficlone(destFd: number, srcFd: number): void;
   copyFileRange(fdIn: number, fdOut: number, length: number): number;
+  /** a file's data into a new file, in a libuv worker: FICLONE, else copy_file_range
+   * (holes kept), else read/write; fsync of the copy when asked */
+  copyFile(src: string, dest: string, fsync: boolean): Promise<void>;
   dup3(oldfd: number, newfd: number): void;
   umount2(path: string, flags: number): void;
   statvfs(path: string): StatVfs;

@@ -48,6 +48,38 @@ test('lgetxattrIfExists: undefined when absent, the whole value when present, al
   t.deepEqual(sys.lgetxattrIfExists(f, 'user.big'), big);
 });
 
+test('copyFileAsync: same bytes, holes stay holes, dest made exclusively, and the event loop turns meanwhile', async (t) => {
+  const dir = tempDir(t, 'strata-hot-');
+  const src = path.join(dir, 'src');
+  const fd = fs.openSync(src, 'w');
+  const chunk = Buffer.alloc(1 << 20, 0x5a);
+  fs.writeSync(fd, chunk, 0, chunk.length, 0);
+  fs.writeSync(fd, Buffer.from('end'), 0, 3, 64 << 20); // 63 MiB hole in between
+  fs.closeSync(fd);
+  const dest = path.join(dir, 'dest');
+  let turns = 0;
+  const tick = setInterval(() => turns++, 0);
+  try {
+    await sys.copyFileAsync(src, dest, { fsync: true });
+  } finally {
+    clearInterval(tick);
+  }
+  const a = fs.statSync(src);
+  const b = fs.statSync(dest);
+  t.is(b.size, a.size);
+  t.true(fs.readFileSync(dest).equals(fs.readFileSync(src)));
+  t.true(b.blocks * 512 < 16 << 20, `the 63 MiB hole was not filled in (${b.blocks} blocks)`);
+  t.is(b.mode & 0o777, 0o600);
+  t.true(turns > 0, 'timers ran while the copy was in flight: it did not block the JS thread');
+  await t.throwsAsync(sys.copyFileAsync(src, dest), { code: 'EEXIST' });
+  await t.throwsAsync(sys.copyFileAsync(path.join(dir, 'none'), path.join(dir, 'd2')), { code: 'ENOENT' });
+  t.false(fs.existsSync(path.join(dir, 'd2')));
+  const empty = path.join(dir, 'empty');
+  fs.writeFileSync(empty, '');
+  await sys.copyFileAsync(empty, path.join(dir, 'empty2'));
+  t.is(fs.statSync(path.join(dir, 'empty2')).size, 0);
+});
+
 test('readdir with a byte budget: only what fits (the first entry always), and the next offset goes on from there', (t) => {
   const l = makeLayers(t, [{ d: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`entry-${String(i).padStart(3, '0')}`, 'x'])) }]);
   const u = Union.open({ lowers: l.lowers, upper: l.upper, work: l.work, timeout: 1, readOnly: false });
