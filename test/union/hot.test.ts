@@ -127,3 +127,13 @@ test('through the mount: a big dir lists every name once, with attributes; a nam
   t.is(fs.readFileSync(fresh, 'utf8'), 'x');
   t.false(fs.existsSync(path.join(l.mnt, 'wide', names[0]!)));
 });
+
+test('a SysError is an answer: errno, code, call and path kept, no stack captured (and other errors keep theirs)', (t) => {
+  const e = new sys.SysError(sys.E.ENODATA, 'getxattr', '/some/path');
+  t.is(e.errno, sys.E.ENODATA);
+  t.is(e.code, 'ENODATA');
+  t.is(e.message, "ENODATA: getxattr '/some/path'");
+  t.false(/\n\s+at /.test(e.stack ?? ''), 'no frames in the stack');
+  t.true(e instanceof Error);
+  t.true(/\n\s+at /.test(new Error('x').stack ?? ''), 'plain errors still capture their stack');
+});
