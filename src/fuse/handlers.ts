@@ -64,9 +64,9 @@ export interface FuseHandlers {
   /** Always called; backingFd is the fd given at open (-1 if none), now the handler's to close. */
   release?(ino: number, fh: number, flags: number, backingFd: number): R<void>;
   opendir?(ino: number, flags: number): R<OpenReply>;
-  /** Entries from offset on; as many as fit are sent. With plus, each entry's lookup is
-   * counted by the handler; the session forgets the ones that did not fit. */
-  readdir?(ino: number, fh: number, offset: number, plus: boolean): R<DirEntry[]>;
+  /** Entries from offset on; as many as fit in size bytes are sent. With plus, each
+   * entry's lookup is counted by the handler; the session forgets the ones that did not fit. */
+  readdir?(ino: number, fh: number, offset: number, plus: boolean, size: number): R<DirEntry[]>;
   releasedir?(ino: number, fh: number): R<void>;
   fsyncdir?(ino: number, fh: number, datasync: boolean): R<void>;
   statfs?(ino: number): R<StatVfs>;

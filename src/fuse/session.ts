@@ -171,7 +171,7 @@ export class FuseSession {
       case Op.READDIR:
       case Op.READDIRPLUS: {
         const plus = op === Op.READDIRPLUS;
-        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus)), (entries: DirEntry[]) => {
+        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus, n(2))), (entries: DirEntry[]) => {
           const sent = fuse.replyReaddir(req, entries);
           if (plus) this.forgetUnsent(entries, sent);
         });

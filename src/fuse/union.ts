@@ -14,6 +14,13 @@ function writebackFlags(flags: number): number {
   return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
 }
 
+// The room an entry takes in a readdir reply (linux/fuse.h: FUSE_DIRENT_ALIGN of the
+// name's offset plus its length): struct fuse_dirent is 24 bytes before the name, and a
+// readdirplus entry has a 128-byte struct fuse_entry_out before that.
+const align8 = (n: number): number => (n + 7) & ~7;
+const direntSize = (name: string): number => align8(24 + Buffer.byteLength(name));
+const direntPlusSize = (name: string): number => align8(152 + Buffer.byteLength(name));
+
 export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): FuseHandlers {
   const t = u.timeout;
   let writeback = opts.writeback ?? false;
@@ -38,11 +45,13 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
       writeback = writeback && info.writeback;
     },
     lookup(parent, name) {
+      // a negative entry the kernel may cache: lowers never change, the upper only through us
+      const negative = { ino: 0, entryTimeout: t };
       try {
-        return looked(parent, name);
+        const found = u.lookupEntryIfExists(parent, name);
+        return found ? entry(found.node, found.attr) : negative;
       } catch (e) {
-        // a negative entry the kernel may cache: lowers never change, the upper only through us
-        if (sys.hasErrno(e, sys.E.ENOENT)) return { ino: 0, entryTimeout: t };
+        if (sys.hasErrno(e, sys.E.ENOENT)) return negative; // e.g. a parent with no name left
         throw e;
       }
     },
@@ -73,11 +82,14 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
       if (fd >= 0) u.close(ino, fd);
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
-    readdir(ino, fh, offset, plus) {
+    readdir(ino, fh, offset, plus, size) {
       const out: DirEntry[] = [];
       // '.' and '..' both show this directory's attr: one stat per reply, not one per entry
       let dirAttr: sys.Attr | undefined;
-      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus)) {
+      // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
+      // one the reply has no room for is thrown away (the kernel asks again from its offset)
+      const budget = { bytes: size > 0 ? size : 4096, size: plus ? direntPlusSize : direntSize };
+      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus, budget)) {
         if (!plus) {
           out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
           continue;
