@@ -73,25 +73,32 @@ export const unionfsFuse: UnionContender = {
     }),
 };
 
-export const strata: UnionContender = {
-  name: 'strata',
-  short: 'strata',
-  fuse: true,
-  async probe() {
-    // yargs answers --help for an unknown command with the global help: look for the command
-    const r = await run(process.execPath, [strataBin, '--help']);
-    return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
-      ? undefined
-      : `${strataBin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
-  },
-  mount: (ws, d) =>
-    mountBackground(ws, {
-      cmd: process.execPath,
-      args: [strataBin, 'mount', '-o', overlayOpts(d), d.mnt],
-      mountpoint: d.mnt,
-      fuse: true,
-      unmount: async (mnt) => void (await mustRun(process.execPath, [strataBin, 'umount', mnt])),
-    }),
-};
+function strataContender(name: string, short: string, extra: string[]): UnionContender {
+  return {
+    name,
+    short,
+    fuse: true,
+    async probe() {
+      // yargs answers --help for an unknown command with the global help: look for the command
+      const r = await run(process.execPath, [strataBin, '--help']);
+      return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
+        ? undefined
+        : `${strataBin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
+    },
+    mount: (ws, d) =>
+      mountBackground(ws, {
+        cmd: process.execPath,
+        args: [strataBin, 'mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
+        mountpoint: d.mnt,
+        fuse: true,
+        unmount: async (mnt) => void (await mustRun(process.execPath, [strataBin, 'umount', mnt])),
+      }),
+  };
+}
 
-export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata];
+export const strata = strataContender('strata', 'strata', []);
+/** the same build with kernel passthrough off: every read and write through the daemon
+ * (as before passthrough), for A/B figures in one run; not run unless --only names it */
+export const strataNoPassthrough = strataContender('strata passthrough=off', 'strata-nopt', ['passthrough=off']);
+
+export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, strataNoPassthrough];

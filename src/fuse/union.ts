@@ -152,7 +152,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     setxattr: (ino, name, value, flags) => u.setxattr(ino, name, value, flags),
     getxattr: (ino, name) =>
       name === SESSION_XATTR && opts.stats
-        ? Buffer.from(JSON.stringify({ ...opts.stats(), backingFailures: backing?.failures ?? 0 }))
+        ? Buffer.from(JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0 }))
         : u.getxattr(ino, name),
     listxattr: (ino) => u.listxattr(ino),
     removexattr: (ino, name) => u.removexattr(ino, name),
