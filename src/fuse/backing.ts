@@ -43,23 +43,23 @@ export class BackingTable {
    * the inode's other opens allow it, else cached. */
   open(ino: number, fd: number, wanted: boolean): OpenIo {
     const s = this.io(ino);
-    if (wanted && s.cached === 0) {
+    if (s.cached === 0) {
       const key = keyOfFd(fd);
-      if (key !== undefined) {
-        let b = s.backing;
-        if (b && b.key !== key) b = undefined; // the node names another file now
-        if (!b) b = this.register(fd, key);
-        if (b) {
-          b.refs++;
-          s.backing = b;
-          return { ino, backing: b };
-        }
+      const live = s.backing && s.backing.refs > 0 ? s.backing : undefined;
+      // joining the inode's passthrough opens is always right when the file is the same. A
+      // node whose file changed (a new file on a reused inode number) while the old one's
+      // RELEASE is still on its way gets its own: the kernel dropped the old one already
+      let b = live && live.key === key ? live : undefined;
+      if (!b && (wanted || live) && key !== undefined) b = this.register(fd, key);
+      if (b) {
+        b.refs++;
+        s.backing = b;
+        return { ino, backing: b };
       }
-    }
-    if (s.backing && s.backing.refs > 0) {
-      // cannot happen by the rules above (wanted is constant per node state); say so loudly
-      // rather than hand the kernel an open it refuses
-      this.log(`passthrough: inode ${ino} is open in passthrough mode; opening it cached would fail`);
+      if (live) {
+        // the kernel refuses a cached open of an inode in passthrough mode: say why
+        this.log(`passthrough: inode ${ino} is open on another backing file; this open will fail`);
+      }
     }
     s.cached++;
     return { ino, backing: undefined };
