@@ -73,8 +73,9 @@ export const unionfsFuse: UnionContender = {
     }),
 };
 
-/** Strata through the CLI at bin (this build's, or another one's for an A/B run). */
-function strataAt(bin: string, name: string, short: string): UnionContender {
+/** Strata through the CLI at bin (this build's, or another one's for an A/B run), with
+ * extra -o options. */
+function strataAt(bin: string, name: string, short: string, extra: string[] = []): UnionContender {
   return {
     name,
     short,
@@ -89,7 +90,7 @@ function strataAt(bin: string, name: string, short: string): UnionContender {
     mount: (ws, d) =>
       mountBackground(ws, {
         cmd: process.execPath,
-        args: [bin, 'mount', '-o', overlayOpts(d), d.mnt],
+        args: [bin, 'mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
         mountpoint: d.mnt,
         fuse: true,
         unmount: async (mnt) => void (await mustRun(process.execPath, [bin, 'umount', mnt])),
@@ -98,8 +99,11 @@ function strataAt(bin: string, name: string, short: string): UnionContender {
 }
 
 export const strata = strataAt(strataBin, 'strata', 'strata');
+/** the same build with kernel passthrough off: every read and write through the daemon
+ * (as before passthrough), for A/B figures in one run; not run unless --only names it */
+export const strataNoPassthrough = strataAt(strataBin, 'strata passthrough=off', 'strata-nopt', ['passthrough=off']);
 
 /** STRATA_BASE_BIN: a second strata build (e.g. main's) measured in the same run, for A/B. */
 const base = process.env.STRATA_BASE_BIN;
 
-export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, ...(base ? [strataAt(base, 'strata (base)', 'strata-base')] : [])];
+export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, strataNoPassthrough, ...(base ? [strataAt(base, 'strata (base)', 'strata-base')] : [])];
