@@ -1,7 +1,9 @@
 // The strata command as users meet it: help, version, and a global install.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { distDir, repoRoot, sh } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -30,6 +32,32 @@ test('strata umount --help describes its argument and --lazy', (t) => {
   t.regex(r.out, /^strata umount <mountpoint>/);
   t.regex(r.out, /--lazy/);
 });
+
+/** The files under dist/src/ that `strata ARGS` loads, relative to dist/src/. */
+function loadedSources(t: ExecutionContext, args: string[]): { code: number | null; sources: string[] } {
+  const trace = path.join(tempDir(t), 'loaded');
+  const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli/main.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, STRATA_LOAD_TRACE: trace },
+  });
+  const src = pathToFileURL(path.join(distDir, 'src')).href + '/';
+  const urls = fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n') : [];
+  return { code: r.status, sources: urls.filter((u) => u.startsWith(src)).map((u) => u.slice(src.length)) };
+}
+
+// start-up time: the engine, the native addon and the store load only in a command's handler
+for (const args of [['--version'], ['--help'], ['mount', '--help'], ['explain', '--help'], ['bogus']]) {
+  test(`strata ${args.join(' ')} loads only the command line's own modules`, (t) => {
+    const { code, sources } = loadedSources(t, args);
+    t.is(code, args[0] === 'bogus' ? 2 : 0);
+    t.true(sources.includes('cli/commands/mount.js'), 'the trace saw the command modules');
+    t.deepEqual(
+      sources.filter((s) => !s.startsWith('cli/') && s !== 'errors.js'),
+      [],
+    );
+    t.false(sources.includes('cli/daemon.js'));
+  });
+}
 
 test('strata with no command fails with a hint', (t) => {
   const r = sh(strata, { allowFail: true });
