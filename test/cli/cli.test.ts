@@ -65,6 +65,25 @@ test('strata with no command fails with a hint', (t) => {
   t.regex(r.err, /name a command/);
 });
 
+// yargs' own messages: pinned so that a change of yargs (17 <-> 18) cannot change them unseen
+for (const [args, line, usage] of [
+  ['mount', 'Not enough non-option arguments: got 0, need at least 1', 'strata mount <mountpoint>'],
+  ['mount a b', 'Unknown argument: b', 'strata mount <mountpoint>'],
+  ['tag a', 'Not enough non-option arguments: got 1, need at least 2', 'strata tag <source> <target>'],
+  ['images --bogus', 'Unknown argument: bogus', 'strata images'],
+  ['mont x', 'Did you mean mount?', 'strata <command> [options]'],
+] as const) {
+  test(`bad usage \`strata ${args}\` is one error line, then the usage, exit 2`, (t) => {
+    const r = sh(`${strata} ${args}`, { allowFail: true });
+    t.is(r.code, 2);
+    t.is(r.out, '');
+    const lines = r.err.split('\n');
+    t.is(lines[0], `strata: ${line}`);
+    t.is(lines[1], '');
+    t.is(lines[2], usage);
+  });
+}
+
 test('a global install into a temp prefix yields a working strata', (t) => {
   t.timeout(120_000);
   const prefix = tempDir(t, 'strata-prefix-');
