@@ -8,6 +8,7 @@ import { isMounted, sh } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanupMount, layerOptions, mainJs, mountKernel, mountStrata, overlayJs, runNode } from './mount-helper.js';
 import { makeLayers, snapshot, type Spec } from './layers.js';
+import { mountProgram } from '../../src/run/helper.js';
 
 const fixture: Spec[] = [
   { etc: { conf: 'top', gone: { whiteout: true } }, opq: { opaque: { mine: '1' } }, shared: 'l1', bin: { tool: '#!/bin/sh\n' } },
@@ -166,6 +167,58 @@ test('strata-overlay takes both fuse-overlayfs forms and warns once about unknow
   t.is(b.code, 0, b.err);
   t.is(b.err, '');
   t.regex(sh(`findmnt -n -o SOURCE,FSTYPE ${l.mnt}`).out, /strata-src\s+fuse\.strata/);
+});
+
+// start-up: node reads NODE_EXTRA_CA_CERTS eagerly (~80 ms); a mount daemon never opens TLS
+const CA = { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', STRATA_TEST_ENV: 'kept' };
+
+function environOf(pid: number): Record<string, string | undefined> {
+  const vars = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v);
+  return Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+}
+
+/** The pid of the daemon serving mnt (its argv names daemon.js and the mountpoint). */
+function daemonOf(mnt: string): number | undefined {
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[1]?.endsWith('/cli/daemon.js') && argv[2]?.includes(JSON.stringify(mnt))) return Number(d);
+  }
+  return undefined;
+}
+
+for (const how of ['strata mount', 'strata-overlay', "containers' mount program"] as const) {
+  test(`${how}: the mount daemon starts without NODE_EXTRA_CA_CERTS, with the rest of the environment`, (t) => {
+    const l = makeLayers(t, fixture);
+    let pid: number | undefined;
+    cleanupMount(t, l.mnt, () => pid);
+    const env = { ...process.env, ...CA };
+    const argv =
+      how === 'strata mount'
+        ? [process.execPath, mainJs, 'mount', '-o', layerOptions(l), l.mnt]
+        : how === 'strata-overlay'
+          ? [process.execPath, overlayJs, '-o', layerOptions(l), l.mnt]
+          : [...mountProgram(env), '-o', layerOptions(l), l.mnt];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env });
+    t.is(r.status, 0, r.stderr);
+    pid = daemonOf(l.mnt);
+    if (pid === undefined) return t.fail('no daemon serves the mount');
+    t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+    const e = environOf(pid);
+    t.is(e.NODE_EXTRA_CA_CERTS, undefined);
+    t.is(e.STRATA_TEST_ENV, 'kept');
+    t.is(e.PATH, process.env.PATH);
+  });
+}
+
+test("containers' mount program: node without NODE_EXTRA_CA_CERTS, fuse-overlayfs as given", (t) => {
+  t.deepEqual(mountProgram({ ...CA }).slice(0, 3), ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS']);
+  t.deepEqual(mountProgram({}).slice(0, 1), [process.execPath]);
+  t.deepEqual(mountProgram({ ...CA, STRATA_MOUNT_PROGRAM: 'fuse-overlayfs' }), ['fuse-overlayfs']);
 });
 
 test('rootless: as an unprivileged user in a user namespace, whiteouts are 0/0 and opaque is user.overlay.opaque', (t) => {
