@@ -45,19 +45,43 @@ function loadedSources(t: ExecutionContext, args: string[]): { code: number | nu
   return { code: r.status, sources: urls.filter((u) => u.startsWith(src)).map((u) => u.slice(src.length)) };
 }
 
-// start-up time: the engine, the native addon and the store load only in a command's handler
-for (const args of [['--version'], ['--help'], ['mount', '--help'], ['explain', '--help'], ['bogus']]) {
-  test(`strata ${args.join(' ')} loads only the command line's own modules`, (t) => {
-    const { code, sources } = loadedSources(t, args);
+// start-up time: the engine, the native addon and the store load only in a command's
+// handler, and only the invoked command's module loads (all of them for the global help)
+const allCommandModules = fs.readdirSync(path.join(distDir, 'src/cli/commands')).filter((f) => f.endsWith('.js')).map((f) => `cli/commands/${f}`).sort();
+for (const [args, modules] of [
+  [['--version'], []],
+  [['--help'], allCommandModules],
+  [['mount', '--help'], ['cli/commands/mount.js']],
+  [['explain', '--help'], ['cli/commands/explain.js']],
+  [['--root', '/nonexistent', 'unmount', '--help'], ['cli/commands/umount.js']],
+  [['bogus'], allCommandModules],
+] as const) {
+  test(`strata ${args.join(' ')} loads only the command line's own modules, and ${modules.length === 1 ? modules[0] : `${modules.length} command modules`}`, (t) => {
+    const { code, sources } = loadedSources(t, [...args]);
     t.is(code, args[0] === 'bogus' ? 2 : 0);
-    t.true(sources.includes('cli/commands/mount.js'), 'the trace saw the command modules');
+    t.true(sources.includes('cli/app.js'), 'the trace saw the CLI');
     t.deepEqual(
       sources.filter((s) => !s.startsWith('cli/') && s !== 'errors.js'),
       [],
     );
+    t.deepEqual(sources.filter((s) => s.startsWith('cli/commands/')).sort(), [...modules]);
     t.false(sources.includes('cli/daemon.js'));
   });
 }
+
+test('every entry of the command list names its module\'s command and aliases', async (t) => {
+  const { commands } = (await import(pathToFileURL(path.join(distDir, 'src/cli/commands.js')).href)) as typeof import('../../src/cli/commands.js');
+  const names = new Set<string>();
+  for (const c of commands) {
+    const m = await c.load();
+    const command = [m.command].flat()[0]!;
+    t.is(command.split(' ')[0], c.name);
+    t.deepEqual([m.aliases ?? []].flat(), c.aliases ?? []);
+    t.false(names.has(c.name));
+    names.add(c.name);
+  }
+  t.is(commands.length, 26);
+});
 
 test('strata with no command fails with a hint', (t) => {
   const r = sh(strata, { allowFail: true });
