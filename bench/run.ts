@@ -21,6 +21,8 @@ const usage = `usage: npm run bench -- [binding] [union] [options]
   --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
                  (default 120; 30 with --quick)
   --budget M     union suite: start no run that would end past M minutes (default 30)
+  --workloads A,B  union suite: only these workloads, by id (the mount and RSS rows come
+                 with any); e.g. --workloads stat-warm for the mount row alone
   -h, --help     this text
 
   STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with.
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       only: { type: 'string' },
       limit: { type: 'string' },
       budget: { type: 'string' },
+      workloads: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -81,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
       const table =
         suite === 'binding'
           ? await bindingSuite(ws, opts)
-          : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}) });
+          : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}), ...(values.workloads ? { workloads: values.workloads.split(',') } : {}) });
       process.stdout.write(`\n## ${suite}${values.quick ? ' (--quick)' : ''}, ${runs} run(s)\n\n${table}\n`);
     }
     return 0;
