@@ -4,11 +4,32 @@
 // mount-start.ts, which has validated the config; `-f` serves in the CLI process instead.
 //
 //   node daemon.js CONFIG_JSON    (fd 3 is the report pipe)
+//   node daemon.js -              (the config on stdin: started early, see daemon-spawn.ts;
+//                                  an empty stdin means it is not needed after all)
 import fs from 'node:fs';
 import { FuseSession } from '../fuse/session.js';
 import { unionHandlers } from '../fuse/union.js';
 import { Union } from '../union/engine.js';
 import type { DaemonConfig } from './mount-start.js';
+
+/** All of a pipe, to its end; '' if the other end closed without writing. */
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString();
+}
 
 /** Root of the initial user namespace: the only one whose mounts may honour device nodes. */
 function isHostRoot(): boolean {
@@ -47,7 +68,10 @@ export async function serve(cfg: DaemonConfig, onReady: () => void): Promise<voi
   await session.closed;
 }
 
-async function daemonMain(json: string): Promise<void> {
+async function daemonMain(arg: string): Promise<void> {
+  // the engine is loaded by now (static imports): the early start's whole point
+  const json = arg === '-' ? readAll(0) : arg;
+  if (json === '') process.exit(0);
   const cfg = JSON.parse(json) as DaemonConfig;
   let reported = false;
   const report = (line: string): void => {

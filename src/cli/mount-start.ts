@@ -1,14 +1,12 @@
 // Starting a union mount from the command line (`strata mount`, `strata-overlay`): validate
 // everything first (nothing written on failure), then serve it in this process (-f) or in
-// a detached daemon (daemon.ts) that reports READY (the kernel's INIT answered) or its
+// a detached daemon (daemon.ts, spawned by daemon-spawn.ts, early if main.ts could) that reports READY (the kernel's INIT answered) or its
 // one-line error back through a pipe on fd 3. This module loads no engine, FUSE code or
 // native addon: the daemon does, in its own process.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mountAt } from '../fuse/mounts.js';
 import { MountOptionError, parseOptions, validateConfig, type ParsedOptions } from '../union/params.js';
+import { dropEarlyDaemon, spawnDaemon, takeEarlyDaemon } from './daemon-spawn.js';
 import { UserError } from './errors.js';
 
 export interface MountRequest {
@@ -31,18 +29,6 @@ export interface DaemonConfig {
   debug: boolean;
 }
 
-const daemonScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'daemon.js');
-
-/** The environment of a mount daemon: the caller's, less what only network code needs.
- * NODE_EXTRA_CA_CERTS makes node read and parse the whole bundle at start-up (~80 ms here,
- * before any of our code runs); a daemon serving FUSE requests never opens a TLS
- * connection (registry code runs in the CLI process only), so it is safe to drop. */
-export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
-  delete out.NODE_EXTRA_CA_CERTS;
-  return out;
-}
-
 /** Parses and validates; every failure is a UserError naming the culprit. Reads only. */
 export function prepareMount(req: MountRequest): ParsedOptions {
   try {
@@ -62,8 +48,15 @@ export function prepareMount(req: MountRequest): ParsedOptions {
 /** Mounts per req: in this process with -f/-d (returns when unmounted), else in a detached
  * daemon (returns its pid once the mount is ready). */
 export async function startMount(req: MountRequest): Promise<number> {
-  const parsed = prepareMount(req);
+  let parsed: ParsedOptions;
+  try {
+    parsed = prepareMount(req);
+  } catch (e) {
+    dropEarlyDaemon();
+    throw e;
+  }
   const cfg: DaemonConfig = { parsed, source: req.source ?? 'strata', debug: req.debug ?? false };
+  if (req.foreground || req.debug || parsed.log !== undefined) dropEarlyDaemon();
   if (req.foreground || req.debug) {
     const { serve } = await import('./daemon.js');
     try {
@@ -73,14 +66,14 @@ export async function startMount(req: MountRequest): Promise<number> {
     }
     return process.pid;
   }
-  const log = parsed.log !== undefined ? fs.openSync(parsed.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, [daemonScript, JSON.stringify(cfg)], {
-    detached: true,
-    cwd: '/', // pin no directory of the caller's
-    env: daemonEnv(),
-    stdio: ['ignore', log, log, 'pipe'],
-  });
-  if (typeof log === 'number') fs.closeSync(log);
+  const json = JSON.stringify(cfg);
+  let child = takeEarlyDaemon();
+  if (child) child.stdin!.end(json);
+  else {
+    const log = parsed.log !== undefined ? fs.openSync(parsed.log, 'a') : 'ignore';
+    child = spawnDaemon(json, 'ignore', log);
+    if (typeof log === 'number') fs.closeSync(log);
+  }
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let report = '';
   await new Promise<void>((resolve) => {

@@ -177,26 +177,13 @@ function environOf(pid: number): Record<string, string | undefined> {
   return Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
 }
 
-/** The pid of the daemon serving mnt (its argv names daemon.js and the mountpoint). */
-function daemonOf(mnt: string): number | undefined {
-  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    let argv: string[];
-    try {
-      argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (argv[1]?.endsWith('/cli/daemon.js') && argv[2]?.includes(JSON.stringify(mnt))) return Number(d);
-  }
-  return undefined;
-}
-
 for (const how of ['strata mount', 'strata-overlay', "containers' mount program"] as const) {
-  test(`${how}: the mount daemon starts without NODE_EXTRA_CA_CERTS, with the rest of the environment`, (t) => {
+  test(`${how}: the mount daemon starts without NODE_EXTRA_CA_CERTS, with the rest of the environment`, async (t) => {
     const l = makeLayers(t, fixture);
     let pid: number | undefined;
     cleanupMount(t, l.mnt, () => pid);
-    const env = { ...process.env, ...CA };
+    const mark = `${process.pid}-${how}-${Date.now()}`;
+    const env = { ...process.env, ...CA, STRATA_TEST_MARK: mark };
     const argv =
       how === 'strata mount'
         ? [process.execPath, mainJs, 'mount', '-o', layerOptions(l), l.mnt]
@@ -205,8 +192,11 @@ for (const how of ['strata mount', 'strata-overlay', "containers' mount program"
           : [...mountProgram(env), '-o', layerOptions(l), l.mnt];
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env });
     t.is(r.status, 0, r.stderr);
-    pid = daemonOf(l.mnt);
-    if (pid === undefined) return t.fail('no daemon serves the mount');
+    // what is left with the mark: the daemon (the mount commands have exited)
+    const left = await settled(mark, 1);
+    t.is(left.size, 1);
+    pid = [...left.keys()][0]!;
+    t.regex(left.get(pid)![1]!, /\/cli\/daemon\.js$/);
     t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
     const e = environOf(pid);
     t.is(e.NODE_EXTRA_CA_CERTS, undefined);
@@ -214,6 +204,63 @@ for (const how of ['strata mount', 'strata-overlay', "containers' mount program"
     t.is(e.PATH, process.env.PATH);
   });
 }
+
+/** The live processes whose environment holds STRATA_TEST_MARK=mark, with their argv. */
+function marked(mark: string): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (!fs.readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`STRATA_TEST_MARK=${mark}`)) continue;
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (/\) Z /.test(st)) continue;
+      out.set(Number(d), fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function settled(mark: string, count: number): Promise<Map<number, string[]>> {
+  let m = marked(mark);
+  for (let i = 0; i < 100 && m.size !== count; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    m = marked(mark);
+  }
+  return m;
+}
+
+test('strata mount starts its daemon early; one not needed (bad usage, bad options, log=) exits', async (t) => {
+  const l = makeLayers(t, fixture);
+  let pid: number | undefined;
+  cleanupMount(t, l.mnt, () => pid);
+  const mark = `${process.pid}-${Date.now()}`;
+  const env = { ...process.env, STRATA_TEST_MARK: mark };
+  const cli = (args: string[]) => spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', env });
+  t.is(cli(['mount']).status, 2);
+  t.is((await settled(mark, 0)).size, 0, 'after bad usage');
+  t.is(cli(['mount', '-o', `lowerdir=${l.dir}/missing`, l.mnt]).status, 1);
+  t.is((await settled(mark, 0)).size, 0, 'after a failed validation');
+  // served by the early daemon: its config came on stdin
+  let r = cli(['mount', '--print-pid', '-o', layerOptions(l), l.mnt]);
+  t.is(r.status, 0, r.stderr);
+  pid = Number(r.stdout);
+  let left = await settled(mark, 1);
+  t.deepEqual([...left.keys()], [pid]);
+  t.is(left.get(pid)![2], '-');
+  t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+  sh(`${process.execPath} ${mainJs} umount ${l.mnt}`);
+  t.is((await settled(mark, 0)).size, 0, 'the daemon ends with its mount');
+  // log= : the daemon's stdout and stderr are the file, so it is started after validation
+  const log = path.join(l.dir, 'daemon.log');
+  r = cli(['mount', '--print-pid', '-o', `${layerOptions(l)},log=${log}`, l.mnt]);
+  t.is(r.status, 0, r.stderr);
+  pid = Number(r.stdout);
+  left = await settled(mark, 1);
+  t.deepEqual([...left.keys()], [pid]);
+  t.not(left.get(pid)![2], '-');
+  t.true(fs.existsSync(log));
+});
 
 test("containers' mount program: node without NODE_EXTRA_CA_CERTS, fuse-overlayfs as given", (t) => {
   t.deepEqual(mountProgram({ ...CA }).slice(0, 3), ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS']);
