@@ -22,9 +22,11 @@ export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessE
   return out;
 }
 
-/** Starts `node daemon.js ARG`, detached; fd 3 is its report pipe. */
-export function spawnDaemon(arg: string, stdin: 'ignore' | 'pipe', log: number | 'ignore'): ChildProcess {
-  return spawn(process.execPath, [daemonScript, arg], {
+/** Starts `node daemon.js ARG [SHOWN...]`, detached; fd 3 is its report pipe. SHOWN is
+ * not read: it keeps the mountpoint and layers in the daemon's command line, for ps and
+ * for tools that find a daemon by its mountpoint, as fuse-overlayfs's shows them. */
+export function spawnDaemon(arg: string, stdin: 'ignore' | 'pipe', log: number | 'ignore', shown: string[] = []): ChildProcess {
+  return spawn(process.execPath, [daemonScript, arg, ...shown], {
     detached: true,
     cwd: '/', // pin no directory of the caller's
     env: daemonEnv(),
@@ -44,7 +46,7 @@ export function startEarlyDaemon(argv: string[]): void {
   const inProcess = ['-f', '--foreground', '-d', '--debug', '-h', '--help', '-v', '--version'];
   if (rest.some((a) => inProcess.includes(a) || a.includes('log='))) return;
   try {
-    early = spawnDaemon('-', 'pipe', 'ignore');
+    early = spawnDaemon('-', 'pipe', 'ignore', argv.slice(i));
   } catch {
     return; // the usual path spawns it later and reports the error
   }

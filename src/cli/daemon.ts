@@ -4,8 +4,9 @@
 // mount-start.ts, which has validated the config; `-f` serves in the CLI process instead.
 //
 //   node daemon.js CONFIG_JSON    (fd 3 is the report pipe)
-//   node daemon.js -              (the config on stdin: started early, see daemon-spawn.ts;
-//                                  an empty stdin means it is not needed after all)
+//   node daemon.js - mount ARGS... (the config on stdin: started early, see daemon-spawn.ts;
+//                                  an empty stdin means it is not needed after all; the
+//                                  strata mount command line after '-' is for ps only)
 import fs from 'node:fs';
 import { FuseSession } from '../fuse/session.js';
 import { unionHandlers } from '../fuse/union.js';

@@ -248,6 +248,7 @@ test('strata mount starts its daemon early; one not needed (bad usage, bad optio
   let left = await settled(mark, 1);
   t.deepEqual([...left.keys()], [pid]);
   t.is(left.get(pid)![2], '-');
+  t.true(left.get(pid)!.includes(l.mnt), 'ps shows the mountpoint');
   t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
   sh(`${process.execPath} ${mainJs} umount ${l.mnt}`);
   t.is((await settled(mark, 0)).size, 0, 'the daemon ends with its mount');
