@@ -17,12 +17,14 @@ const usage = `usage: npm run bench -- [binding] [union] [options]
                  (no suite named: both)
   --runs N       runs per contender, medians reported (default 3; 1 with --quick)
   --quick        small sizes, a smoke test of the harness (about a minute)
-  --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata;
+  --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata,
+                 strata-nopt (passthrough=off);
                  strata-base too when STRATA_BASE_BIN names another build, for an A/B run)
-  --workloads A,B  union suite: only these workloads (ids as printed: create, readdir, untar, ...)
   --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
                  (default 120; 30 with --quick)
   --budget M     union suite: start no run that would end past M minutes (default 30)
+  --workloads A,B  union suite: only these workloads, by id (the mount and RSS rows come
+                 with any); e.g. --workloads stat-warm for the mount row alone
   -h, --help     this text
 
   STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with.

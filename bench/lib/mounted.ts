@@ -1,5 +1,6 @@
 // A mount made for one measurement, whatever serves it, and how it is taken down.
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { mountAt } from '../../src/fuse/mounts.js';
 import { clearMount, unmount } from '../../src/fuse/unmount.js';
 import { findDaemon, mustRun, spawnUntilReady, waitGone } from './proc.js';
@@ -7,7 +8,9 @@ import type { Workspace } from './workspace.js';
 
 export interface Mounted {
   mountpoint: string;
-  /** from the start of the mount command to a ready mount */
+  /** from the start of the mount command to a usable mount: the command has returned and
+   * a readdir of the root has been answered through it (a mount that returned before
+   * the kernel's INIT was answered pays the wait here) */
   readySeconds: number;
   /** the process serving a FUSE mount; undefined for the kernel's */
   daemonPid: number | undefined;
@@ -47,14 +50,19 @@ export interface BackgroundMount {
   fuse: boolean;
   /** how this contender unmounts; default umount2 */
   unmount?: (mountpoint: string) => Promise<void>;
+  /** the mount command's environment; default the bench's own, as the user has it */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A mount command that returns once the mount is ready, leaving a daemon behind (or
  * none: the kernel's). */
 export async function mountBackground(ws: Workspace, m: BackgroundMount): Promise<Mounted> {
   const tag = { name: TAG, value: `${process.pid}-${++tagCounter}` };
-  const r = await mustRun(m.cmd, m.args, { env: { ...process.env, [tag.name]: tag.value } });
+  const t0 = process.hrtime.bigint();
+  await mustRun(m.cmd, m.args, { env: { ...(m.env ?? process.env), [tag.name]: tag.value } });
   if (!mountAt(m.mountpoint)) throw new Error(`${m.cmd} exited 0 but nothing is mounted at ${m.mountpoint}`);
+  await fs.promises.readdir(m.mountpoint);
+  const readySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const daemonPid = m.fuse ? findDaemon(tag, m.mountpoint) : undefined;
   const undo = ws.defer(async () => {
     if (m.unmount) await m.unmount(m.mountpoint);
@@ -62,7 +70,7 @@ export async function mountBackground(ws: Workspace, m: BackgroundMount): Promis
     await reap(daemonPid);
     if (mountAt(m.mountpoint)) clearMount(m.mountpoint);
   });
-  return { mountpoint: m.mountpoint, readySeconds: r.seconds, daemonPid, unmount: undo };
+  return { mountpoint: m.mountpoint, readySeconds, daemonPid, unmount: undo };
 }
 
 /** A daemon that stays in the foreground and prints a ready line once mounted. */

@@ -22,7 +22,8 @@ export interface UnionContender {
   /** why it cannot run here, found by probe() */
   missing?: string;
   probe(ws: Workspace): Promise<string | undefined>;
-  mount(ws: Workspace, d: UnionDirs): Promise<Mounted>;
+  /** env: the mount command's environment (default the bench's own) */
+  mount(ws: Workspace, d: UnionDirs, env?: NodeJS.ProcessEnv): Promise<Mounted>;
 }
 
 const overlayOpts = (d: UnionDirs): string => `lowerdir=${d.lowers.join(':')},upperdir=${d.upper},workdir=${d.work}`;
@@ -46,7 +47,7 @@ export const kernel: UnionContender = {
       return `mount -t overlay fails here: ${e instanceof Error ? e.message : String(e)}`;
     }
   },
-  mount: (ws, d) => mountBackground(ws, { cmd: 'mount', args: ['-t', 'overlay', 'overlay', '-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: false }),
+  mount: (ws, d, env) => mountBackground(ws, { cmd: 'mount', args: ['-t', 'overlay', 'overlay', '-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: false, env }),
 };
 
 export const fuseOverlayfs: UnionContender = {
@@ -54,7 +55,7 @@ export const fuseOverlayfs: UnionContender = {
   short: 'fuse-overlayfs',
   fuse: true,
   probe: installed('fuse-overlayfs', 'fuse-overlayfs'),
-  mount: (ws, d) => mountBackground(ws, { cmd: 'fuse-overlayfs', args: ['-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: true }),
+  mount: (ws, d, env) => mountBackground(ws, { cmd: 'fuse-overlayfs', args: ['-o', overlayOpts(d), d.mnt], mountpoint: d.mnt, fuse: true, env }),
 };
 
 export const unionfsFuse: UnionContender = {
@@ -64,8 +65,9 @@ export const unionfsFuse: UnionContender = {
   probe: installed('unionfs', 'unionfs-fuse'),
   // cow: writes to a lower file copy it up, as in an overlay; hide_meta_files keeps its
   // whiteout directory out of listings
-  mount: (ws, d) =>
+  mount: (ws, d, env) =>
     mountBackground(ws, {
+      env,
       cmd: 'unionfs',
       args: ['-o', 'cow,hide_meta_files', [`${d.upper}=RW`, ...d.lowers.map((l) => `${l}=RO`)].join(':'), d.mnt],
       mountpoint: d.mnt,
@@ -87,8 +89,11 @@ function strataAt(bin: string, name: string, short: string, extra: string[] = []
         ? undefined
         : `${bin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
     },
-    mount: (ws, d) =>
+    // `strata mount` as a user runs it, in the user's environment: what that costs (node
+    // reads NODE_EXTRA_CA_CERTS at every start, for one) is part of what the user waits for
+    mount: (ws, d, env) =>
       mountBackground(ws, {
+        env,
         cmd: process.execPath,
         args: [bin, 'mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
         mountpoint: d.mnt,

@@ -1,9 +1,16 @@
 // Builds the yargs program from the command modules and turns failures into one line.
-import yargs, { type Argv } from 'yargs';
-import { commands } from './commands.js';
+import { createRequire } from 'node:module';
+import type { Argv } from 'yargs';
+import { commands, type AnyCommand } from './commands.js';
 import { version } from './version.js';
 import { UserError } from './errors.js';
-import { splitPassthrough } from './passthrough.js';
+import { commandIndex, splitPassthrough } from './passthrough.js';
+
+// yargs 17 through require(): its CommonJS entry is one bundled file, ~30 ms to load here,
+// where its ESM entry takes ~55 ms (a dozen modules) and yargs 18 (ESM only, ~40 files,
+// and string-width 7/8 building an Intl.Segmenter at import) 120-170 ms: the largest
+// part of every strata command's start-up. The API Strata uses is the same in both.
+const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
 
 export interface GlobalArgs {
   root?: string;
@@ -12,6 +19,20 @@ export interface GlobalArgs {
 function describeError(e: unknown): string {
   if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
   return String(e);
+}
+
+/** The command modules yargs needs for argv: the named command's alone (a command's help
+ * and errors show only its own usage), none for a bare --version, else all of them: the
+ * global help lists them, and yargs suggests one for a misspelt name. Each module costs
+ * ~1.5 ms through Node 20's ESM loader, ~40 ms for all. */
+async function commandsFor(argv: string[]): Promise<AnyCommand[]> {
+  const i = commandIndex(argv);
+  const name = argv[i];
+  const named = name === undefined ? undefined : commands.find((c) => c.name === name || c.aliases?.includes(name));
+  if (named) return [await named.load()];
+  const flags = argv.slice(0, i);
+  if (name === undefined && flags.some((f) => f === '--version' || f === '-v') && !flags.some((f) => f === '--help' || f === '-h')) return [];
+  return Promise.all(commands.map((c) => c.load()));
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -37,7 +58,7 @@ export async function run(argv: string[]): Promise<void> {
       y.showHelp((s: string) => process.stderr.write(s + '\n'));
       process.exit(2);
     });
-  for (const c of commands) program = program.command(c);
+  for (const c of await commandsFor(argv)) program = program.command(c);
   try {
     await program.parseAsync();
   } catch (e) {

@@ -1,53 +1,36 @@
 #!/usr/bin/env node
-// Starting a union mount: validate everything first (nothing written on failure), then
-// serve it in this process (-f) or in a detached daemon that reports READY (the kernel's
-// INIT answered) or its one-line error back through a pipe on fd 3.
+// The mount daemon: serves one union mount until it is unmounted, and reports READY (the
+// kernel's INIT answered) or its one-line error through the pipe on fd 3. Started by
+// mount-start.ts, which has validated the config; `-f` serves in the CLI process instead.
 //
-//   node daemon.js CONFIG_JSON    (spawned by startMount; fd 3 is the report pipe)
-import { spawn } from 'node:child_process';
+//   node daemon.js CONFIG_JSON    (fd 3 is the report pipe)
+//   node daemon.js - mount ARGS... (the config on stdin: started early, see daemon-spawn.ts;
+//                                  an empty stdin means it is not needed after all; the
+//                                  strata mount command line after '-' is for ps only)
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { FuseSession } from '../fuse/session.js';
 import type { SessionStats } from '../fuse/native.js';
-import { mountAt } from '../fuse/mounts.js';
 import { unionHandlers } from '../fuse/union.js';
 import { Union } from '../union/engine.js';
-import { MountOptionError, parseOptions, validateConfig, type ParsedOptions } from '../union/params.js';
-import { UserError } from './errors.js';
+import type { DaemonConfig } from './mount-start.js';
 
-export interface MountRequest {
-  /** -o option strings, as given */
-  options: string[];
-  mountpoint: string;
-  /** the device/source field (fstab form); shown as the mount's source */
-  source?: string;
-  foreground?: boolean;
-  debug?: boolean;
-  /** how warnings about unknown options are printed */
-  warn?: (line: string) => void;
-  prog?: string;
-}
-
-interface DaemonConfig {
-  parsed: ParsedOptions;
-  source: string;
-  debug: boolean;
-}
-
-/** Parses and validates; every failure is a UserError naming the culprit. Reads only. */
-export function prepareMount(req: MountRequest): ParsedOptions {
-  try {
-    const parsed = parseOptions(req.options);
-    if (parsed.unknown.length > 0) {
-      const warn = req.warn ?? ((l: string) => process.stderr.write(l + '\n'));
-      warn(`${req.prog ?? 'strata'}: ignoring unknown mount options: ${parsed.unknown.join(',')}`);
+/** All of a pipe, to its end; '' if the other end closed without writing. */
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw e;
     }
-    parsed.config = validateConfig({ ...parsed.config, mountpoint: req.mountpoint }, (p) => mountAt(p) !== undefined);
-    return parsed;
-  } catch (e) {
-    if (e instanceof MountOptionError) throw new UserError(e.message);
-    throw e;
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
   }
+  return Buffer.concat(chunks).toString();
 }
 
 /** Root of the initial user namespace: the only one whose mounts may honour device nodes. */
@@ -89,7 +72,7 @@ function stackDepthFor(dirs: string[]): number {
 }
 
 /** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
-async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
+export async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
   const { parsed } = cfg;
   const config = parsed.config;
   const union = Union.open(config);
@@ -125,41 +108,10 @@ async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
   await session.closed;
 }
 
-/** Mounts per req: in this process with -f/-d (returns when unmounted), else in a detached
- * daemon (returns its pid once the mount is ready). */
-export async function startMount(req: MountRequest): Promise<number> {
-  const parsed = prepareMount(req);
-  const cfg: DaemonConfig = { parsed, source: req.source ?? 'strata', debug: req.debug ?? false };
-  if (req.foreground || req.debug) {
-    try {
-      await serve(cfg, () => undefined);
-    } catch (e) {
-      throw new UserError(`${req.mountpoint}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    return process.pid;
-  }
-  const script = fileURLToPath(import.meta.url);
-  const log = parsed.log !== undefined ? fs.openSync(parsed.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, [script, JSON.stringify(cfg)], {
-    detached: true,
-    cwd: '/', // pin no directory of the caller's
-    stdio: ['ignore', log, log, 'pipe'],
-  });
-  if (typeof log === 'number') fs.closeSync(log);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  let report = '';
-  await new Promise<void>((resolve) => {
-    pipe.on('data', (d: Buffer) => (report += d.toString()));
-    pipe.on('end', resolve);
-    pipe.on('error', resolve);
-  });
-  child.unref();
-  if (report.startsWith('ready')) return child.pid!;
-  const msg = report.replace(/^error /, '').trim() || 'the mount daemon exited before the mount was ready';
-  throw new UserError(`${req.mountpoint}: ${msg}`);
-}
-
-async function daemonMain(json: string): Promise<void> {
+async function daemonMain(arg: string): Promise<void> {
+  // the engine is loaded by now (static imports): the early start's whole point
+  const json = arg === '-' ? readAll(0) : arg;
+  if (json === '') process.exit(0);
   const cfg = JSON.parse(json) as DaemonConfig;
   let reported = false;
   const report = (line: string): void => {

@@ -2,7 +2,7 @@
 // strata-overlay: fuse-overlayfs's command line, for containers/storage's mount_program
 // (`-o OPTS MOUNTPOINT`) and for `mount -t fuse.strata-overlay` / fstab
 // (`SOURCE MOUNTPOINT -o OPTS`). Same semantics as `strata mount`.
-import { startMount } from './daemon.js';
+import { startMount } from './mount-start.js';
 import { UserError } from './errors.js';
 
 const USAGE = 'usage: strata-overlay [-f] [-d] -o lowerdir=L1:L2,upperdir=U,workdir=W [SOURCE] MOUNTPOINT';

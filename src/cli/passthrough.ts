@@ -10,10 +10,17 @@ const VALUE_OPTIONS: Record<string, string[]> = {
 };
 const GLOBAL_VALUE_OPTIONS = ['--root'];
 
-export function splitPassthrough(argv: string[]): string[] {
+const takesValue = (tok: string, extra: string[]): boolean => !tok.includes('=') && [...GLOBAL_VALUE_OPTIONS, ...extra].includes(tok);
+
+/** Where the command's name is in argv: past the global options (argv.length if none). */
+export function commandIndex(argv: string[]): number {
   let i = 0;
-  const takesValue = (tok: string, extra: string[]): boolean => !tok.includes('=') && [...GLOBAL_VALUE_OPTIONS, ...extra].includes(tok);
   while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--') i += takesValue(argv[i]!, []) ? 2 : 1;
+  return i;
+}
+
+export function splitPassthrough(argv: string[]): string[] {
+  const i = commandIndex(argv);
   const command = argv[i];
   const values = command === undefined ? undefined : VALUE_OPTIONS[command];
   if (!values) return argv;

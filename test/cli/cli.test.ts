@@ -1,7 +1,9 @@
 // The strata command as users meet it: help, version, and a global install.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { distDir, repoRoot, sh } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -31,11 +33,80 @@ test('strata umount --help describes its argument and --lazy', (t) => {
   t.regex(r.out, /--lazy/);
 });
 
+/** The files under dist/src/ that `strata ARGS` loads, relative to dist/src/. */
+function loadedSources(t: ExecutionContext, args: string[]): { code: number | null; sources: string[] } {
+  const trace = path.join(tempDir(t), 'loaded');
+  const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli/main.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, STRATA_LOAD_TRACE: trace },
+  });
+  const src = pathToFileURL(path.join(distDir, 'src')).href + '/';
+  const urls = fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n') : [];
+  return { code: r.status, sources: urls.filter((u) => u.startsWith(src)).map((u) => u.slice(src.length)) };
+}
+
+// start-up time: the engine, the native addon and the store load only in a command's
+// handler, and only the invoked command's module loads (all of them for the global help)
+const allCommandModules = fs.readdirSync(path.join(distDir, 'src/cli/commands')).filter((f) => f.endsWith('.js')).map((f) => `cli/commands/${f}`).sort();
+for (const [args, modules] of [
+  [['--version'], []],
+  [['--help'], allCommandModules],
+  [['mount', '--help'], ['cli/commands/mount.js']],
+  [['explain', '--help'], ['cli/commands/explain.js']],
+  [['--root', '/nonexistent', 'unmount', '--help'], ['cli/commands/umount.js']],
+  [['bogus'], allCommandModules],
+] as const) {
+  test(`strata ${args.join(' ')} loads only the command line's own modules, and ${modules.length === 1 ? modules[0] : `${modules.length} command modules`}`, (t) => {
+    const { code, sources } = loadedSources(t, [...args]);
+    t.is(code, args[0] === 'bogus' ? 2 : 0);
+    t.true(sources.includes('cli/app.js'), 'the trace saw the CLI');
+    t.deepEqual(
+      sources.filter((s) => !s.startsWith('cli/') && s !== 'errors.js'),
+      [],
+    );
+    t.deepEqual(sources.filter((s) => s.startsWith('cli/commands/')).sort(), [...modules]);
+    t.false(sources.includes('cli/daemon.js'));
+  });
+}
+
+test('every entry of the command list names its module\'s command and aliases', async (t) => {
+  const { commands } = (await import(pathToFileURL(path.join(distDir, 'src/cli/commands.js')).href)) as typeof import('../../src/cli/commands.js');
+  const names = new Set<string>();
+  for (const c of commands) {
+    const m = await c.load();
+    const command = [m.command].flat()[0]!;
+    t.is(command.split(' ')[0], c.name);
+    t.deepEqual([m.aliases ?? []].flat(), c.aliases ?? []);
+    t.false(names.has(c.name));
+    names.add(c.name);
+  }
+  t.is(commands.length, 26);
+});
+
 test('strata with no command fails with a hint', (t) => {
   const r = sh(strata, { allowFail: true });
   t.is(r.code, 2);
   t.regex(r.err, /name a command/);
 });
+
+// yargs' own messages: pinned so that a change of yargs (17 <-> 18) cannot change them unseen
+for (const [args, line, usage] of [
+  ['mount', 'Not enough non-option arguments: got 0, need at least 1', 'strata mount <mountpoint>'],
+  ['mount a b', 'Unknown argument: b', 'strata mount <mountpoint>'],
+  ['tag a', 'Not enough non-option arguments: got 1, need at least 2', 'strata tag <source> <target>'],
+  ['images --bogus', 'Unknown argument: bogus', 'strata images'],
+  ['mont x', 'Did you mean mount?', 'strata <command> [options]'],
+] as const) {
+  test(`bad usage \`strata ${args}\` is one error line, then the usage, exit 2`, (t) => {
+    const r = sh(`${strata} ${args}`, { allowFail: true });
+    t.is(r.code, 2);
+    t.is(r.out, '');
+    const lines = r.err.split('\n');
+    t.is(lines[0], `strata: ${line}`);
+    t.is(lines[1], '');
+    t.is(lines[2], usage);
+  });
+}
 
 test('a global install into a temp prefix yields a working strata', (t) => {
   t.timeout(120_000);

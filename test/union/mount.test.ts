@@ -8,6 +8,7 @@ import { isMounted, sh } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanupMount, layerOptions, mainJs, mountKernel, mountStrata, overlayJs, runNode } from './mount-helper.js';
 import { makeLayers, snapshot, type Spec } from './layers.js';
+import { mountProgram } from '../../src/run/helper.js';
 
 const fixture: Spec[] = [
   { etc: { conf: 'top', gone: { whiteout: true } }, opq: { opaque: { mine: '1' } }, shared: 'l1', bin: { tool: '#!/bin/sh\n' } },
@@ -166,6 +167,106 @@ test('strata-overlay takes both fuse-overlayfs forms and warns once about unknow
   t.is(b.code, 0, b.err);
   t.is(b.err, '');
   t.regex(sh(`findmnt -n -o SOURCE,FSTYPE ${l.mnt}`).out, /strata-src\s+fuse\.strata/);
+});
+
+// start-up: node reads NODE_EXTRA_CA_CERTS eagerly (~80 ms); a mount daemon never opens TLS
+const CA = { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', STRATA_TEST_ENV: 'kept' };
+
+function environOf(pid: number): Record<string, string | undefined> {
+  const vars = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v);
+  return Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+}
+
+for (const how of ['strata mount', 'strata-overlay', "containers' mount program"] as const) {
+  test(`${how}: the mount daemon starts without NODE_EXTRA_CA_CERTS, with the rest of the environment`, async (t) => {
+    const l = makeLayers(t, fixture);
+    let pid: number | undefined;
+    cleanupMount(t, l.mnt, () => pid);
+    const mark = `${process.pid}-${how}-${Date.now()}`;
+    const env = { ...process.env, ...CA, STRATA_TEST_MARK: mark };
+    const argv =
+      how === 'strata mount'
+        ? [process.execPath, mainJs, 'mount', '-o', layerOptions(l), l.mnt]
+        : how === 'strata-overlay'
+          ? [process.execPath, overlayJs, '-o', layerOptions(l), l.mnt]
+          : [...mountProgram(env), '-o', layerOptions(l), l.mnt];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env });
+    t.is(r.status, 0, r.stderr);
+    // what is left with the mark: the daemon (the mount commands have exited)
+    const left = await settled(mark, 1);
+    t.is(left.size, 1);
+    pid = [...left.keys()][0]!;
+    t.regex(left.get(pid)![1]!, /\/cli\/daemon\.js$/);
+    t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+    const e = environOf(pid);
+    t.is(e.NODE_EXTRA_CA_CERTS, undefined);
+    t.is(e.STRATA_TEST_ENV, 'kept');
+    t.is(e.PATH, process.env.PATH);
+  });
+}
+
+/** The live processes whose environment holds STRATA_TEST_MARK=mark, with their argv. */
+function marked(mark: string): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (!fs.readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`STRATA_TEST_MARK=${mark}`)) continue;
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (/\) Z /.test(st)) continue;
+      out.set(Number(d), fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function settled(mark: string, count: number): Promise<Map<number, string[]>> {
+  let m = marked(mark);
+  for (let i = 0; i < 100 && m.size !== count; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    m = marked(mark);
+  }
+  return m;
+}
+
+test('strata mount starts its daemon early; one not needed (bad usage, bad options, log=) exits', async (t) => {
+  const l = makeLayers(t, fixture);
+  let pid: number | undefined;
+  cleanupMount(t, l.mnt, () => pid);
+  const mark = `${process.pid}-${Date.now()}`;
+  const env = { ...process.env, STRATA_TEST_MARK: mark };
+  const cli = (args: string[]) => spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', env });
+  t.is(cli(['mount']).status, 2);
+  t.is((await settled(mark, 0)).size, 0, 'after bad usage');
+  t.is(cli(['mount', '-o', `lowerdir=${l.dir}/missing`, l.mnt]).status, 1);
+  t.is((await settled(mark, 0)).size, 0, 'after a failed validation');
+  // served by the early daemon: its config came on stdin
+  let r = cli(['mount', '--print-pid', '-o', layerOptions(l), l.mnt]);
+  t.is(r.status, 0, r.stderr);
+  pid = Number(r.stdout);
+  let left = await settled(mark, 1);
+  t.deepEqual([...left.keys()], [pid]);
+  t.is(left.get(pid)![2], '-');
+  t.true(left.get(pid)!.includes(l.mnt), 'ps shows the mountpoint');
+  t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+  sh(`${process.execPath} ${mainJs} umount ${l.mnt}`);
+  t.is((await settled(mark, 0)).size, 0, 'the daemon ends with its mount');
+  // log= : the daemon's stdout and stderr are the file, so it is started after validation
+  const log = path.join(l.dir, 'daemon.log');
+  r = cli(['mount', '--print-pid', '-o', `${layerOptions(l)},log=${log}`, l.mnt]);
+  t.is(r.status, 0, r.stderr);
+  pid = Number(r.stdout);
+  left = await settled(mark, 1);
+  t.deepEqual([...left.keys()], [pid]);
+  t.not(left.get(pid)![2], '-');
+  t.true(fs.existsSync(log));
+});
+
+test("containers' mount program: node without NODE_EXTRA_CA_CERTS, fuse-overlayfs as given", (t) => {
+  t.deepEqual(mountProgram({ ...CA }).slice(0, 3), ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS']);
+  t.deepEqual(mountProgram({}).slice(0, 1), [process.execPath]);
+  t.deepEqual(mountProgram({ ...CA, STRATA_MOUNT_PROGRAM: 'fuse-overlayfs' }), ['fuse-overlayfs']);
 });
 
 test('rootless: as an unprivileged user in a user namespace, whiteouts are 0/0 and opaque is user.overlay.opaque', (t) => {

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { explainFile } from '../explain-client.js';
 
 interface Args {
   path: string;
@@ -13,7 +12,8 @@ export const explainCommand: CommandModule<object, Args> = {
     y
       .positional('path', { type: 'string', demandOption: true, describe: 'a path inside a Strata mount' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw JSON' }),
-  handler: (a) => {
+  handler: async (a) => {
+    const { explainFile } = await import('../explain-client.js');
     process.stdout.write(explainFile(a.path, a.json) + '\n');
   },
 };

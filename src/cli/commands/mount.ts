@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { startMount } from '../daemon.js';
 
 interface Args {
   mountpoint: string;
@@ -20,6 +19,8 @@ export const mountCommand: CommandModule<object, Args> = {
       .option('d', { alias: 'debug', type: 'boolean', default: false, describe: 'log every request to stderr (implies -f)' })
       .option('print-pid', { type: 'boolean', default: false, describe: "print the daemon's pid once mounted" }),
   handler: async (a) => {
+    // loaded only when a mount is made, not for --help
+    const { startMount } = await import('../mount-start.js');
     const pid = await startMount({ options: [a.o ?? []].flat(), mountpoint: a.mountpoint, foreground: a.f, debug: a.d });
     if (a['print-pid'] && !a.f && !a.d) process.stdout.write(`${pid}\n`);
   },
