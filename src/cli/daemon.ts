@@ -7,10 +7,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { FuseSession } from '../fuse/session.js';
 import { mountAt } from '../fuse/mounts.js';
-import { unionHandlers } from '../fuse/union.js';
-import { Union } from '../union/engine.js';
+import { mountUnion } from '../fuse/serve.js';
 import { MountOptionError, parseOptions, validateConfig, type ParsedOptions } from '../union/params.js';
 import { UserError } from './errors.js';
 
@@ -49,33 +47,10 @@ export function prepareMount(req: MountRequest): ParsedOptions {
   }
 }
 
-/** Root of the initial user namespace: the only one whose mounts may honour device nodes. */
-function isHostRoot(): boolean {
-  if (process.geteuid?.() !== 0) return false;
-  try {
-    return /^\s*0\s+0\s+4294967295\s*$/.test(fs.readFileSync('/proc/self/uid_map', 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
 async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
-  const { parsed } = cfg;
-  const config = parsed.config;
-  const union = Union.open(config);
-  const isRoot = process.geteuid?.() === 0;
-  const writeback = !config.readOnly;
-  const session = FuseSession.mount(config.mountpoint!, unionHandlers(union, { writeback }), {
-    fsname: cfg.source,
-    subtype: 'strata',
-    allowOther: parsed.allowOther || isRoot,
-    defaultPermissions: true,
-    readOnly: config.readOnly,
-    // as the kernel's overlayfs: set-id programs and device nodes of the layers work
-    // (libfuse mounts nosuid,nodev unless told); a user namespace gets nodev anyway
-    extra: isHostRoot() ? ['suid', 'dev'] : [],
-    settings: { readdirplus: true, readdirplusAuto: false, parallelDirops: true, maxThreads: 4, writeback },
+  const session = mountUnion(cfg.parsed, {
+    source: cfg.source,
     ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
   });
   const stop = (): void => void session.unmount({ lazy: true }).catch(() => undefined);

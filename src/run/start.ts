@@ -18,6 +18,7 @@ import {
 } from './state.js';
 import { isRootless } from './root.js';
 import { forgetContainer } from './forget.js';
+import { InProcessServer, servesInProcess } from './serve.js';
 
 export interface ContainerInput {
   root: string;
@@ -104,7 +105,7 @@ interface StatusLines {
 }
 
 /** Reads strata-init's status lines; writes state.json when the command runs. */
-function watchStatus(created: Created, child: ChildProcess): StatusLines {
+function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void): StatusLines {
   let error: UserError | undefined;
   const started = new Promise<ContainerState>((resolve, reject) => {
     const rl = createInterface({ input: child.stdio[3] as Readable });
@@ -123,6 +124,8 @@ function watchStatus(created: Created, child: ChildProcess): StatusLines {
         };
         writeState(created.layout, state);
         resolve(state);
+      } else if (word === 'fuse') {
+        onFuse?.();
       } else if (word === 'error') {
         error = new UserError(rest.slice(1).join(' '), Number(rest[0]) || 125);
       }
@@ -136,29 +139,43 @@ function watchStatus(created: Created, child: ChildProcess): StatusLines {
 
 const removeArgv = (root: string, id: string): string[] => [process.execPath, mainJs(), '--root', root, 'rm', '--force', id];
 
-/** Runs the container in the foreground: strata-init is this process's child. */
+/** Runs the container in the foreground: strata-init is this process's child, and (as
+ * root) this process serves the container's union (src/run/serve.ts). */
 export function startForeground(root: string, created: Created, o: StartOptions): Running {
   const { config, layout: l } = created;
+  let server: InProcessServer | undefined;
+  try {
+    server = servesInProcess(config) ? new InProcessServer(config, l) : undefined;
+  } catch (e) {
+    deleteRecord(root, { dir: l.dir, config });
+    throw e;
+  }
   const stdio: StdioOptions = o.stdio === 'inherit' ? ['inherit', 'inherit', 'inherit', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'];
+  if (server) stdio.push(server.childSock);
   // strata removes a --rm container's record when it ends; strata-init does if strata is killed
   const onExit = config.autoRemove ? removeArgv(root, config.id) : undefined;
+  const fuse = server ? { sock: 4, options: server.kernelOptions } : undefined;
   // its own process group: a terminal's ^C reaches strata, which forwards it once
-  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true }), { stdio, detached: true });
-  const status = watchStatus(created, child);
+  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true, ...(fuse ? { fuse } : {}) }), { stdio, detached: true });
+  server?.spawned();
+  const status = watchStatus(created, child, () => server?.serve());
   const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
   if (o.forwardSignals) for (const s of FORWARDED) process.on(s, forward);
   const exited = new Promise<number>((resolve, reject) => {
     child.once('close', (code, signal) => {
       if (o.forwardSignals) for (const s of FORWARDED) process.off(s, forward);
+      const serveError = server?.error;
       const startError = status.error();
       status.started.then(
         async () => {
+          await server?.finished();
           if (config.autoRemove) await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
           resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
         },
         async (e: unknown) => {
+          await server?.finished();
           await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
-          reject(startError ?? e);
+          reject(serveError ? new UserError(serveError, 125) : (startError ?? e));
         },
       );
     });
