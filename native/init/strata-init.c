@@ -730,7 +730,11 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
   // /proc/sys/kernel/cap_last_cap is read-only now, not gone
   drop_caps();
   if (o.can_setgroups || !o.userns) {
-    if (setgroups((size_t)u.ngroups, u.groups) < 0) child_fail(EXIT_SETUP, "setgroups: %s", strerror(errno));
+    if (setgroups((size_t)u.ngroups, u.groups) < 0) {
+      // EINVAL: one of the groups has no id in this user namespace
+      if (errno == EINVAL && o.userns) child_fail(EXIT_SETUP, "a group of the user (%u) is not mapped in the user namespace (outside the /etc/subgid range?)", u.gid);
+      child_fail(EXIT_SETUP, "setgroups: %s", strerror(errno));
+    }
   }
   if (setgid(u.gid) < 0) child_fail(EXIT_SETUP, "group %u is not mapped in the user namespace (no /etc/subgid range?): %s", u.gid, strerror(errno));
   if (setuid(u.uid) < 0) child_fail(EXIT_SETUP, "user %u is not mapped in the user namespace (no /etc/subuid range?): %s", u.uid, strerror(errno));
