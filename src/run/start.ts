@@ -210,7 +210,8 @@ export function startForeground(root: string, created: Created, o: StartOptions)
     if (server) {
       void status.ended.then(async () => {
         for (let i = 0; i < 40 && !ended; i++) {
-          await new Promise((r) => setTimeout(r, 250));
+          // unref'd: this watch must not keep strata alive once the container is done
+          await new Promise((r) => setTimeout(r, 250).unref());
           if (!ended && i >= 3 && isZombie(child.pid)) {
             child.unref();
             onClose(status.exitCode() ?? 125, null);
