@@ -116,7 +116,14 @@ test('in-process: SIGKILL of strata run leaves no mount, no process, no namespac
     await r.closed;
     t.true(await eventually(() => processesUsing(ctx.root).length === 0, 5000), processesUsing(ctx.root).join('\n'));
     // 10 s: at load 8 on 2 CPUs the pid namespace's teardown has taken more than 5
-    const who = (): string => nsHolders(ns).map((p) => `${p}: ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120)}`).join('; ');
+    const cmdline = (p: number): string => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120);
+      } catch {
+        return '(gone)';
+      }
+    };
+    const who = (): string => nsHolders(ns).map((p) => `${p}: ${cmdline(p)}`).join('; ');
     t.true(await eventually(() => nsHolders(ns).length === 0, 10_000), `${ns} still held by ${who()}`);
     t.deepEqual(mountsUnder(ctx.root), []);
     if (rm) t.true(await eventually(() => !strata(ctx, ['ps', '-a']).out.includes('killed-true'), 10_000), strata(ctx, ['ps', '-a']).out);
