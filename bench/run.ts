@@ -20,7 +20,9 @@ const usage = `usage: npm run bench -- [binding] [union] [run] [options]
   --runs N       runs per contender, medians reported (default 3; 1 with --quick;
                  the run suite does 8 rounds per run)
   --quick        small sizes, a smoke test of the harness (about a minute)
-  --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata)
+  --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata;
+                 strata-base too when STRATA_BASE_BIN names another build, for an A/B run)
+  --workloads A,B  union suite: only these workloads (ids as printed: create, readdir, untar, ...)
   --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
                  (default 120; 30 with --quick)
   --budget M     union suite: start no run that would end past M minutes (default 30)
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       runs: { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      workloads: { type: 'string' },
       limit: { type: 'string' },
       budget: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -86,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
           ? await bindingSuite(ws, opts)
           : suite === 'run'
             ? await runSuite(ws, opts)
-            : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}) });
+            : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}), ...(values.workloads ? { workloads: values.workloads.split(',') } : {}) });
       process.stdout.write(`\n## ${suite}${values.quick ? ' (--quick)' : ''}, ${runs} run(s)\n\n${table}\n`);
     }
     return 0;

@@ -73,25 +73,37 @@ export const unionfsFuse: UnionContender = {
     }),
 };
 
-export const strata: UnionContender = {
-  name: 'strata',
-  short: 'strata',
-  fuse: true,
-  async probe() {
-    // yargs answers --help for an unknown command with the global help: look for the command
-    const r = await run(process.execPath, [strataBin, '--help']);
-    return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
-      ? undefined
-      : `${strataBin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
-  },
-  mount: (ws, d) =>
-    mountBackground(ws, {
-      cmd: process.execPath,
-      args: [strataBin, 'mount', '-o', overlayOpts(d), d.mnt],
-      mountpoint: d.mnt,
-      fuse: true,
-      unmount: async (mnt) => void (await mustRun(process.execPath, [strataBin, 'umount', mnt])),
-    }),
-};
+/** Strata through the CLI at bin (this build's, or another one's for an A/B run), with
+ * extra -o options. */
+function strataAt(bin: string, name: string, short: string, extra: string[] = []): UnionContender {
+  return {
+    name,
+    short,
+    fuse: true,
+    async probe() {
+      // yargs answers --help for an unknown command with the global help: look for the command
+      const r = await run(process.execPath, [bin, '--help']);
+      return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
+        ? undefined
+        : `${bin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
+    },
+    mount: (ws, d) =>
+      mountBackground(ws, {
+        cmd: process.execPath,
+        args: [bin, 'mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
+        mountpoint: d.mnt,
+        fuse: true,
+        unmount: async (mnt) => void (await mustRun(process.execPath, [bin, 'umount', mnt])),
+      }),
+  };
+}
 
-export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata];
+export const strata = strataAt(strataBin, 'strata', 'strata');
+/** the same build with kernel passthrough off: every read and write through the daemon
+ * (as before passthrough), for A/B figures in one run; not run unless --only names it */
+export const strataNoPassthrough = strataAt(strataBin, 'strata passthrough=off', 'strata-nopt', ['passthrough=off']);
+
+/** STRATA_BASE_BIN: a second strata build (e.g. main's) measured in the same run, for A/B. */
+const base = process.env.STRATA_BASE_BIN;
+
+export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, strataNoPassthrough, ...(base ? [strataAt(base, 'strata (base)', 'strata-base')] : [])];

@@ -15,6 +15,8 @@ import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, workloads, type Goal
 export interface UnionOptions extends SuiteOptions {
   /** contenders by short name */
   only?: string[];
+  /** workloads by id (all when absent) */
+  workloads?: string[];
   /** the longest one rm, tar or make may take before it is stopped and shown as "> limit" */
   limitSeconds: number;
   /** no further run starts once another would likely end past this */
@@ -75,7 +77,7 @@ async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers
 export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<string> {
   const unknown = (opts.only ?? []).filter((o) => !unionContenders.some((c) => c.short === o));
   if (unknown.length) throw new Error(`--only: no contender ${unknown.join(', ')} (there are ${unionContenders.map((c) => c.short).join(', ')})`);
-  const chosen = unionContenders.filter((c) => !opts.only || opts.only.includes(c.short));
+  const chosen = unionContenders.filter((c) => (opts.only ? opts.only.includes(c.short) : c.short !== 'strata-nopt'));
   const missing = new Map<string, string>();
   for (const c of chosen) {
     const why = await c.probe(ws);
@@ -86,7 +88,9 @@ export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<str
   const sizes = unionSizes(opts.quick);
   opts.log(`union: building the layers (${sizes.bigBytes >> 20} MiB file, ${sizes.manyDirs * sizes.filesPerDir} files, tar of ${sizes.untarTree})`);
   const layers = await buildLayers(ws, sizes);
-  const active = workloads.filter((w) => !w.cold || coldSupported());
+  const unknownW = (opts.workloads ?? []).filter((id) => !workloads.some((w) => w.id === id));
+  if (unknownW.length) throw new Error(`--workloads: no workload ${unknownW.join(', ')} (there are ${workloads.map((w) => w.id).join(', ')})`);
+  const active = workloads.filter((w) => (!w.cold || coldSupported()) && (!opts.workloads || opts.workloads.includes(w.id)));
   const out: Outcome = { samples: new Samples(), failures: new Map(), timeouts: new Set(), limitSeconds: opts.limitSeconds };
   const loadBefore = os.loadavg()[0]!;
   const started = Date.now();

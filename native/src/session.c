@@ -18,12 +18,35 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Kernel FUSE passthrough (Linux 6.9, protocol 7.40). Debian 12's headers (7.38) and
+ * libfuse 3.14 know nothing of it, so the few ABI pieces are spelled out here. */
+#define STRATA_FUSE_PASSTHROUGH_FLAGS2 (1u << (37 - 32)) /* FUSE_PASSTHROUGH, in flags2 */
+#define STRATA_FOPEN_PASSTHROUGH (1u << 7)
+#define STRATA_FUSE_INIT_EXT (1u << 30)
+struct strata_backing_map {
+  int32_t fd;
+  uint32_t flags;
+  uint64_t padding;
+};
+#define STRATA_FUSE_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct strata_backing_map)
+#define STRATA_FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+/* fuse_init_out up to max_stack_depth (the 7.38 header calls it unused[0]) */
+#define INIT_OUT_FLAGS2_OFF offsetof(struct fuse_init_out, flags2)
+#define INIT_OUT_STACK_DEPTH_OFF (offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t))
+/* fuse_open_out with backing_id where the 7.38 header has padding */
+struct strata_open_out {
+  uint64_t fh;
+  uint32_t open_flags;
+  int32_t backing_id;
+};
 
 typedef struct session {
   struct fuse_session *se;
@@ -33,6 +56,12 @@ typedef struct session {
   /* settings applied at init */
   unsigned max_write, max_readahead, max_threads;
   bool writeback, readdirplus, readdirplus_auto, parallel_dirops, cache_symlinks, splice;
+  /* passthrough: asked for by JS (which knows whether it may open backing files), offered
+   * by the kernel (seen in INIT), agreed in our INIT reply (which then drops writeback) */
+  bool passthrough_wanted;
+  unsigned max_stack_depth;
+  atomic_bool kernel_passthrough, passthrough;
+  atomic_uint_fast64_t backing_opens, backing_open;
   /* JS thread only */
   int64_t outstanding;
   bool loop_done, destroyed;
@@ -153,7 +182,12 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   if (s->max_readahead) conn->max_readahead = s->max_readahead;
   /* The kernel clears suid/sgid on write itself: our writes run as root and would not. */
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
-  if (s->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  /* The kernel enables passthrough only when the INIT reply has no writeback cache: the
+   * two designs do not mix (fs/fuse/inode.c). io_writev adds the flag to the reply. */
+  bool passthrough = s->passthrough_wanted && atomic_load(&s->kernel_passthrough);
+  atomic_store(&s->passthrough, passthrough);
+  if (passthrough) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  else if (s->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!s->readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   else if (!s->readdirplus_auto) conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   if (!s->parallel_dirops) conn->want &= ~FUSE_CAP_PARALLEL_DIROPS;
@@ -165,6 +199,7 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   r->b = conn->want;
   r->c = conn->max_readahead;
   r->d = conn->capable;
+  r->size = passthrough;
   submit(s, r);
 }
 
@@ -456,6 +491,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata) {
     if (in->opcode == FUSE_INIT) {
       const struct fuse_init_in *init = (const void *)(in + 1);
       atomic_store(&s->kernel_parallel_dirops, (init->flags & FUSE_PARALLEL_DIROPS) != 0);
+      bool ext = (init->flags & STRATA_FUSE_INIT_EXT) &&
+                 n >= (ssize_t)(sizeof(struct fuse_in_header) + offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t));
+      atomic_store(&s->kernel_passthrough, ext && (init->flags2 & STRATA_FUSE_PASSTHROUGH_FLAGS2) != 0);
       atomic_store(&s->init_unique, in->unique);
     }
   }
@@ -471,6 +509,20 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
     if (out->unique == init && out->error == 0) {
       struct fuse_init_out *arg = iov[1].iov_base;
       if (s->parallel_dirops && atomic_load(&s->kernel_parallel_dirops)) arg->flags |= FUSE_PARALLEL_DIROPS;
+      if (atomic_load(&s->passthrough)) {
+        if (iov[1].iov_len >= INIT_OUT_STACK_DEPTH_OFF + sizeof(uint32_t)) {
+          char *base = iov[1].iov_base;
+          uint32_t flags2, depth = s->max_stack_depth;
+          memcpy(&flags2, base + INIT_OUT_FLAGS2_OFF, sizeof flags2);
+          flags2 |= STRATA_FUSE_PASSTHROUGH_FLAGS2;
+          memcpy(base + INIT_OUT_FLAGS2_OFF, &flags2, sizeof flags2);
+          memcpy(base + INIT_OUT_STACK_DEPTH_OFF, &depth, sizeof depth);
+          arg->flags |= STRATA_FUSE_INIT_EXT;
+          arg->flags &= ~FUSE_WRITEBACK_CACHE;
+        } else {
+          atomic_store(&s->passthrough, false); /* a reply too short to carry it */
+        }
+      }
       atomic_store(&s->init_unique, UINT64_MAX); /* done: no later reply is touched */
     }
   }
@@ -586,6 +638,8 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     set_named(env, o, "writeback", b);
     napi_get_boolean(env, (r->b & FUSE_CAP_READDIRPLUS) != 0, &b);
     set_named(env, o, "readdirplus", b);
+    napi_get_boolean(env, r->size != 0, &b);
+    set_named(env, o, "passthrough", b);
     ARG(o);
     break;
   }
@@ -771,9 +825,12 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   SETTING_B("parallelDirops", parallel_dirops, true)
   SETTING_B("cacheSymlinks", cache_symlinks, true)
   SETTING_B("splice", splice, false)
+  SETTING_B("passthrough", passthrough_wanted, false)
+  SETTING_U("maxStackDepth", max_stack_depth, 1)
 #undef SETTING_U
 #undef SETTING_B
   if (s->max_threads < 1) s->max_threads = 1;
+  if (s->max_stack_depth < 1 || s->max_stack_depth > 2) s->max_stack_depth = 1; /* FILESYSTEM_MAX_STACK_DEPTH */
 
   napi_value name;
   napi_create_string_utf8(env, "strata-fuse", NAPI_AUTO_LENGTH, &name);
@@ -867,6 +924,9 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   set_int(env, o, "reads", (int64_t)atomic_load(&s->reads));
   set_int(env, o, "jsRequests", (int64_t)atomic_load(&s->js_requests));
   set_int(env, o, "outstanding", s->outstanding);
+  set_int(env, o, "passthrough", atomic_load(&s->passthrough) ? 1 : 0);
+  set_int(env, o, "backingOpens", (int64_t)atomic_load(&s->backing_opens));
+  set_int(env, o, "backingOpen", (int64_t)atomic_load(&s->backing_open));
   return o;
 }
 
@@ -988,7 +1048,58 @@ static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
   return finish(env, r, fuse_reply_entry(r->req, &e));
 }
 
-/* replyCreate(req, entry, fh, {backingFd, directIo, keepCache}) */
+static int backing_id_of(napi_env env, napi_value obj) {
+  napi_valuetype t;
+  napi_typeof(env, obj, &t);
+  if (t != napi_object) return 0;
+  return (int)get_double(env, obj, "backingId", 0);
+}
+
+static uint64_t timeout_sec(double t) { return t <= 0 ? 0 : t >= 1e18 ? (uint64_t)1e18 : (uint64_t)t; }
+static uint32_t timeout_nsec(double t) {
+  if (t <= 0 || t >= 1e18) return 0;
+  double ns = (t - (double)(uint64_t)t) * 1e9;
+  return ns >= 999999999 ? 999999999 : (uint32_t)ns;
+}
+
+/* What libfuse's fuse_reply_entry sends, for replies libfuse 3.14 cannot build. */
+static void fill_entry_out(struct fuse_entry_out *o, const struct fuse_entry_param *e) {
+  memset(o, 0, sizeof *o);
+  o->nodeid = e->ino;
+  o->generation = e->generation;
+  o->entry_valid = timeout_sec(e->entry_timeout);
+  o->entry_valid_nsec = timeout_nsec(e->entry_timeout);
+  o->attr_valid = timeout_sec(e->attr_timeout);
+  o->attr_valid_nsec = timeout_nsec(e->attr_timeout);
+  const struct stat *st = &e->attr;
+  o->attr.ino = st->st_ino;
+  o->attr.mode = st->st_mode;
+  o->attr.nlink = st->st_nlink;
+  o->attr.uid = st->st_uid;
+  o->attr.gid = st->st_gid;
+  o->attr.rdev = st->st_rdev;
+  o->attr.size = st->st_size;
+  o->attr.blocks = st->st_blocks;
+  o->attr.blksize = st->st_blksize;
+  o->attr.atime = st->st_atim.tv_sec;
+  o->attr.atimensec = st->st_atim.tv_nsec;
+  o->attr.mtime = st->st_mtim.tv_sec;
+  o->attr.mtimensec = st->st_mtim.tv_nsec;
+  o->attr.ctime = st->st_ctim.tv_sec;
+  o->attr.ctimensec = st->st_ctim.tv_nsec;
+}
+
+/* A passthrough open: the kernel reads and writes the backing file registered as id
+ * itself. FOPEN_KEEP_CACHE and the other cache flags are refused with it (iomode.c): the
+ * fuse inode has no page cache of its own in this mode. */
+static void fill_passthrough_open(struct strata_open_out *o, uint64_t fh, int backing_id) {
+  memset(o, 0, sizeof *o);
+  o->fh = fh;
+  o->open_flags = STRATA_FOPEN_PASSTHROUGH;
+  o->backing_id = backing_id;
+}
+
+/* replyCreate(req, entry, fh, {backingFd, backingId, directIo, keepCache}) */
 static napi_value js_reply_create(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(4);
   struct fuse_entry_param e;
@@ -1002,12 +1113,24 @@ static napi_value js_reply_create(napi_env env, napi_callback_info info) {
   h->fh = fh;
   h->fd = backing_fd(env, argv[3]);
   fi.fh = (uintptr_t)h;
-  int res = fuse_reply_create(r->req, &e, &fi);
+  int id = backing_id_of(env, argv[3]);
+  int res;
+  if (id > 0) {
+    struct {
+      struct fuse_entry_out entry;
+      struct strata_open_out open;
+    } out;
+    fill_entry_out(&out.entry, &e);
+    fill_passthrough_open(&out.open, fi.fh, id);
+    res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
+  } else {
+    res = fuse_reply_create(r->req, &e, &fi);
+  }
   if (res != 0) free(h); /* no release will come for it */
   return finish(env, r, res);
 }
 
-/* replyOpen(req, fh, {backingFd, directIo, keepCache, cacheReaddir}) for open and opendir */
+/* replyOpen(req, fh, {backingFd, backingId, directIo, keepCache, cacheReaddir}) for open and opendir */
 static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(3);
   uint64_t fh;
@@ -1016,6 +1139,7 @@ static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   memset(&fi, 0, sizeof fi);
   read_open_flags(env, argv[2], &fi);
   handle_t *h = NULL;
+  int id = 0;
   if (r->op == OP_OPENDIR) {
     fi.fh = fh;
   } else {
@@ -1023,10 +1147,54 @@ static napi_value js_reply_open(napi_env env, napi_callback_info info) {
     h->fh = fh;
     h->fd = backing_fd(env, argv[2]);
     fi.fh = (uintptr_t)h;
+    id = backing_id_of(env, argv[2]);
   }
-  int res = fuse_reply_open(r->req, &fi);
+  int res;
+  if (id > 0) {
+    struct strata_open_out out;
+    fill_passthrough_open(&out, fi.fh, id);
+    res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
+  } else {
+    res = fuse_reply_open(r->req, &fi);
+  }
   if (res != 0) free(h);
   return finish(env, r, res);
+}
+
+/* backingOpen(session, fd) -> id: registers fd's file as a backing file of this
+ * connection (needs passthrough agreed, and CAP_SYS_ADMIN in the initial namespace). */
+static napi_value js_backing_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  int32_t fd;
+  if (!arg_int32(env, argv[1], &fd)) return NULL;
+  if (s->destroyed || !s->se) return throw_errno(env, EBADF, "FUSE_DEV_IOC_BACKING_OPEN", NULL);
+  struct strata_backing_map map = {.fd = fd, .flags = 0, .padding = 0};
+  int id = ioctl(fuse_session_fd(s->se), STRATA_FUSE_DEV_IOC_BACKING_OPEN, &map);
+  if (id < 0) return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_OPEN", NULL);
+  atomic_fetch_add(&s->backing_opens, 1);
+  atomic_fetch_add(&s->backing_open, 1);
+  return num(env, id);
+}
+
+/* backingClose(session, id): the kernel drops the id (files open through it stay valid). */
+static napi_value js_backing_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  int32_t id;
+  if (!arg_int32(env, argv[1], &id)) return NULL;
+  if (s->destroyed || !s->se) return make_undefined(env); /* the connection took them all */
+  uint32_t uid = (uint32_t)id;
+  if (ioctl(fuse_session_fd(s->se), STRATA_FUSE_DEV_IOC_BACKING_CLOSE, &uid) < 0)
+    return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_CLOSE", NULL);
+  atomic_fetch_sub(&s->backing_open, 1);
+  return make_undefined(env);
 }
 
 static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
@@ -1197,6 +1365,8 @@ void session_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "mount", js_mount);
   export_fn(env, exports, "sessionFd", js_session_fd);
   export_fn(env, exports, "sessionStats", js_session_stats);
+  export_fn(env, exports, "backingOpen", js_backing_open);
+  export_fn(env, exports, "backingClose", js_backing_close);
   export_fn(env, exports, "replyErr", js_reply_err);
   export_fn(env, exports, "replyEntry", js_reply_entry);
   export_fn(env, exports, "replyCreate", js_reply_create);

@@ -37,6 +37,73 @@ static napi_value js_lstat(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A stat into a Float64Array(16) the caller keeps, in make_attr's field order: building
+ * the object in JS costs a fraction of 16 napi property sets. Returns 0, the positive
+ * errno (no exception: most of a union's lookups miss in some layer), or -1 when a field
+ * is not exact as a double (an inode number past 2^53): then ask lstat/fstat. */
+#define SAFE_INT 9007199254740991ULL
+static int fill_stat(const struct stat *st, double *b) {
+  if ((uint64_t)st->st_ino > SAFE_INT || (uint64_t)st->st_dev > SAFE_INT || (uint64_t)st->st_rdev > SAFE_INT) return -1;
+  b[0] = (double)st->st_ino;
+  b[1] = (double)st->st_dev;
+  b[2] = st->st_mode;
+  b[3] = (double)st->st_nlink;
+  b[4] = st->st_uid;
+  b[5] = st->st_gid;
+  b[6] = (double)st->st_rdev;
+  b[7] = (double)st->st_size;
+  b[8] = (double)st->st_blocks;
+  b[9] = (double)st->st_blksize;
+  b[10] = (double)st->st_atim.tv_sec;
+  b[11] = (double)st->st_atim.tv_nsec;
+  b[12] = (double)st->st_mtim.tv_sec;
+  b[13] = (double)st->st_mtim.tv_nsec;
+  b[14] = (double)st->st_ctim.tv_sec;
+  b[15] = (double)st->st_ctim.tv_nsec;
+  return 0;
+}
+
+static bool arg_stat_buf(napi_env env, napi_value v, double **out) {
+  bool is;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t n, off;
+    napi_value ab;
+    void *data;
+    napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off);
+    if (type == napi_float64_array && n >= 16) {
+      *out = data;
+      return true;
+    }
+  }
+  napi_throw_type_error(env, "EINVAL", "expected a Float64Array(16)");
+  return false;
+}
+
+static napi_value js_lstat_into(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  double *b;
+  char *path;
+  if (!arg_stat_buf(env, argv[1], &b)) return NULL;
+  if (!arg_string(env, argv[0], &path)) return NULL;
+  struct stat st;
+  int r = lstat(path, &st);
+  int err = errno;
+  free(path);
+  return make_int64(env, r < 0 ? err : fill_stat(&st, b));
+}
+
+static napi_value js_fstat_into(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  double *b;
+  int32_t fd;
+  if (!arg_int32(env, argv[0], &fd) || !arg_stat_buf(env, argv[1], &b)) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) < 0) return make_int64(env, errno);
+  return make_int64(env, fill_stat(&st, b));
+}
+
 static napi_value js_fstat(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int32_t fd;
@@ -97,6 +164,26 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   }
   free(path);
   free(name);
+  return out;
+}
+
+/* lgetxattrOrErrno(path, name) -> Buffer, or the positive errno as a number (ENODATA
+ * for an absent attribute: no exception). Values up to 4 KiB, the size of every xattr a
+ * union reads for itself; a larger one answers ERANGE and the caller asks lgetxattr. */
+static napi_value js_lgetxattr_or_errno(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *path, *name;
+  if (!arg_string(env, argv[0], &path)) return NULL;
+  if (!arg_string(env, argv[1], &name)) { free(path); return NULL; }
+  char stackbuf[4096];
+  ssize_t n = lgetxattr(path, name, stackbuf, sizeof stackbuf);
+  int err = errno;
+  free(path);
+  free(name);
+  if (n < 0) return make_int64(env, err);
+  napi_value out;
+  void *data;
+  napi_create_buffer_copy(env, (size_t)n, stackbuf, &data, &out);
   return out;
 }
 
@@ -256,6 +343,138 @@ static napi_value js_copy_file_range(napi_env env, napi_callback_info info) {
   return make_int64(env, done);
 }
 
+/* copyFile(src, dest, fsync) -> Promise: a copy-up's data, in a libuv worker so the JS
+ * thread keeps serving other requests. dest is created exclusively (mode 0600; the caller
+ * sets owner, mode and times after). FICLONE first (a reflink: no data moves), else
+ * copy_file_range over the source's data segments (holes stay holes; the kernel may
+ * reflink or copy in place), else read/write; fsync when asked, before the caller's
+ * rename makes the copy visible. On failure dest may exist: the caller removes it. */
+typedef struct copy_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *src, *dest;
+  bool fsync;
+  int err;
+  const char *failed; /* the syscall that failed */
+} copy_work_t;
+
+static int copy_rw(int in, int out, off_t from, off_t to) {
+  static const size_t BUF = 1 << 20;
+  char *buf = malloc(BUF);
+  if (!buf) return ENOMEM;
+  int err = 0;
+  while (from < to) {
+    size_t want = (size_t)(to - from) < BUF ? (size_t)(to - from) : BUF;
+    ssize_t n = pread(in, buf, want, from);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { err = errno; break; }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = pwrite(out, buf + done, (size_t)(n - done), from + done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) { err = errno; goto out; }
+      done += w;
+    }
+    from += n;
+  }
+out:
+  free(buf);
+  return err;
+}
+
+/* Copies [from, to) of in to the same offsets of out. */
+static int copy_range(int in, int out, off_t from, off_t to, bool *use_cfr) {
+  while (*use_cfr && from < to) {
+    loff_t oi = from, oo = from;
+    ssize_t n = copy_file_range(in, &oi, out, &oo, (size_t)(to - from), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == ENOTSUP)) {
+      *use_cfr = false;
+      break;
+    }
+    if (n < 0) return errno;
+    if (n == 0) return 0; /* the source shrank */
+    from += n;
+  }
+  return from < to ? copy_rw(in, out, from, to) : 0;
+}
+
+static void copy_execute(napi_env env, void *data) {
+  copy_work_t *w = data;
+  int in = -1, out = -1;
+  w->err = 0;
+  in = open(w->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) { w->err = errno; w->failed = "open"; goto done; }
+  struct stat st;
+  if (fstat(in, &st) < 0) { w->err = errno; w->failed = "fstat"; goto done; }
+  out = open(w->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (out < 0) { w->err = errno; w->failed = "open"; goto done; }
+  if (st.st_size > 0 && ioctl(out, FICLONE, in) != 0) {
+    bool use_cfr = true;
+    off_t pos = 0;
+    while (pos < st.st_size) {
+      off_t data = lseek(in, pos, SEEK_DATA);
+      if (data < 0 && errno == ENXIO) break; /* only a hole is left */
+      if (data < 0) data = pos;              /* no SEEK_DATA here: all of it is data */
+      off_t hole = lseek(in, data, SEEK_HOLE);
+      if (hole < 0 || hole > st.st_size) hole = st.st_size;
+      if (hole <= data) hole = st.st_size;
+      int e = copy_range(in, out, data, hole, &use_cfr);
+      if (e) { w->err = e; w->failed = "copy_file_range"; goto done; }
+      pos = hole;
+    }
+    /* a trailing hole: the size says where the file ends */
+    if (ftruncate(out, st.st_size) < 0) { w->err = errno; w->failed = "ftruncate"; goto done; }
+  }
+  if (w->fsync && fsync(out) < 0) { w->err = errno; w->failed = "fsync"; goto done; }
+done:
+  if (out >= 0 && close(out) < 0 && !w->err) { w->err = errno; w->failed = "close"; }
+  if (in >= 0) close(in);
+}
+
+static void copy_complete(napi_env env, napi_status status, void *data) {
+  copy_work_t *w = data;
+  if (status != napi_ok && !w->err) { w->err = EIO; w->failed = "copy"; }
+  if (w->err) {
+    /* the same shape throw_errno gives: code, errno, syscall, path */
+    const char *name = strerrorname_np(w->err);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", name ? name : "EUNKNOWN", strerror(w->err), w->failed, w->src);
+    napi_value code, message, error, errnum, sc, p;
+    napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    napi_create_int32(env, w->err, &errnum);
+    napi_set_named_property(env, error, "errno", errnum);
+    napi_create_string_utf8(env, w->failed, NAPI_AUTO_LENGTH, &sc);
+    napi_set_named_property(env, error, "syscall", sc);
+    napi_create_string_utf8(env, w->src, NAPI_AUTO_LENGTH, &p);
+    napi_set_named_property(env, error, "path", p);
+    napi_reject_deferred(env, w->deferred, error);
+  } else {
+    napi_resolve_deferred(env, w->deferred, make_undefined(env));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w->src);
+  free(w->dest);
+  free(w);
+}
+
+static napi_value js_copy_file(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  copy_work_t *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, ENOMEM, "copyFile", NULL);
+  napi_get_value_bool(env, argv[2], &w->fsync);
+  if (!arg_string(env, argv[0], &w->src)) { free(w); return NULL; }
+  if (!arg_string(env, argv[1], &w->dest)) { free(w->src); free(w); return NULL; }
+  napi_value promise, name;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "strata-copy-up", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, copy_execute, copy_complete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+}
+
 /* dup3(oldfd, newfd, O_CLOEXEC): newfd now names oldfd's file, atomically, even while
  * other threads read through it (the union swaps a copied-up file under open handles). */
 static napi_value js_dup3(napi_env env, napi_callback_info info) {
@@ -343,10 +562,13 @@ static void export_const(napi_env env, napi_value obj, const char *name, int64_t
 
 void sys_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "lstat", js_lstat);
+  export_fn(env, exports, "lstatInto", js_lstat_into);
+  export_fn(env, exports, "fstatInto", js_fstat_into);
   export_fn(env, exports, "fstat", js_fstat);
   export_fn(env, exports, "mknod", js_mknod);
   export_fn(env, exports, "makedev", js_makedev);
   export_fn(env, exports, "lgetxattr", js_lgetxattr);
+  export_fn(env, exports, "lgetxattrOrErrno", js_lgetxattr_or_errno);
   export_fn(env, exports, "lsetxattr", js_lsetxattr);
   export_fn(env, exports, "llistxattr", js_llistxattr);
   export_fn(env, exports, "lremovexattr", js_lremovexattr);
@@ -356,6 +578,7 @@ void sys_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "fchownat", js_fchownat);
   export_fn(env, exports, "ficlone", js_ficlone);
   export_fn(env, exports, "copyFileRange", js_copy_file_range);
+  export_fn(env, exports, "copyFile", js_copy_file);
   export_fn(env, exports, "dup3", js_dup3);
   export_fn(env, exports, "umount2", js_umount2);
   export_fn(env, exports, "statvfs", js_statvfs);

@@ -3,9 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
+import { isPrivileged, makeWhiteout, setOpaque } from '../image/overlay-format.js';
 import { LayerView, isOpaque, isWhiteout } from './layerview.js';
-
-const OPAQUE = 'trusted.overlay.opaque';
 
 function copyMeta(from: string, to: string, a: sys.Attr): void {
   sys.lchown(to, a.uid, a.gid);
@@ -20,6 +19,7 @@ function copyMeta(from: string, to: string, a: sys.Attr): void {
 /** layers: the stage's own layer dirs, TOP FIRST; base: the layers under them. */
 export function squashLayers(layers: readonly string[], base: readonly string[], out: string): void {
   const baseView = new LayerView(base);
+  const privileged = isPrivileged();
   // the topmost layer's metadata wins; set deepest first, as writing a child changes a dir's mtime
   const dirMeta = new Map<string, [string, sys.Attr]>();
   const apply = (layer: string, rel: string): void => {
@@ -31,14 +31,15 @@ export function squashLayers(layers: readonly string[], base: readonly string[],
       const have = sys.lstatIfExists(dst);
       if (isWhiteout(a)) {
         if (have) fs.rmSync(dst, { recursive: true, force: true });
-        if (baseView.lstat(r)) sys.mknod(dst, sys.S_IFCHR | 0o000, 0);
+        if (baseView.lstat(r)) makeWhiteout(dst);
         continue;
       }
       if (sys.isDir(a.mode)) {
         const isOpq = isOpaque(src);
         if (have && (!sys.isDir(have.mode) || isOpq)) fs.rmSync(dst, { recursive: true, force: true });
         if (!sys.lstatIfExists(dst)) sys.mkdir(dst, 0o700);
-        if (isOpq && baseView.isDir(r)) sys.lsetxattr(dst, OPAQUE, Buffer.from('y'));
+        // rootless, trusted.* is refused: user.overlay.opaque, as the kernel's userxattr reads
+        if (isOpq && baseView.isDir(r)) setOpaque(dst, privileged);
         apply(layer, r);
         dirMeta.set(dst, [src, a]);
         continue;

@@ -49,14 +49,19 @@ export function prepareMount(req: MountRequest): ParsedOptions {
 
 /** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
 async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
-  const session = mountUnion(cfg.parsed, {
+  const { parsed } = cfg;
+  const { session, passthroughWhy } = mountUnion(parsed, {
     source: cfg.source,
     ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
   });
   const stop = (): void => void session.unmount({ lazy: true }).catch(() => undefined);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  await session.ready;
+  const init = await session.ready;
+  if (cfg.debug) {
+    const why = passthroughWhy(init);
+    process.stderr.write(`strata: passthrough ${init.passthrough ? 'on' : 'off'} (${why}), writeback ${init.writeback ? 'on' : 'off'}\n`);
+  }
   onReady();
   await session.closed;
 }

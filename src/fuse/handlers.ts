@@ -31,6 +31,16 @@ export interface InitInfo {
   capable: number;
   writeback: boolean;
   readdirplus: boolean;
+  /** kernel passthrough agreed: backing files may be registered through `backing` */
+  passthrough: boolean;
+  backing?: BackingFiles;
+}
+
+/** The connection's backing files (FUSE_DEV_IOC_BACKING_OPEN/CLOSE); failures throw a
+ * SysError-like error with an errno. */
+export interface BackingFiles {
+  open(fd: number): number;
+  close(id: number): void;
 }
 
 type R<T> = T | Promise<T>;
@@ -61,12 +71,15 @@ export interface FuseHandlers {
   lseek?(ino: number, fh: number, offset: number, whence: number): R<number>;
   copyFileRange?(inoIn: number, fhIn: number, offIn: number, inoOut: number, fhOut: number, offOut: number,
     length: number, flags: number): R<number>;
+  /** An open or create whose reply the kernel no longer waited for (interrupted): no
+   * release will come for fh, so its resources are the handler's to free now. */
+  unanswered?(ino: number, fh: number): void;
   /** Always called; backingFd is the fd given at open (-1 if none), now the handler's to close. */
   release?(ino: number, fh: number, flags: number, backingFd: number): R<void>;
   opendir?(ino: number, flags: number): R<OpenReply>;
-  /** Entries from offset on; as many as fit are sent. With plus, each entry's lookup is
-   * counted by the handler; the session forgets the ones that did not fit. */
-  readdir?(ino: number, fh: number, offset: number, plus: boolean): R<DirEntry[]>;
+  /** Entries from offset on; as many as fit in size bytes are sent. With plus, each
+   * entry's lookup is counted by the handler; the session forgets the ones that did not fit. */
+  readdir?(ino: number, fh: number, offset: number, plus: boolean, size: number): R<DirEntry[]>;
   releasedir?(ino: number, fh: number): R<void>;
   fsyncdir?(ino: number, fh: number, datasync: boolean): R<void>;
   statfs?(ino: number): R<StatVfs>;

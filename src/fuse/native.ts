@@ -15,6 +15,9 @@ export interface EntryParam {
 
 export interface OpenReplyFlags {
   backingFd?: number;
+  /** a backing id from backingOpen: the kernel reads and writes that file itself
+   * (FOPEN_PASSTHROUGH); keepCache and the other cache flags must not be set with it */
+  backingId?: number;
   directIo?: boolean;
   keepCache?: boolean;
   nonseekable?: boolean;
@@ -40,6 +43,12 @@ export interface SessionSettings {
   parallelDirops?: boolean;
   cacheSymlinks?: boolean;
   splice?: boolean;
+  /** offer kernel passthrough in the INIT reply (drops writeback when agreed); only for a
+   * daemon that may open backing files: CAP_SYS_ADMIN in the initial user namespace */
+  passthrough?: boolean;
+  /** fuse_init_out.max_stack_depth with passthrough: 1 lets an overlayfs stack on this
+   * mount; 2 lets backing files live on a stacked filesystem (overlayfs) themselves */
+  maxStackDepth?: number;
 }
 
 export interface SessionStats {
@@ -49,6 +58,11 @@ export interface SessionStats {
   reads: number;
   jsRequests: number;
   outstanding: number;
+  /** 1 when the INIT reply agreed to passthrough */
+  passthrough: number;
+  /** backing files registered so far, and still registered */
+  backingOpens: number;
+  backingOpen: number;
 }
 
 export interface RequestContext {
@@ -65,6 +79,8 @@ export interface FuseNative {
   sessionFd(s: SessionHandle): number;
   reqContext(req: Req): RequestContext;
   sessionStats(s: SessionHandle): SessionStats;
+  backingOpen(s: SessionHandle, fd: number): number;
+  backingClose(s: SessionHandle, id: number): void;
   replyErr(req: Req, errno: number): boolean;
   replyEntry(req: Req, entry: EntryParam): boolean;
   replyCreate(req: Req, entry: EntryParam, fh: number, flags: OpenReplyFlags): boolean;

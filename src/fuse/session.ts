@@ -127,6 +127,13 @@ export class FuseSession {
     const h = this.handlers;
     if (op === Op.INIT) {
       const info = a[0] as InitInfo;
+      if (info.passthrough) {
+        info.backing = {
+          open: (fd) => fuse.backingOpen(this.handle, fd),
+          close: (id) => fuse.backingClose(this.handle, id),
+        };
+      }
+      this.debug?.(`INIT passthrough=${info.passthrough ? 'on' : 'off'} writeback=${info.writeback ? 'on' : 'off'}`);
       h.init?.(info);
       onReady(info);
       return;
@@ -171,7 +178,10 @@ export class FuseSession {
       case Op.SYMLINK: return this.run(req, op, h.symlink && (() => h.symlink!(n(0), s(1), s(2), ctx())), entry);
       case Op.RENAME: return this.run(req, op, h.rename && (() => h.rename!(n(0), s(1), n(2), s(3), n(4))), ok);
       case Op.LINK: return this.run(req, op, h.link && (() => h.link!(n(0), n(1), s(2))), entry);
-      case Op.OPEN: return this.run(req, op, h.open && (() => h.open!(n(0), n(1), ctx())), open);
+      case Op.OPEN:
+        return this.run(req, op, h.open && (() => h.open!(n(0), n(1), ctx())), (r) => {
+          if (!fuse.replyOpen(req, r.fh, r)) h.unanswered?.(n(0), r.fh);
+        });
       case Op.READ: return this.run(req, op, h.read && (() => h.read!(n(0), n(1), n(2), n(3))), (b) => fuse.replyBuf(req, b));
       case Op.WRITE:
         return this.run(req, op, h.write && (() => h.write!(n(0), n(1), a[2] as Buffer, n(3))), (c) => fuse.replyWrite(req, c));
@@ -182,7 +192,7 @@ export class FuseSession {
       case Op.READDIR:
       case Op.READDIRPLUS: {
         const plus = op === Op.READDIRPLUS;
-        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus)), (entries: DirEntry[]) => {
+        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus, n(2))), (entries: DirEntry[]) => {
           const sent = fuse.replyReaddir(req, entries);
           if (plus) this.forgetUnsent(entries, sent);
         });
@@ -196,9 +206,9 @@ export class FuseSession {
       case Op.REMOVEXATTR: return this.run(req, op, h.removexattr && (() => h.removexattr!(n(0), s(1))), ok);
       case Op.ACCESS: return this.run(req, op, h.access && (() => h.access!(n(0), n(1))), ok);
       case Op.CREATE:
-        return this.run(req, op, h.create && (() => h.create!(n(0), s(1), n(2), n(3), ctx())), (r) =>
-          fuse.replyCreate(req, r.entry, r.fh, r),
-        );
+        return this.run(req, op, h.create && (() => h.create!(n(0), s(1), n(2), n(3), ctx())), (r) => {
+          if (!fuse.replyCreate(req, r.entry, r.fh, r)) h.unanswered?.(Number(r.entry.ino), r.fh);
+        });
       case Op.FALLOCATE: return this.run(req, op, h.fallocate && (() => h.fallocate!(n(0), n(1), n(2), n(3), n(4))), ok);
       case Op.LSEEK: return this.run(req, op, h.lseek && (() => h.lseek!(n(0), n(1), n(2), n(3))), (o) => fuse.replyLseek(req, o));
       case Op.COPY_FILE_RANGE:

@@ -3,8 +3,13 @@
 // the mount, and lowers never change). The only union code that knows FUSE.
 import type { Union, Node } from '../union/engine.js';
 import * as sys from '../sys/index.js';
+import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers } from './handlers.js';
-import type { DirEntry, EntryParam, RequestContext } from './native.js';
+import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
+
+/** getxattr of this name on any path answers the session's counters as JSON (never listed):
+ * how tests and `explain`-like tools see whether reads reach the daemon. */
+export const SESSION_XATTR = 'strata.session';
 
 /** With the kernel's writeback cache the kernel reads pages of write-only files and does
  * O_APPEND itself: the backing fd must be readable and must not append on its own. */
@@ -14,11 +19,53 @@ function writebackFlags(flags: number): number {
   return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
 }
 
-export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): FuseHandlers {
+// The room an entry takes in a readdir reply (linux/fuse.h: FUSE_DIRENT_ALIGN of the
+// name's offset plus its length): struct fuse_dirent is 24 bytes before the name, and a
+// readdirplus entry has a 128-byte struct fuse_entry_out before that.
+const align8 = (n: number): number => (n + 7) & ~7;
+const direntSize = (name: string): number => align8(24 + Buffer.byteLength(name));
+const direntPlusSize = (name: string): number => align8(152 + Buffer.byteLength(name));
+
+export interface UnionHandlerOptions {
+  writeback?: boolean;
+  /** the union has no upper: no file is ever copied up */
+  readOnly?: boolean;
+  /** the session's counters, for SESSION_XATTR */
+  stats?: () => SessionStats;
+  log?: (line: string) => void;
+}
+
+export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHandlers {
   const t = u.timeout;
   let writeback = opts.writeback ?? false;
   const fixFlags = (flags: number): number => (writeback ? writebackFlags(flags) : flags);
   const fds = new Map<number, number>();
+  /** with passthrough agreed: the io mode of every open file */
+  let backing: BackingTable | undefined;
+  const openIo = new Map<number, OpenIo>();
+  /** Passthrough serves a file from the one backing file it was opened on, for as long as
+   * it stays open. A lower file of a writable union may be copied up while open, and then
+   * overlayfs semantics want its readers to read the copy (the engine repoints their fds),
+   * which the kernel cannot do for a passthrough file: so only files that can no longer
+   * change identity go through: upper files, and every file of a read-only union. */
+  const wantsPassthrough = (ino: number): boolean => opts.readOnly === true || u.node(ino).inUpper;
+  /** The reply flags of an open of ino on fd; registers its io mode under fh. */
+  const openReply = (ino: number, fd: number, fh: number): OpenReplyFlags => {
+    if (!backing) return { backingFd: fd, keepCache: true };
+    const wanted = wantsPassthrough(ino);
+    const io = backing.open(ino, fd, wanted);
+    openIo.set(fh, io);
+    if (io.backing) return { backingFd: fd, backingId: io.backing.id };
+    // a cached open of a file that was (or may yet be) written through passthrough finds
+    // stale pages in the fuse inode's cache: drop them at open
+    return { backingFd: fd, keepCache: !wanted };
+  };
+  const releaseIo = (fh: number): void => {
+    const io = openIo.get(fh);
+    if (!io) return;
+    openIo.delete(fh);
+    backing?.release(io);
+  };
   let nextFh = 1;
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const looked = (parent: number, name: string): EntryParam => {
@@ -36,13 +83,16 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
   return {
     init(info) {
       writeback = writeback && info.writeback;
+      if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
     },
     lookup(parent, name) {
+      // a negative entry the kernel may cache: lowers never change, the upper only through us
+      const negative = { ino: 0, entryTimeout: t };
       try {
-        return looked(parent, name);
+        const found = u.lookupEntryIfExists(parent, name);
+        return found ? entry(found.node, found.attr) : negative;
       } catch (e) {
-        // a negative entry the kernel may cache: lowers never change, the upper only through us
-        if (sys.hasErrno(e, sys.E.ENOENT)) return { ino: 0, entryTimeout: t };
+        if (sys.hasErrno(e, sys.E.ENOENT)) return negative; // e.g. a parent with no name left
         throw e;
       }
     },
@@ -61,23 +111,36 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
     rename: (parent, name, newParent, newName, flags) => u.rename(parent, name, newParent, newName, flags),
     async open(ino, flags) {
       const fd = await u.open(ino, fixFlags(flags));
-      return { fh: handle(fd), backingFd: fd, keepCache: true };
+      const fh = handle(fd);
+      return { fh, ...openReply(ino, fd, fh) };
     },
     async create(parent, name, mode, flags, ctx) {
       const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
-      return { entry: entry(node), fh: handle(fd), backingFd: fd, keepCache: true };
+      const fh = handle(fd);
+      return { entry: entry(node), fh, ...openReply(node.id, fd, fh) };
     },
     release(ino, fh, _flags, backingFd) {
       const fd = fds.get(fh) ?? backingFd;
       fds.delete(fh);
+      releaseIo(fh);
       if (fd >= 0) u.close(ino, fd);
     },
+    unanswered(ino, fh) {
+      // the kernel never saw this open (interrupted): no RELEASE will come for it
+      const fd = fds.get(fh);
+      fds.delete(fh);
+      releaseIo(fh);
+      if (fd !== undefined && fd >= 0) u.close(ino, fd);
+    },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
-    readdir(ino, fh, offset, plus) {
+    readdir(ino, fh, offset, plus, size) {
       const out: DirEntry[] = [];
       // '.' and '..' both show this directory's attr: one stat per reply, not one per entry
       let dirAttr: sys.Attr | undefined;
-      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus)) {
+      // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
+      // one the reply has no room for is thrown away (the kernel asks again from its offset)
+      const budget = { bytes: size > 0 ? size : 4096, size: plus ? direntPlusSize : direntSize };
+      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus, budget)) {
         if (!plus) {
           out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
           continue;
@@ -99,7 +162,10 @@ export function unionHandlers(u: Union, opts: { writeback?: boolean } = {}): Fus
     fsyncdir: () => undefined,
     statfs: () => u.statfs(),
     setxattr: (ino, name, value, flags) => u.setxattr(ino, name, value, flags),
-    getxattr: (ino, name) => u.getxattr(ino, name),
+    getxattr: (ino, name) =>
+      name === SESSION_XATTR && opts.stats
+        ? Buffer.from(JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0 }))
+        : u.getxattr(ino, name),
     listxattr: (ino) => u.listxattr(ino),
     removexattr: (ino, name) => u.removexattr(ino, name),
   };

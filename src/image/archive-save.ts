@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { HashingStream, hexOf, type Digest } from './digest.js';
-import { tempName } from './atomic.js';
+import { fsyncDir, tempName } from './atomic.js';
 import { decompressed, sniffCompression } from './compression.js';
 import { DigestMismatchError } from './oci-layout.js';
 import { MediaType, REF_NAME, type Descriptor } from './media.js';
@@ -176,6 +176,7 @@ export async function saveImages(store: ImageStore, refs: string[], file: string
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
+    fsyncDir(path.dirname(path.resolve(file)));
   } catch (e) {
     w.pack.destroy();
     fs.rmSync(tmp, { force: true });

@@ -206,7 +206,9 @@ export class ImageStore {
     if (parsed?.digest !== undefined) {
       const name = parsed.name;
       const img = byManifest(parsed.digest);
-      return img && img.names.some((n) => n.startsWith(`${familiarName(name)}:`)) ? img : undefined;
+      // NAME@DIGEST: an image tagged NAME:*, or one kept untagged (as a pull by digest
+      // leaves it); an image known only under other names is not NAME's
+      return img && (img.names.length === 0 || img.names.some((n) => n.startsWith(`${familiarName(name)}:`))) ? img : undefined;
     }
     // a name wins over an id prefix that happens to be spelled the same
     if (parsed) {

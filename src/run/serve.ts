@@ -73,7 +73,7 @@ export class InProcessServer {
       this.session = serveUnionFd(fd, this.parsed, {
         source: 'strata',
         log: (line) => fs.appendFileSync(this.log, `strata: ${line}\n`),
-      }, this.union);
+      }, this.union).session;
     } catch (e) {
       this.fail(e);
       return;

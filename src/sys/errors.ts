@@ -12,7 +12,12 @@ export class SysError extends Error {
 
   constructor(errno: number, syscall?: string, path?: string, message?: string) {
     const code = codeByErrno.get(errno) ?? `E${errno}`;
+    // an errno is an answer, not a bug: no stack is captured (that cost most of a FUSE
+    // request whose answer is ENOENT or ENODATA); the message names the call and path
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? `${code}: ${syscall ?? 'operation'}${path ? ` '${path}'` : ''}`);
+    Error.stackTraceLimit = limit;
     this.name = 'SysError';
     this.errno = errno;
     this.code = code;

@@ -49,10 +49,16 @@ export interface NativeConstants {
 
 export interface Native {
   lstat(path: string): Attr;
+  /** stat fields into buf (Float64Array(16), lstat's order): 0, a positive errno (no
+   * exception), or -1 when a field is past 2^53 (ask lstat) */
+  lstatInto(path: string, buf: Float64Array): number;
+  fstatInto(fd: number, buf: Float64Array): number;
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;
   lgetxattr(path: string, name: string): Buffer;
+  /** the value (up to 4 KiB), or the positive errno (ERANGE: larger, ask lgetxattr) */
+  lgetxattrOrErrno(path: string, name: string): Buffer | number;
   lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
@@ -62,6 +68,9 @@ export interface Native {
   fchownat(path: string, uid: number, gid: number, nofollow: boolean): void;
   ficlone(destFd: number, srcFd: number): void;
   copyFileRange(fdIn: number, fdOut: number, length: number): number;
+  /** a file's data into a new file, in a libuv worker: FICLONE, else copy_file_range
+   * (holes kept), else read/write; fsync of the copy when asked */
+  copyFile(src: string, dest: string, fsync: boolean): Promise<void>;
   dup3(oldfd: number, newfd: number): void;
   umount2(path: string, flags: number): void;
   statvfs(path: string): StatVfs;

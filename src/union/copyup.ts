@@ -101,15 +101,8 @@ export async function copyUpFile(ctx: CopyUpContext, p: string, src: { layer: La
       // about to be truncated to nothing (O_TRUNC): the data would be thrown away
       sys.close(sys.open(tmp, sys.O.O_WRONLY | sys.O.O_CREAT | sys.O.O_EXCL, 0o600));
     } else if (sys.isReg(a.mode)) {
-      await sys.copyFileAsync(src.path, tmp);
-      if (!ctx.volatile) {
-        const fd = sys.open(tmp, sys.O.O_RDONLY);
-        try {
-          sys.fsync(fd);
-        } finally {
-          sys.close(fd);
-        }
-      }
+      // data and its fsync in a worker thread: other requests go on meanwhile
+      await sys.copyFileAsync(src.path, tmp, { fsync: !ctx.volatile });
     } else if (sys.isLnk(a.mode)) {
       sys.symlink(sys.readlink(src.path), tmp);
     } else {

@@ -68,9 +68,17 @@ export class Union {
 
   /** lookup with the attr the lookup saw (no second stat for the kernel's entry) */
   lookupEntry(parentId: number, name: string): { node: Node; attr: Attr } {
+    const e = this.lookupEntryIfExists(parentId, name);
+    if (!e) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
+    return e;
+  }
+
+  /** lookupEntry that answers undefined for a name the merged view lacks: a negative
+   * lookup is the common case (every create starts with one) and costs no exception. */
+  lookupEntryIfExists(parentId: number, name: string): { node: Node; attr: Attr } | undefined {
     const parent = this.node(parentId);
     const r = lookupName(this.core.stack, this.core.dirOf(parent), name).found;
-    if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', name);
+    if (!r) return undefined;
     const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
     n.nlookup++;
     return { node: n, attr: this.withKernelNlink(n, presentAttr(n, r.attr, this.core.ids)) };
@@ -266,21 +274,28 @@ export class Union {
     return l;
   }
 
-  /** Entries from offset on (at most max; inode numbers unless the caller looks each entry
-   * up anyway, as readdirplus does); the listing is taken at offset 0, once per
-   * pass, so offsets stay valid while entries come and go. */
-  readdir(fh: number, offset: number, max = 1024, withIno = true): DirEntryOut[] {
+  /** Entries from offset on (at most max, and while their sizes fit in budget.bytes, the
+   * first one always; inode numbers unless the caller looks each entry up anyway, as
+   * readdirplus does); the listing is taken at offset 0, once per pass, so offsets stay
+   * valid while entries come and go. */
+  readdir(fh: number, offset: number, max = 1024, withIno = true, budget?: { bytes: number; size: (name: string) => number }): DirEntryOut[] {
     const h = this.dirs.get(fh);
     if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
     if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
     const out: DirEntryOut[] = [];
     const all = h.entries;
+    let left = budget?.bytes ?? Infinity;
     for (let i = offset; i < all.length + 2 && out.length < max; i++) {
-      if (i === 0) out.push({ name: '.', off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
-      else if (i === 1) out.push({ name: '..', off: 2, ino: 1, type: sys.S_IFDIR });
+      const name = i === 0 ? '.' : i === 1 ? '..' : all[i - 2]!.name;
+      if (budget) {
+        left -= budget.size(name);
+        if (left < 0 && out.length > 0) break;
+      }
+      if (i === 0) out.push({ name, off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
+      else if (i === 1) out.push({ name, off: 2, ino: 1, type: sys.S_IFDIR });
       else {
         const e = all[i - 2]!;
-        out.push({ name: e.name, off: i + 1, ino: withIno ? entryIno(this.core.stack, e) : 0, type: e.type });
+        out.push({ name, off: i + 1, ino: withIno ? entryIno(this.core.stack, e) : 0, type: e.type });
       }
     }
     return out;

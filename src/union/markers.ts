@@ -1,9 +1,8 @@
 // Whiteouts and opaque directories, read in every form the kernel, fuse-overlayfs and OCI
 // tars leave behind, written only in the kernel's form (char 0/0, the opaque xattr).
-import path from 'node:path';
 import * as sys from '../sys/index.js';
 import type { Attr } from '../sys/index.js';
-import { TRUSTED_PREFIX, USER_PREFIX, type Stack } from './layers.js';
+import { joinReal, TRUSTED_PREFIX, USER_PREFIX, type Stack } from './layers.js';
 
 export const WH_PREFIX = '.wh.';
 export const WH_OPAQUE = '.wh..wh..opq';
@@ -21,16 +20,24 @@ export function isMarkerName(name: string): boolean {
 
 /** Whether dir (a real directory of some layer) is opaque in any of the known forms. */
 export function isOpaqueDir(dir: string): boolean {
+  // one listxattr instead of a getxattr per form: most directories carry no xattr at all
+  let names: string[];
+  try {
+    names = sys.llistxattr(dir);
+  } catch {
+    names = OPAQUE_XATTRS; // cannot list (unsupported?): ask for each form
+  }
   for (const x of OPAQUE_XATTRS) {
+    if (!names.includes(x)) continue;
     const v = sys.lgetxattrIfExists(dir, x);
     if (v && v.toString() === 'y') return true;
   }
-  return sys.lstatIfExists(path.join(dir, WH_OPAQUE)) !== undefined;
+  return sys.lstatIfExists(joinReal(dir, WH_OPAQUE)) !== undefined;
 }
 
 /** Whether a `.wh.NAME` file marks NAME deleted in dir. */
 export function hasWhFile(dir: string, name: string): boolean {
-  return sys.lstatIfExists(path.join(dir, WH_PREFIX + name)) !== undefined;
+  return sys.lstatIfExists(joinReal(dir, WH_PREFIX + name)) !== undefined;
 }
 
 /** Private xattrs: the overlay namespace in both forms and fuse-overlayfs's own. */

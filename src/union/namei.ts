@@ -1,11 +1,10 @@
 // Lookup of one name through the layers (the kernel's namei.c): top down, a whiteout stops
 // it, an opaque directory stops the merging of lower directories, a non-directory hides
 // everything below it and a directory hides non-directories below it.
-import path from 'node:path';
 import * as sys from '../sys/index.js';
 import type { Attr } from '../sys/index.js';
 import { hasWhFile, isMarkerName, isOpaqueDir, isWhiteoutAttr } from './markers.js';
-import type { Stack } from './layers.js';
+import { joinReal, type Stack } from './layers.js';
 import type { Hiding, Layer, LowerDir, Resolution } from './types.js';
 
 /** The directory a name is looked up in. */
@@ -24,7 +23,7 @@ export interface Lookup {
 export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: { lowersOnly?: boolean } = {}): Lookup {
   const hidden: Hiding[] = [];
   if (isMarkerName(name)) return { found: undefined, hidden };
-  const childPath = path.join(parent.path, name);
+  const childPath = parent.path === '' ? name : `${parent.path}/${name}`;
   let upperAttr: Attr | undefined;
   let opaque = false;
   if (parent.inUpper && stack.upper && !opts.lowersOnly) {
@@ -36,7 +35,7 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
       return { found: undefined, hidden };
     }
     if (!a && hasWhFile(stack.real(upper, parent.path), name)) {
-      hidden.push({ layer: upper, kind: 'whiteout', path: path.join(stack.real(upper, parent.path), '.wh.' + name) });
+      hidden.push({ layer: upper, kind: 'whiteout', path: joinReal(stack.real(upper, parent.path), '.wh.' + name) });
       return { found: undefined, hidden };
     }
     if (a && !sys.isDir(a.mode)) {
@@ -54,11 +53,11 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
   const lowerDirs: LowerDir[] = [];
   let lower: { layer: Layer; path: string; attr: Attr } | undefined;
   for (const ld of parent.lowerDirs) {
-    const p = path.join(ld.path, name);
+    const p = joinReal(ld.path, name);
     const a = sys.lstatIfExists(p);
     if (!a) {
       if (hasWhFile(ld.path, name)) {
-        hidden.push({ layer: ld.layer, kind: 'whiteout', path: path.join(ld.path, '.wh.' + name) });
+        hidden.push({ layer: ld.layer, kind: 'whiteout', path: joinReal(ld.path, '.wh.' + name) });
         break;
       }
       continue;

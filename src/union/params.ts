@@ -21,6 +21,9 @@ export interface ParsedOptions {
   defaultPermissions: boolean;
   /** log=FILE: where a background daemon writes its log (unexpected failures) */
   log?: string;
+  /** passthrough=off: every read and write through the daemon, even where the kernel could
+   * serve them from the backing file (on by default where kernel and privileges allow) */
+  passthrough: boolean;
   /** options nobody here knows: warned about once, not fatal */
   unknown: string[];
 }
@@ -77,7 +80,7 @@ const IGNORED = new Set(['rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec
 
 export function parseOptions(opts: string[]): ParsedOptions {
   const config: UnionConfig = { lowers: [], timeout: 60, readOnly: false };
-  const parsed: ParsedOptions = { config, allowOther: false, defaultPermissions: true, unknown: [] };
+  const parsed: ParsedOptions = { config, allowOther: false, defaultPermissions: true, passthrough: true, unknown: [] };
   for (const opt of opts.flatMap(splitOptions)) {
     const eq = opt.indexOf('=');
     const key = eq < 0 ? opt : opt.slice(0, eq);
@@ -131,6 +134,11 @@ export function parseOptions(opts: string[]): ParsedOptions {
         break;
       case 'allow_other':
         parsed.allowOther = true;
+        break;
+      case 'passthrough':
+        if (value === '' || value === 'on') parsed.passthrough = true;
+        else if (value === 'off') parsed.passthrough = false;
+        else throw new MountOptionError(`passthrough=${value}: expected on or off`);
         break;
       case 'default_permissions':
         parsed.defaultPermissions = true;

@@ -2,11 +2,10 @@
 // down, each name once, whiteouts and markers never shown, a whiteout hiding the name in
 // the layers below it. A listing is computed once per open handle, so offsets stay valid
 // while entries come and go.
-import path from 'node:path';
 import * as sys from '../sys/index.js';
 import { isMarkerName, isWhiteoutAttr, WH_OPAQUE, WH_PREFIX } from './markers.js';
 import { INO_XATTR } from './inode.js';
-import type { Stack } from './layers.js';
+import { joinReal, type Stack } from './layers.js';
 import type { ParentDir } from './namei.js';
 
 export interface MergedEntry {
@@ -57,7 +56,7 @@ export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
       if (seen.has(name)) continue;
       seen.add(name);
       if (d.isCharacterDevice()) {
-        const a = sys.lstatIfExists(path.join(layer.path, name));
+        const a = sys.lstatIfExists(joinReal(layer.path, name));
         if (a && isWhiteoutAttr(a)) continue;
       }
       out.push({ name, type: typeOf(d), dir: layer.path, fromUpper: layer.fromUpper });
@@ -69,7 +68,7 @@ export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
 
 /** The d_ino of an entry, matching what lookup will show as st_ino. */
 export function entryIno(stack: Stack, e: MergedEntry): number | bigint {
-  const p = path.join(e.dir, e.name);
+  const p = joinReal(e.dir, e.name);
   const a = sys.lstatIfExists(p);
   if (!a) return 1;
   if (e.fromUpper && (e.type === sys.S_IFREG || e.type === sys.S_IFDIR)) {

@@ -42,8 +42,9 @@ function files(dir: string): Map<string, number> {
   const out = new Map<string, number>();
   if (!fs.existsSync(dir)) return out;
   for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    const st = fs.lstatSync(path.join(dir, rel));
-    if (st.isFile()) out.set(rel, st.size);
+    // polled while the daemon works: a temp file may be renamed away between the two calls
+    const st = fs.lstatSync(path.join(dir, rel), { throwIfNoEntry: false });
+    if (st?.isFile()) out.set(rel, st.size);
   }
   return out;
 }

@@ -31,6 +31,16 @@ test('an imported image resolves by name, tag, id, id prefix and digest', async 
   t.is(img.chainIds[0], img.diffIds[0]);
 });
 
+test('NAME@DIGEST resolves an untagged image (a pull by digest), not one tagged under another name', async (t) => {
+  const store = tempStore(t);
+  const img = await busyboxImage(t, store);
+  t.is(store.tryResolveImage(`other@${img.manifestDigest}`), undefined, 'tagged busybox only');
+  await store.removeImage('busybox', { force: true });
+  await store.addManifest(img.manifestDigest, []);
+  t.deepEqual(store.resolveImage(img.manifestDigest).names, []);
+  t.is(store.resolveImage(`registry.example:5000/team/app@${img.manifestDigest}`).id, img.id);
+});
+
 test('commit puts a layer on top of its parent: layerDirs top first, history, chain ids', async (t) => {
   const store = tempStore(t);
   const base = await busyboxImage(t, store);

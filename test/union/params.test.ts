@@ -32,3 +32,11 @@ test('bad option values name the option', (t) => {
   t.throws(() => parseOptions(['lowerdir=/a,uidmapping=0:1']), { message: /uidmapping=0:1/ });
   t.throws(() => parseOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
 });
+
+test('passthrough=on|off (on by default: the daemon turns it off where the kernel or privileges do not allow it)', (t) => {
+  t.true(parseOptions(['lowerdir=/a']).passthrough);
+  t.true(parseOptions(['lowerdir=/a,passthrough=on']).passthrough);
+  t.true(parseOptions(['lowerdir=/a,passthrough']).passthrough);
+  t.false(parseOptions(['lowerdir=/a,passthrough=off']).passthrough);
+  t.throws(() => parseOptions(['lowerdir=/a,passthrough=maybe']), { instanceOf: MountOptionError, message: /passthrough=maybe/ });
+});
