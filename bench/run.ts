@@ -1,21 +1,24 @@
 #!/usr/bin/env node
-// npm run bench -- [binding] [union] [--runs N] [--quick]
+// npm run bench -- [binding] [union] [run] [--runs N] [--quick]
 // Prints one markdown table per suite; everything it mounts or writes lives in one temp
 // dir that is removed at the end, also on Ctrl-C.
 import { parseArgs } from 'node:util';
 import { bindingSuite } from './binding/suite.js';
 import { unionSuite } from './union/suite.js';
+import { runSuite } from './run/suite.js';
 import { Workspace } from './lib/workspace.js';
 
-const SUITES = ['binding', 'union'] as const;
+const SUITES = ['binding', 'union', 'run'] as const;
 type Suite = (typeof SUITES)[number];
 
-const usage = `usage: npm run bench -- [binding] [union] [options]
+const usage = `usage: npm run bench -- [binding] [union] [run] [options]
 
   binding        our binding's bare passthrough vs fuse-native 2.2.6 and fuse-overlayfs
   union          kernel overlayfs, fuse-overlayfs, unionfs-fuse and strata on the same layers
-                 (no suite named: both)
-  --runs N       runs per contender, medians reported (default 3; 1 with --quick)
+  run            strata run --rm busybox true vs unshare + chroot (the floor) and podman (vfs)
+                 (no suite named: all three)
+  --runs N       runs per contender, medians reported (default 3; 1 with --quick;
+                 the run suite does 8 rounds per run)
   --quick        small sizes, a smoke test of the harness (about a minute)
   --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata,
                  strata-nopt (passthrough=off);
@@ -86,7 +89,9 @@ async function main(argv: string[]): Promise<number> {
       const table =
         suite === 'binding'
           ? await bindingSuite(ws, opts)
-          : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}), ...(values.workloads ? { workloads: values.workloads.split(',') } : {}) });
+          : suite === 'run'
+            ? await runSuite(ws, opts)
+            : await unionSuite(ws, { ...opts, limitSeconds, budgetSeconds: budgetMinutes * 60, ...(values.only ? { only: values.only.split(',') } : {}), ...(values.workloads ? { workloads: values.workloads.split(',') } : {}) });
       process.stdout.write(`\n## ${suite}${values.quick ? ' (--quick)' : ''}, ${runs} run(s)\n\n${table}\n`);
     }
     return 0;

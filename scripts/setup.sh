@@ -18,6 +18,7 @@ PACKAGES=(
   unionfs-fuse                          # a peer in bench (issue 4)
   stress-ng                             # the compat concurrency test
   buildah                               # builds compared with Strata's in test/build
+  uidmap                                # newuidmap/newgidmap: rootless /etc/subuid ranges (test/run/subuid)
 )
 
 missing=()

@@ -5,8 +5,11 @@
 //  1. (rootless) enters a new user namespace mapping the caller to root (newuidmap and
 //     newgidmap when /etc/subuid ranges were passed), so the FUSE mount below is owned
 //     by that namespace;
-//  2. enters a private mount namespace and runs the mount program (fuse-overlayfs's
-//     command line) there: the union mount is never visible on the host;
+//  2. enters a private mount namespace and mounts the union there, so it is never
+//     visible on the host: either by running the mount program (fuse-overlayfs's
+//     command line), whose daemon then serves it, or (--fuse-sock, a foreground `strata
+//     run`) by mounting /dev/fuse itself and sending the fd to strata over a unix socket
+//     (SCM_RIGHTS), which serves the union in its own process: no daemon to start;
 //  3. enters new pid, uts, ipc (and net) namespaces and forks the container's pid 1, which
 //     sets up /proc, /dev, /sys and bind mounts (targets resolved with RESOLVE_IN_ROOT so
 //     an image's symlinks cannot point them at the host), pivot_roots, resolves the user
@@ -18,8 +21,8 @@
 // whose strata was killed: the record is removed all the same).
 // A killed supervisor cannot unmount: a small reaper process in its user and mount
 // namespaces does it then, so the FUSE daemon never outlives the container.
-// Progress goes to --status-fd as lines: "started PID DAEMONPID UID GID", "error CODE MSG",
-// "exited CODE". Exit status: the command's (128+N when killed by signal N); 125 when
+// Progress goes to --status-fd as lines: "fuse" (the /dev/fuse fd was sent), "started PID
+// DAEMONPID UID GID", "error CODE MSG", "exited CODE". Exit status: the command's (128+N when killed by signal N); 125 when
 // the container could not be set up, 126/127 when the command cannot be executed.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -58,6 +61,7 @@ struct bind { const char *src, *dst; int ro; };
 
 static struct {
   const char *rootfs, *hostname, *cwd, *user, *exit_file, *mount_log;
+  const char *fuse_opts, *fuse_source; int fuse_sock;
   const char *mount_argv[MAXN + 1]; int nmount;
   const char *uidmap[MAXN], *gidmap[MAXN]; int nuidmap, ngidmap;
   const char *env[MAXN + 8]; int nenv;
@@ -66,7 +70,7 @@ static struct {
   char **argv;
   int userns, netns, tty, stdin_open, status_fd, parent_death, on_exit_orphaned;
   int can_setgroups;
-} o = { .status_fd = -1 };
+} o = { .status_fd = -1, .fuse_sock = -1 };
 
 static void status(const char *fmt, ...) {
   if (o.status_fd < 0) return;
@@ -249,6 +253,51 @@ static void mount_union(void) {
   }
   // the daemon it left behind is now ours (we are a subreaper)
   daemon_pid = daemon_child(on_exit_waiter);
+}
+
+// Sends fd over a unix socket with SCM_RIGHTS (one byte of payload: c).
+static int send_fd_raw(int sock, int fd, char c) {
+  struct iovec iov = { &c, 1 };
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &m, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : -1;
+}
+
+// The in-process server's mount (--fuse-sock): /dev/fuse is opened here, in the user
+// namespace that will own the mount (the kernel refuses an fd opened in another one),
+// mounted as libfuse's fuse_session_mount would (fd=, rootmode=, user_id/group_id of
+// the mounter; nosuid,nodev unless this is the host's root, as the daemon mounts), and
+// the fd goes to strata, which serves it. Nothing may touch the mount before the kernel's
+// INIT is answered (a request would wait for it, and strata could be gone): strata answers
+// INIT, then writes one byte back; EOF instead means it failed or died.
+static void mount_fuse(void) {
+  int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd < 0) setup_fail("cannot open /dev/fuse: %s", strerror(errno));
+  char data[4200];
+  snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s%s", fd, (unsigned)geteuid(), (unsigned)getegid(),
+           o.fuse_opts && *o.fuse_opts ? "," : "", o.fuse_opts ? o.fuse_opts : "");
+  unsigned long flags = o.userns ? MS_NOSUID | MS_NODEV : 0;
+  if (mount(o.fuse_source ? o.fuse_source : "strata", o.rootfs, "fuse.strata", flags, data) < 0)
+    setup_fail("mount fuse.strata on %s: %s", o.rootfs, strerror(errno));
+  int sent = send_fd_raw(o.fuse_sock, fd, 'f');
+  int e = errno;
+  close(fd);  // the container never holds it: strata's fd alone keeps the connection
+  if (sent < 0) { umount2(o.rootfs, MNT_DETACH); setup_fail("sending /dev/fuse to strata: %s", strerror(e)); }
+  status("fuse");
+  char c = 0;
+  ssize_t n;
+  do n = read(o.fuse_sock, &c, 1); while (n < 0 && errno == EINTR);
+  close(o.fuse_sock);
+  o.fuse_sock = -1;
+  if (n != 1 || c != 'r') { umount2(o.rootfs, MNT_DETACH); setup_fail("strata did not serve the union mount"); }
 }
 
 static void stdio_to_null(void) {
@@ -681,7 +730,11 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
   // /proc/sys/kernel/cap_last_cap is read-only now, not gone
   drop_caps();
   if (o.can_setgroups || !o.userns) {
-    if (setgroups((size_t)u.ngroups, u.groups) < 0) child_fail(EXIT_SETUP, "setgroups: %s", strerror(errno));
+    if (setgroups((size_t)u.ngroups, u.groups) < 0) {
+      // EINVAL: one of the groups has no id in this user namespace
+      if (errno == EINVAL && o.userns) child_fail(EXIT_SETUP, "a group of the user (%u) is not mapped in the user namespace (outside the /etc/subgid range?)", u.gid);
+      child_fail(EXIT_SETUP, "setgroups: %s", strerror(errno));
+    }
   }
   if (setgid(u.gid) < 0) child_fail(EXIT_SETUP, "group %u is not mapped in the user namespace (no /etc/subgid range?): %s", u.gid, strerror(errno));
   if (setuid(u.uid) < 0) child_fail(EXIT_SETUP, "user %u is not mapped in the user namespace (no /etc/subuid range?): %s", u.uid, strerror(errno));
@@ -805,6 +858,9 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--rootfs")) o.rootfs = NEXT();
     else if (!strcmp(a, "--mount")) { if (o.nmount >= MAXN) too_many("mount arguments"); o.mount_argv[o.nmount++] = NEXT(); }
     else if (!strcmp(a, "--mount-log")) o.mount_log = NEXT();
+    else if (!strcmp(a, "--fuse-sock")) o.fuse_sock = atoi(NEXT());
+    else if (!strcmp(a, "--fuse-opts")) o.fuse_opts = NEXT();
+    else if (!strcmp(a, "--fuse-source")) o.fuse_source = NEXT();
     else if (!strcmp(a, "--userns")) o.userns = 1;
     else if (!strcmp(a, "--uidmap")) { if (o.nuidmap >= MAXN) too_many("uid maps"); o.uidmap[o.nuidmap++] = NEXT(); }
     else if (!strcmp(a, "--gidmap")) { if (o.ngidmap >= MAXN) too_many("gid maps"); o.gidmap[o.ngidmap++] = NEXT(); }
@@ -829,7 +885,7 @@ static void parse(int argc, char **argv) {
     } else usage();
 #undef NEXT
   }
-  if (!o.rootfs || !o.nmount || i >= argc) usage();
+  if (!o.rootfs || (!o.nmount && o.fuse_sock < 0) || i >= argc) usage();
   o.mount_argv[o.nmount] = NULL;
   o.argv = argv + i;
 }
@@ -839,6 +895,7 @@ int main(int argc, char **argv) {
   supervisor_pid = getpid();
   atexit(finish_helpers);
   if (o.status_fd >= 0) fcntl(o.status_fd, F_SETFD, FD_CLOEXEC);
+  if (o.fuse_sock >= 0) fcntl(o.fuse_sock, F_SETFD, FD_CLOEXEC);
   const int parent_died = SIGRTMIN;
   if (o.parent_death) {
     pid_t pp = getppid();
@@ -859,8 +916,11 @@ int main(int argc, char **argv) {
   if (o.userns) enter_userns();
   if (unshare(CLONE_NEWNS) < 0) setup_fail("mount namespace: %s", strerror(errno));
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) setup_fail("making mounts private: %s", strerror(errno));
-  mount_union();
-  start_reaper();
+  if (o.fuse_sock >= 0) mount_fuse();
+  else {
+    mount_union();
+    start_reaper();
+  }
   int flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (o.netns ? CLONE_NEWNET : 0);
   if (unshare(flags) < 0) { cleanup_mount(daemon_pid, sfd); setup_fail("namespaces: %s", strerror(errno)); }
   if (o.netns) loopback_up();

@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <stdatomic.h>
@@ -867,8 +868,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     free(s);
     return throw_errno(env, EIO, "fuse_session_custom_io", NULL);
   }
-  if (pthread_create(&s->thread, NULL, loop_main, s) != 0) {
-    int err = errno;
+  /* The loop thread and the workers libfuse starts from it inherit a mask that blocks
+   * every signal: signals go to Node's threads. A handler running in a worker could be
+   * cut short there (libfuse pthread_cancels its workers when the loop ends; libuv's
+   * handler write()s, a cancellation point), losing the signal, e.g. a child's SIGCHLD. */
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
+  int started = pthread_create(&s->thread, NULL, loop_main, s);
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  if (started != 0) {
+    int err = started;
     fuse_session_unmount(s->se);
     fuse_session_destroy(s->se);
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);

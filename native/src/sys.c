@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -522,6 +523,39 @@ static napi_value js_statvfs(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* socketpair() -> [fd, fd]: a unix stream pair, both ends close-on-exec (spawn's stdio
+ * array dup2s the child's end into place, which clears the flag there only). */
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair", NULL);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, make_int64(env, sv[0]));
+  napi_set_element(env, arr, 1, make_int64(env, sv[1]));
+  return arr;
+}
+
+/* recvFd(sock) -> fd: one fd sent with SCM_RIGHTS (Node cannot receive them), received
+ * close-on-exec. Never blocks: the caller knows the message is there (EAGAIN if not). */
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int32_t sock;
+  if (!arg_int32(env, argv[0], &sock)) return NULL;
+  char c;
+  struct iovec iov = { &c, 1 };
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+  ssize_t n;
+  do n = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "recvmsg", NULL);
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+  if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+    return throw_errno(env, n == 0 ? ECONNRESET : EBADMSG, "recvmsg", NULL);
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  return make_int64(env, fd);
+}
+
 static void export_const(napi_env env, napi_value obj, const char *name, int64_t v) {
   set_int(env, obj, name, v);
 }
@@ -548,6 +582,8 @@ void sys_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "dup3", js_dup3);
   export_fn(env, exports, "umount2", js_umount2);
   export_fn(env, exports, "statvfs", js_statvfs);
+  export_fn(env, exports, "socketpair", js_socketpair);
+  export_fn(env, exports, "recvFd", js_recv_fd);
   napi_value c;
   napi_create_object(env, &c);
   export_const(env, c, "UTIME_NOW", UTIME_NOW);

@@ -36,8 +36,11 @@ export class FuseSession {
   private readonly debug: ((line: string) => void) | undefined;
   private readonly log: (line: string) => void;
   private isClosed = false;
+  /** served on an fd someone else mounted, maybe in another mount namespace */
+  private readonly external: boolean;
 
-  private constructor(mountpoint: string, handlers: FuseHandlers, opts: MountOptions) {
+  private constructor(mountpoint: string, handlers: FuseHandlers, opts: MountOptions, external = false) {
+    this.external = external;
     this.mountpoint = mountpoint;
     this.handlers = handlers;
     this.debug = opts.debug;
@@ -62,6 +65,13 @@ export class FuseSession {
     return new FuseSession(mountpoint, handlers, opts);
   }
 
+  /** Serves an open /dev/fuse fd that another process mounted (libfuse >= 3.3 takes
+   * "/dev/fd/N" as that). The session owns the fd; the mount's owner unmounts it, and the
+   * session ends when the kernel's connection does. */
+  static serveFd(fd: number, handlers: FuseHandlers, opts: MountOptions = {}): FuseSession {
+    return new FuseSession(`/dev/fd/${fd}`, handlers, opts, true);
+  }
+
   stats(): SessionStats {
     return fuse.sessionStats(this.handle);
   }
@@ -73,6 +83,7 @@ export class FuseSession {
   /** Unmounts (lazily if asked: busy mounts detach at once) and waits for the loop to end. */
   async unmount(opts: { lazy?: boolean } = {}): Promise<void> {
     if (this.isClosed) return;
+    if (this.external) throw new Error(`${this.mountpoint}: served for another process's mount, which unmounts it`);
     unmount(this.mountpoint, opts);
     await this.closed;
   }

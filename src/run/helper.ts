@@ -89,6 +89,9 @@ export function idMaps(files = { subuid: '/etc/subuid', subgid: '/etc/subgid' })
 
 export interface InitOptions {
   statusFd: number;
+  /** strata-init mounts /dev/fuse itself (with these kernel options) and sends the fd on
+   * this socket to strata, which serves the union in its own process */
+  fuse?: { sock: number; options: string[] };
   parentDeath: boolean;
   onExit?: string[];
   /** run onExit only when strata-init's parent died first */
@@ -97,7 +100,8 @@ export interface InitOptions {
 
 export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
   const a: string[] = ['--rootfs', l.rootfs, '--mount-log', l.mountLog, '--exit-file', l.exit, '--status-fd', String(o.statusFd)];
-  for (const m of [...mountProgram(), ...mountArgs(c.lowers, l)]) a.push('--mount', m);
+  if (o.fuse) a.push('--fuse-sock', String(o.fuse.sock), '--fuse-opts', o.fuse.options.join(','));
+  else for (const m of [...mountProgram(), ...mountArgs(c.lowers, l)]) a.push('--mount', m);
   if (c.rootless) {
     const maps = idMaps();
     a.push('--userns');

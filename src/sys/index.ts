@@ -137,6 +137,10 @@ export const copyFileRange = (fdIn: number, fdOut: number, length: number): numb
   call(() => native.copyFileRange(fdIn, fdOut, length));
 export const statvfs = (p: string): StatVfs => call(() => native.statvfs(p));
 export const umount2 = (p: string, flags: number): void => call(() => native.umount2(p, flags));
+/** A unix stream socket pair, both ends close-on-exec. */
+export const socketpair = (): [number, number] => call(() => native.socketpair());
+/** The fd a peer sent on sock with SCM_RIGHTS (close-on-exec here); never blocks. */
+export const recvFd = (sock: number): number => call(() => native.recvFd(sock));
 /** Makes newfd name oldfd's file (close-on-exec), atomically. */
 export const dup3 = (oldfd: number, newfd: number): void => call(() => native.dup3(oldfd, newfd));
 

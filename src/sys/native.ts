@@ -74,6 +74,8 @@ export interface Native {
   dup3(oldfd: number, newfd: number): void;
   umount2(path: string, flags: number): void;
   statvfs(path: string): StatVfs;
+  socketpair(): [number, number];
+  recvFd(sock: number): number;
   constants: NativeConstants;
 }
 

@@ -58,6 +58,9 @@ export interface Ctx {
   home: string;
   image: Image;
   asNobody: boolean;
+  /** (asNobody) files bound over /etc/subuid and /etc/subgid, in a mount namespace of
+   * strata's own, so newuidmap sees them and the machine's files stay as they are */
+  subids?: { subuid: string; subgid: string };
 }
 
 /** A store root for one test; teardown removes every container in it (rm -f) and the dir. */
@@ -88,7 +91,10 @@ function command(ctx: Ctx, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): { 
     ...extraEnv,
   };
   if (!ctx.asNobody) return { cmd: process.execPath, args: argv, env };
-  return { cmd: 'setpriv', args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...argv], env };
+  const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...argv];
+  if (!ctx.subids) return { cmd: asNobody[0]!, args: asNobody.slice(1), env };
+  const script = 'mount --bind "$1" /etc/subuid && mount --bind "$2" /etc/subgid && shift 2 && exec "$@"';
+  return { cmd: 'unshare', args: ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ctx.subids.subuid, ctx.subids.subgid, ...asNobody], env };
 }
 
 export interface Result {
@@ -120,8 +126,8 @@ export function run(ctx: Ctx, options: RunOptions, o: { config?: ImageConfig; in
 }
 
 /** Starts `strata run` and leaves it running: for signals and killing. */
-export function spawnRun(ctx: Ctx, options: RunOptions) {
-  const c = command(ctx, runArgv(ctx, options));
+export function spawnRun(ctx: Ctx, options: RunOptions, env: NodeJS.ProcessEnv = {}) {
+  const c = command(ctx, runArgv(ctx, options), env);
   const child = spawn(c.cmd, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
