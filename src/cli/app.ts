@@ -35,6 +35,15 @@ async function commandsFor(argv: string[]): Promise<AnyCommand[]> {
   return Promise.all(commands.map((c) => c.load()));
 }
 
+const helpWidth = (): number => Math.min(100, process.stdout.columns || 100);
+
+/** --help or -h among strata's own arguments (not those passed through to a container) */
+function wantsHelp(argv: string[]): boolean {
+  const own = splitPassthrough(argv);
+  const end = own.indexOf('--');
+  return (end < 0 ? own : own.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 export async function run(argv: string[]): Promise<void> {
   let program: Argv = yargs(splitPassthrough(argv))
     .scriptName('strata')
@@ -45,19 +54,23 @@ export async function run(argv: string[]): Promise<void> {
       global: true,
     })
     .version(version())
-    .alias('v', 'version')
     .help()
     .alias('h', 'help')
     .strict()
     .demandCommand(1, 'name a command; see strata --help')
     .recommendCommands()
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    // yargs renders (and caches) the command's whole help before every handler runs, ~50 ms
+    // of word wrapping here: wrap only when help is printed (asked for, or after an error)
+    .wrap(wantsHelp(argv) ? helpWidth() : null)
     .fail((msg, err, y) => {
       if (err) throw err;
       process.stderr.write(`strata: ${msg}\n\n`);
+      y.wrap(helpWidth());
       y.showHelp((s: string) => process.stderr.write(s + '\n'));
       process.exit(2);
     });
+  // `strata -v` is the version; after a command -v is the command's (run -v is --volume)
+  if (commandIndex(argv) >= argv.length) program = program.alias('v', 'version');
   for (const c of await commandsFor(argv)) program = program.command(c);
   try {
     await program.parseAsync();

@@ -27,6 +27,21 @@ test('strata --version prints the package version', (t) => {
   t.is(sh(`${strata} -v`).out, `${pkg.version}\n`);
 });
 
+test('after a command, -v is the command\'s own: run -v HOSTDIR:DIR is a volume, not --version', (t) => {
+  const root = path.join(tempDir(t), 'root');
+  const r = sh(`${strata} --root ${root} run --rm -v /srv:/data nosuch-image true`, { allowFail: true });
+  t.not(r.code, 0);
+  t.regex(r.err, /image 'nosuch-image' not found/, 'the volume took its value; the image is the next word');
+  t.regex(sh(`${strata} run --help`).out, /-v, --volume +bind HOSTDIR:DIR/);
+});
+
+test('help printed after a usage error is wrapped as --help is (yargs renders it unwrapped for handlers)', (t) => {
+  const asked = sh(`${strata} run --help`).out;
+  const r = sh(`${strata} run`, { allowFail: true });
+  t.is(r.code, 2);
+  t.is(r.err, `strata: Not enough non-option arguments: got 0, need at least 1\n\n${asked}`);
+});
+
 test('strata umount --help describes its argument and --lazy', (t) => {
   const r = sh(`${strata} umount --help`);
   t.regex(r.out, /^strata umount <mountpoint>/);
