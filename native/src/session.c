@@ -280,10 +280,71 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 /* The data plane: files JS opened with a backing fd. */
 
+/* Each worker thread reads into a buffer of its own, kept from one READ to the next.
+ * libfuse's fallback for an fd buffer (no splice) mallocs the request's size every time:
+ * a 256 KiB read is past malloc's mmap threshold, so every READ paid an mmap, 64 page
+ * faults zeroing fresh pages inside the pread, and an munmap (a TLB shootdown across the
+ * workers). */
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+struct read_buf {
+  char *p;
+  size_t cap;
+};
+static void read_buf_free(void *v) {
+  struct read_buf *b = v;
+  free(b->p);
+  free(b);
+}
+static void read_buf_init(void) { pthread_key_create(&read_buf_key, read_buf_free); }
+
+static char *thread_read_buf(size_t size) {
+  pthread_once(&read_buf_once, read_buf_init);
+  struct read_buf *b = pthread_getspecific(read_buf_key);
+  if (!b) {
+    b = calloc(1, sizeof *b);
+    if (!b || pthread_setspecific(read_buf_key, b) != 0) {
+      free(b);
+      return NULL;
+    }
+  }
+  if (b->cap < size) {
+    /* page aligned, as libfuse's mmapped buffers were: a backing fd opened O_DIRECT
+     * (dd iflag=direct) refuses anything less (EINVAL) */
+    size_t cap = (size + 4095) & ~(size_t)4095;
+    void *p;
+    if (posix_memalign(&p, 4096, cap) != 0) return NULL;
+    free(b->p);
+    b->p = p;
+    b->cap = cap;
+  }
+  return b->p;
+}
+
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   session_t *s = fuse_req_userdata(req);
   atomic_fetch_add(&s->reads, 1);
+  char *mem = h->fd >= 0 && !s->splice ? thread_read_buf(size ? size : 1) : NULL;
+  if (mem) {
+    /* as fuse_buf_copy: short reads go on until EOF */
+    size_t got = 0;
+    while (got < size) {
+      ssize_t n = pread(h->fd, mem + got, size - got, off + (off_t)got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        if (got == 0) {
+          fuse_reply_err(req, errno);
+          return;
+        }
+        break;
+      }
+      if (n == 0) break;
+      got += (size_t)n;
+    }
+    fuse_reply_buf(req, mem, got);
+    return;
+  }
   if (h->fd >= 0) {
     struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
     buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;

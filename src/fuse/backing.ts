@@ -44,8 +44,10 @@ export class BackingTable {
   open(ino: number, fd: number, wanted: boolean): OpenIo {
     const s = this.io(ino);
     if (s.cached === 0) {
-      const key = keyOfFd(fd);
       const live = s.backing && s.backing.refs > 0 ? s.backing : undefined;
+      // the key matters only to join or register a backing file: a cached open of a file
+      // nobody serves through passthrough (a lower file of a writable union) needs no fstat
+      const key = live || wanted ? keyOfFd(fd) : undefined;
       // joining the inode's passthrough opens is always right when the file is the same. A
       // node whose file changed (a new file on a reused inode number) while the old one's
       // RELEASE is still on its way gets its own: the kernel dropped the old one already

@@ -49,16 +49,19 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
    * which the kernel cannot do for a passthrough file: so only files that can no longer
    * change identity go through: upper files, and every file of a read-only union. */
   const wantsPassthrough = (ino: number): boolean => opts.readOnly === true || u.node(ino).inUpper;
-  /** The reply flags of an open of ino on fd; registers its io mode under fh. */
-  const openReply = (ino: number, fd: number, fh: number): OpenReplyFlags => {
-    if (!backing) return { backingFd: fd, keepCache: true };
+  /** The reply flags of an open of ino on fd with flags; registers its io mode under fh.
+   * A read-only open gets no FLUSH at close (FOPEN_NOFLUSH): its flush would close a dup of
+   * a read-only fd, which reports nothing, and close(2) would wait a round trip for it. */
+  const openReply = (ino: number, fd: number, fh: number, flags: number): OpenReplyFlags => {
+    const noflush = (flags & 0o3) === sys.O.O_RDONLY;
+    if (!backing) return { backingFd: fd, keepCache: true, noflush };
     const wanted = wantsPassthrough(ino);
     const io = backing.open(ino, fd, wanted);
     openIo.set(fh, io);
-    if (io.backing) return { backingFd: fd, backingId: io.backing.id };
+    if (io.backing) return { backingFd: fd, backingId: io.backing.id, noflush };
     // a cached open of a file that was (or may yet be) written through passthrough finds
     // stale pages in the fuse inode's cache: drop them at open
-    return { backingFd: fd, keepCache: !wanted };
+    return { backingFd: fd, keepCache: !wanted, noflush };
   };
   const releaseIo = (fh: number): void => {
     const io = openIo.get(fh);
@@ -112,12 +115,12 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     async open(ino, flags) {
       const fd = await u.open(ino, fixFlags(flags));
       const fh = handle(fd);
-      return { fh, ...openReply(ino, fd, fh) };
+      return { fh, ...openReply(ino, fd, fh, flags) };
     },
     async create(parent, name, mode, flags, ctx) {
       const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
       const fh = handle(fd);
-      return { entry: entry(node), fh, ...openReply(node.id, fd, fh) };
+      return { entry: entry(node), fh, ...openReply(node.id, fd, fh, flags) };
     },
     release(ino, fh, _flags, backingFd) {
       const fd = fds.get(fh) ?? backingFd;

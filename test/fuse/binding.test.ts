@@ -56,6 +56,30 @@ test('writes reach the filesystem in requests of at least 128 KiB', async (t) =>
   t.is(stats.writeBytes, 16 * 1024 * 1024);
 });
 
+test('the data plane reads a backing file exactly: whole, at odd offsets, across and past its end', async (t) => {
+  const { src, mnt, d } = await mountPassthrough(t);
+  const size = 3 * 1024 * 1024 + 12345; // several 256 KiB requests, the last one short
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >>> 11)) & 0xff;
+  fs.writeFileSync(path.join(src, 'f'), data);
+  t.true(fs.readFileSync(path.join(mnt, 'f')).equals(data), 'the whole file');
+  const fd = fs.openSync(path.join(mnt, 'f'), 'r');
+  try {
+    const at = (pos: number, len: number): Buffer => {
+      const b = Buffer.alloc(len);
+      return b.subarray(0, fs.readSync(fd, b, 0, len, pos));
+    };
+    t.true(at(1024 * 1024 + 7, 300_000).equals(data.subarray(1024 * 1024 + 7, 1024 * 1024 + 7 + 300_000)), 'an odd offset');
+    t.true(at(size - 100, 4096).equals(data.subarray(size - 100)), 'across the end: a short read');
+    t.is(at(size + 10, 4096).length, 0, 'past the end: nothing');
+  } finally {
+    fs.closeSync(fd);
+  }
+  d.child.kill('SIGUSR2');
+  const stats = JSON.parse(await d.waitFor(/\{"writes".*\}/)) as { reads: number; jsRequests: number };
+  t.true(stats.reads > 0, 'the reads reached the daemon');
+});
+
 test('a handler that throws answers EIO and the mount stays up', async (t) => {
   const { src, mnt, d } = await mountPassthrough(t, ['--throw-on', 'boom']);
   fs.writeFileSync(path.join(src, 'ok'), 'fine');
