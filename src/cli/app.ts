@@ -37,15 +37,16 @@ async function commandsFor(argv: string[]): Promise<AnyCommand[]> {
 
 const helpWidth = (): number => Math.min(100, process.stdout.columns || 100);
 
-/** --help or -h among strata's own arguments (not those passed through to a container) */
-function wantsHelp(argv: string[]): boolean {
-  const own = splitPassthrough(argv);
+/** --help or -h among strata's own arguments (own: argv after splitPassthrough; what
+ * follows its `--` is a container's command) */
+function wantsHelp(own: string[]): boolean {
   const end = own.indexOf('--');
   return (end < 0 ? own : own.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
 export async function run(argv: string[]): Promise<void> {
-  let program: Argv = yargs(splitPassthrough(argv))
+  const own = splitPassthrough(argv);
+  let program: Argv = yargs(own)
     .scriptName('strata')
     .usage('$0 <command> [options]\n\nA union filesystem in userspace, and containers built on it.')
     .option('root', {
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<void> {
     .recommendCommands()
     // yargs renders (and caches) the command's whole help before every handler runs, ~50 ms
     // of word wrapping here: wrap only when help is printed (asked for, or after an error)
-    .wrap(wantsHelp(argv) ? helpWidth() : null)
+    .wrap(wantsHelp(own) ? helpWidth() : null)
     .fail((msg, err, y) => {
       if (err) throw err;
       process.stderr.write(`strata: ${msg}\n\n`);
