@@ -95,7 +95,7 @@ async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers
 export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<string> {
   const unknown = (opts.only ?? []).filter((o) => !unionContenders.some((c) => c.short === o));
   if (unknown.length) throw new Error(`--only: no contender ${unknown.join(', ')} (there are ${unionContenders.map((c) => c.short).join(', ')})`);
-  const chosen = unionContenders.filter((c) => (opts.only ? opts.only.includes(c.short) : c.short !== 'strata-nopt'));
+  const chosen = unionContenders.filter((c) => (opts.only ? opts.only.includes(c.short) : !c.optIn));
   const missing = new Map<string, string>();
   for (const c of chosen) {
     const why = await c.probe(ws);
