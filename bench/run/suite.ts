@@ -8,6 +8,7 @@ import path from 'node:path';
 import { formatRatio, formatSeconds, median } from '../lib/measure.js';
 import { run } from '../lib/proc.js';
 import { markdownTable } from '../lib/table.js';
+import { caSet, withoutCa } from '../lib/env.js';
 import { onPath } from '../lib/tools.js';
 import { distDir, strataBin } from '../lib/paths.js';
 import type { Workspace } from '../lib/workspace.js';
@@ -24,12 +25,6 @@ interface Contender {
   /** why it cannot run here, if it cannot */
   skip?: string;
   samples: number[];
-}
-
-function withoutCaCerts(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
 }
 
 /** podman with the vfs driver in the workspace, the busybox rootfs imported (offline). */
@@ -58,14 +53,15 @@ export async function runSuite(ws: Workspace, opts: SuiteOptions): Promise<strin
   const imp = await run(process.execPath, [strataBin, '--root', store, 'import', rootfs, 'busybox']);
   if (imp.code !== 0) throw new Error(`strata import: ${imp.stderr}`);
   const strata = (...args: string[]): string[] => [process.execPath, strataBin, '--root', store, 'run', '--rm', ...args, 'busybox', 'true'];
-  const caNote = process.env.NODE_EXTRA_CA_CERTS ? 'NODE_EXTRA_CA_CERTS set, as in this environment' : 'environment as is';
+  const caNote = caSet() ? 'NODE_EXTRA_CA_CERTS set, as in this environment' : 'environment as is';
+  // the rows without NODE_EXTRA_CA_CERTS only where it is set: else they repeat the rows above
   const contenders: Contender[] = [
     { name: 'unshare + chroot on a plain dir (floor)', strata: false, argv: ['unshare', '--mount', '--pid', '--uts', '--ipc', '--net', '--fork', 'chroot', rootfs, '/bin/true'], env: process.env, samples: [] },
     { name: `strata run --rm busybox true (${caNote})`, strata: true, argv: strata(), env: process.env, samples: [] },
-    { name: 'strata run --rm busybox true, without NODE_EXTRA_CA_CERTS', strata: true, argv: strata(), env: withoutCaCerts(), samples: [] },
+    ...(caSet() ? [{ name: 'strata run --rm busybox true, without NODE_EXTRA_CA_CERTS', strata: true, argv: strata(), env: withoutCa(), samples: [] }] : []),
     // the path before the in-process server, same build: strata-overlay and its daemon (two more node start-ups)
     { name: `the same through the mount program and its daemon (STRATA_RUN_DAEMON=1, ${caNote})`, strata: false, argv: strata(), env: { ...process.env, STRATA_RUN_DAEMON: '1' }, samples: [] },
-    { name: 'the same through the daemon, without NODE_EXTRA_CA_CERTS', strata: false, argv: strata(), env: { ...withoutCaCerts(), STRATA_RUN_DAEMON: '1' }, samples: [] },
+    ...(caSet() ? [{ name: 'the same through the daemon, without NODE_EXTRA_CA_CERTS', strata: false, argv: strata(), env: { ...withoutCa(), STRATA_RUN_DAEMON: '1' }, samples: [] }] : []),
   ];
   if (process.getuid?.() !== 0) contenders[1]!.name += ' (rootless: the daemon path)';
   contenders.push(await podmanContender(ws, rootfs));

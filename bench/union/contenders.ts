@@ -19,6 +19,8 @@ export interface UnionContender {
   name: string;
   short: string;
   fuse: boolean;
+  /** run only when --only names it */
+  optIn?: boolean;
   /** why it cannot run here, found by probe() */
   missing?: string;
   probe(ws: Workspace): Promise<string | undefined>;
@@ -106,7 +108,7 @@ function strataAt(bin: string, name: string, short: string, extra: string[] = []
 export const strata = strataAt(strataBin, 'strata', 'strata');
 /** the same build with kernel passthrough off: every read and write through the daemon
  * (as before passthrough), for A/B figures in one run; not run unless --only names it */
-export const strataNoPassthrough = strataAt(strataBin, 'strata passthrough=off', 'strata-nopt', ['passthrough=off']);
+export const strataNoPassthrough: UnionContender = { ...strataAt(strataBin, 'strata passthrough=off', 'strata-nopt', ['passthrough=off']), optIn: true };
 
 /** STRATA_BASE_BIN: a second strata build (e.g. main's) measured in the same run, for A/B. */
 const base = process.env.STRATA_BASE_BIN;

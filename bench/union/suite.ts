@@ -6,6 +6,7 @@ import os from 'node:os';
 import { formatRatio, formatSeconds, Samples, sig3, timed } from '../lib/measure.js';
 import { rssBytes, syncAll, TimeoutError } from '../lib/proc.js';
 import { markdownTable } from '../lib/table.js';
+import { CA_VAR, caSet, withoutCa } from '../lib/env.js';
 import type { Workspace } from '../lib/workspace.js';
 import type { SuiteOptions } from '../binding/suite.js';
 import { unionContenders, type UnionContender } from './contenders.js';
@@ -25,15 +26,8 @@ export interface UnionOptions extends SuiteOptions {
 
 const MOUNT = 'mount';
 const MOUNT_NO_CA = 'mount-no-extra-ca-certs';
-// node reads NODE_EXTRA_CA_CERTS at every start (~80 ms here): the mount row is taken in
-// the environment as the user has it, and, when it is set, once more without it
-const CA_VAR = 'NODE_EXTRA_CA_CERTS';
-const caSet = (): boolean => process.env[CA_VAR] !== undefined;
-function withoutCa(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env[CA_VAR];
-  return env;
-}
+// the mount row is taken in the environment as the user has it, and, when it sets
+// NODE_EXTRA_CA_CERTS, once more without it (lib/env.ts)
 const RSS_IDLE = 'rss-idle';
 
 interface Outcome {
@@ -101,7 +95,7 @@ async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers
 export async function unionSuite(ws: Workspace, opts: UnionOptions): Promise<string> {
   const unknown = (opts.only ?? []).filter((o) => !unionContenders.some((c) => c.short === o));
   if (unknown.length) throw new Error(`--only: no contender ${unknown.join(', ')} (there are ${unionContenders.map((c) => c.short).join(', ')})`);
-  const chosen = unionContenders.filter((c) => (opts.only ? opts.only.includes(c.short) : c.short !== 'strata-nopt'));
+  const chosen = unionContenders.filter((c) => (opts.only ? opts.only.includes(c.short) : !c.optIn));
   const missing = new Map<string, string>();
   for (const c of chosen) {
     const why = await c.probe(ws);

@@ -11,25 +11,6 @@ import fs from 'node:fs';
 import { mountUnion } from '../fuse/serve.js';
 import type { DaemonConfig } from './mount-start.js';
 
-/** All of a pipe, to its end; '' if the other end closed without writing. */
-function readAll(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(64 * 1024);
-  for (;;) {
-    let n: number;
-    try {
-      n = fs.readSync(fd, buf);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
-      throw e;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString();
-}
-
 /** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
 export async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
   const { parsed } = cfg;
@@ -51,7 +32,8 @@ export async function serve(cfg: DaemonConfig, onReady: () => void): Promise<voi
 
 async function daemonMain(arg: string): Promise<void> {
   // the engine is loaded by now (static imports): the early start's whole point
-  const json = arg === '-' ? readAll(0) : arg;
+  // all of stdin, to its end ('' if the CLI closed it without writing)
+  const json = arg === '-' ? fs.readFileSync(0, 'utf8') : arg;
   if (json === '') process.exit(0);
   const cfg = JSON.parse(json) as DaemonConfig;
   let reported = false;
