@@ -1153,10 +1153,12 @@ static void fill_entry_out(struct fuse_entry_out *o, const struct fuse_entry_par
 /* A passthrough open: the kernel reads and writes the backing file registered as id
  * itself. FOPEN_KEEP_CACHE and the other cache flags are refused with it (iomode.c): the
  * fuse inode has no page cache of its own in this mode. */
-static void fill_passthrough_open(struct strata_open_out *o, uint64_t fh, int backing_id) {
+static void fill_passthrough_open(struct strata_open_out *o, const struct fuse_file_info *fi, int backing_id) {
   memset(o, 0, sizeof *o);
-  o->fh = fh;
-  o->open_flags = STRATA_FOPEN_PASSTHROUGH;
+  o->fh = fi->fh;
+  /* FOPEN_NOFLUSH is allowed with it (FOPEN_PASSTHROUGH_MASK): a read-only open's close
+   * then waits for no FLUSH round trip, as it does without passthrough */
+  o->open_flags = STRATA_FOPEN_PASSTHROUGH | (fi->noflush ? FOPEN_NOFLUSH : 0);
   o->backing_id = backing_id;
 }
 
@@ -1182,7 +1184,7 @@ static napi_value js_reply_create(napi_env env, napi_callback_info info) {
       struct strata_open_out open;
     } out;
     fill_entry_out(&out.entry, &e);
-    fill_passthrough_open(&out.open, fi.fh, id);
+    fill_passthrough_open(&out.open, &fi, id);
     res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
   } else {
     res = fuse_reply_create(r->req, &e, &fi);
@@ -1213,7 +1215,7 @@ static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   int res;
   if (id > 0) {
     struct strata_open_out out;
-    fill_passthrough_open(&out, fi.fh, id);
+    fill_passthrough_open(&out, &fi, id);
     res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
   } else {
     res = fuse_reply_open(r->req, &fi);
