@@ -67,7 +67,7 @@ typedef struct session {
   bool loop_done, destroyed;
   int loop_result;
   /* counters for tests and `explain`: updated by worker threads */
-  atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests;
+  atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests, flushes;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -404,6 +404,8 @@ static void ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  session_t *s = fuse_req_userdata(req);
+  atomic_fetch_add(&s->flushes, 1);
   if (h->fd >= 0) {
     /* close() of a duplicate reports delayed write errors, as close() of the file would */
     int dup_fd = dup(h->fd);
@@ -983,6 +985,7 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   set_int(env, o, "writeBytes", (int64_t)atomic_load(&s->write_bytes));
   set_int(env, o, "maxWriteSeen", (int64_t)atomic_load(&s->max_write_seen));
   set_int(env, o, "reads", (int64_t)atomic_load(&s->reads));
+  set_int(env, o, "flushes", (int64_t)atomic_load(&s->flushes));
   set_int(env, o, "jsRequests", (int64_t)atomic_load(&s->js_requests));
   set_int(env, o, "outstanding", s->outstanding);
   set_int(env, o, "passthrough", atomic_load(&s->passthrough) ? 1 : 0);
@@ -1153,10 +1156,12 @@ static void fill_entry_out(struct fuse_entry_out *o, const struct fuse_entry_par
 /* A passthrough open: the kernel reads and writes the backing file registered as id
  * itself. FOPEN_KEEP_CACHE and the other cache flags are refused with it (iomode.c): the
  * fuse inode has no page cache of its own in this mode. */
-static void fill_passthrough_open(struct strata_open_out *o, uint64_t fh, int backing_id) {
+static void fill_passthrough_open(struct strata_open_out *o, const struct fuse_file_info *fi, int backing_id) {
   memset(o, 0, sizeof *o);
-  o->fh = fh;
-  o->open_flags = STRATA_FOPEN_PASSTHROUGH;
+  o->fh = fi->fh;
+  /* FOPEN_NOFLUSH is allowed with it (FOPEN_PASSTHROUGH_MASK): a read-only open's close
+   * then waits for no FLUSH round trip, as it does without passthrough */
+  o->open_flags = STRATA_FOPEN_PASSTHROUGH | (fi->noflush ? FOPEN_NOFLUSH : 0);
   o->backing_id = backing_id;
 }
 
@@ -1182,7 +1187,7 @@ static napi_value js_reply_create(napi_env env, napi_callback_info info) {
       struct strata_open_out open;
     } out;
     fill_entry_out(&out.entry, &e);
-    fill_passthrough_open(&out.open, fi.fh, id);
+    fill_passthrough_open(&out.open, &fi, id);
     res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
   } else {
     res = fuse_reply_create(r->req, &e, &fi);
@@ -1213,7 +1218,7 @@ static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   int res;
   if (id > 0) {
     struct strata_open_out out;
-    fill_passthrough_open(&out, fi.fh, id);
+    fill_passthrough_open(&out, &fi, id);
     res = fuse_reply_buf(r->req, (const char *)&out, sizeof out);
   } else {
     res = fuse_reply_open(r->req, &fi);

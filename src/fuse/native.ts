@@ -56,6 +56,8 @@ export interface SessionStats {
   writeBytes: number;
   maxWriteSeen: number;
   reads: number;
+  /** FLUSH requests (one per close(2) of an open without FOPEN_NOFLUSH) */
+  flushes: number;
   jsRequests: number;
   outstanding: number;
   /** 1 when the INIT reply agreed to passthrough */

@@ -79,7 +79,7 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
   const layerDirs = [...config.lowers, ...(config.upper !== undefined ? [config.upper] : [])];
   const maxStackDepth = passthrough ? stackDepthFor(layerDirs) : 1;
   let stats: (() => SessionStats) | undefined;
-  const handlers = unionHandlers(union, { writeback, readOnly: config.readOnly, stats: () => stats!() });
+  const handlers = unionHandlers(union, { writeback, readOnly: config.readOnly, stats: () => stats!(), ...(o.log ? { log: o.log } : {}) });
   const session = start(handlers, {
     fsname: o.source,
     subtype: 'strata',

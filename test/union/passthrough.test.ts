@@ -13,6 +13,7 @@ import { makeLayers } from './layers.js';
 interface Session {
   writes: number;
   reads: number;
+  flushes: number;
   jsRequests: number;
   passthrough: number;
   writeback: number;
@@ -84,6 +85,20 @@ asRoot('a read-only union passes every file through, lower files too', (t) => {
   t.is(sh(`cat ${m}/a`).out, 'top');
   t.is(sh(`md5sum < ${m}/b`).out, sh(`md5sum < ${l.lowers[1]}/b`).out);
   t.is(session(m).reads, 0);
+});
+
+asRoot('a read-only passthrough open gets no FLUSH at close (FOPEN_NOFLUSH); a writable one does', (t) => {
+  const l = makeLayers(t, [{}]);
+  mountStrata(t, l);
+  const m = l.mnt;
+  sh(`echo data > ${m}/f`);
+  const before = settled(m);
+  t.is(before.passthrough, 1);
+  sh(`cat ${m}/f ${m}/f ${m}/f > /dev/null`);
+  const read = settled(m);
+  t.is(read.flushes - before.flushes, 0, 'no FLUSH for a read-only close');
+  sh(`echo more >> ${m}/f`);
+  t.true(settled(m).flushes > read.flushes, 'a writable close still flushes');
 });
 
 // One transcript, run on the kernel's overlayfs and on Strata over copies of the same
