@@ -49,10 +49,14 @@ function stackDepthFor(dirs: string[]): number {
   return 1;
 }
 
-/** The kernel's FUSE mount options for a union (besides fd=, rootmode=, user_id=, group_id=). */
+/** allow_other: asked for, or always as root (the kernel's overlayfs lets every user in) */
+const allowOthers = (parsed: ParsedOptions): boolean => parsed.allowOther || process.geteuid?.() === 0;
+
+/** The kernel's FUSE mount options for a union (besides fd=, rootmode=, user_id=, group_id=):
+ * what serveOn's MountOptions give libfuse, for a mount someone else makes. */
 export function unionKernelOptions(parsed: ParsedOptions): string[] {
   const o: string[] = [];
-  if (parsed.allowOther || process.geteuid?.() === 0) o.push('allow_other');
+  if (allowOthers(parsed)) o.push('allow_other');
   o.push('default_permissions');
   if (parsed.config.readOnly) o.push('ro');
   return o;
@@ -83,7 +87,7 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
   const session = start(handlers, {
     fsname: o.source,
     subtype: 'strata',
-    allowOther: parsed.allowOther || process.geteuid?.() === 0,
+    allowOther: allowOthers(parsed),
     defaultPermissions: true,
     readOnly: config.readOnly,
     // as the kernel's overlayfs: set-id programs and device nodes of the layers work
