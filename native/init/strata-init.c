@@ -255,8 +255,9 @@ static void mount_union(void) {
   daemon_pid = daemon_child(on_exit_waiter);
 }
 
-// Sends fd over a unix socket with SCM_RIGHTS (one byte of payload: c).
-static int send_fd_raw(int sock, int fd, char c) {
+// Sends fd over a unix socket with SCM_RIGHTS (one byte of payload: c): the terminal to
+// the supervisor, /dev/fuse to strata (--fuse-sock). 0, or -1 with errno.
+static int send_fd(int sock, int fd, char c) {
   struct iovec iov = { &c, 1 };
   union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
   memset(&ctl, 0, sizeof ctl);
@@ -287,7 +288,7 @@ static void mount_fuse(void) {
   unsigned long flags = o.userns ? MS_NOSUID | MS_NODEV : 0;
   if (mount(o.fuse_source ? o.fuse_source : "strata", o.rootfs, "fuse.strata", flags, data) < 0)
     setup_fail("mount fuse.strata on %s: %s", o.rootfs, strerror(errno));
-  int sent = send_fd_raw(o.fuse_sock, fd, 'f');
+  int sent = send_fd(o.fuse_sock, fd, 'f');
   int e = errno;
   close(fd);  // the container never holds it: strata's fd alone keeps the connection
   if (sent < 0) { umount2(o.rootfs, MNT_DETACH); setup_fail("sending /dev/fuse to strata: %s", strerror(e)); }
@@ -642,20 +643,6 @@ static void __attribute__((noreturn)) exec_command(void) {
   child_fail(127, "%s: executable file not found in $PATH", cmd);
 }
 
-static void send_fd(int sock, int fd) {
-  char c = 't';
-  struct iovec iov = { &c, 1 };
-  char ctl[CMSG_SPACE(sizeof(int))];
-  memset(ctl, 0, sizeof ctl);
-  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  if (sendmsg(sock, &m, 0) < 0) child_fail(EXIT_SETUP, "sending the terminal: %s", strerror(errno));
-}
-
 static int recv_fd(int sock) {
   char c;
   struct iovec iov = { &c, 1 };
@@ -712,7 +699,7 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
     if (ptsname_r(master, name, sizeof name) != 0) child_fail(EXIT_SETUP, "ptsname: %s", strerror(errno));
     int slave = open(name, O_RDWR | O_NOCTTY);
     if (slave < 0) child_fail(EXIT_SETUP, "%s: %s", name, strerror(errno));
-    send_fd(tty_sock, master);
+    if (send_fd(tty_sock, master, 't') < 0) child_fail(EXIT_SETUP, "sending the terminal: %s", strerror(errno));
     close(master);
     setsid();
     if (ioctl(slave, TIOCSCTTY, 0) < 0) child_fail(EXIT_SETUP, "TIOCSCTTY: %s", strerror(errno));

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
   char msg[1024];
   if (path)
@@ -26,7 +26,11 @@ napi_value throw_errno(napi_env env, int err, const char *syscall, const char *p
     napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
     napi_set_named_property(env, error, "path", p);
   }
-  napi_throw(env, error);
+  return error;
+}
+
+napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 

@@ -18,6 +18,8 @@
 
 /* Throws an Error whose `code` is the errno's name and `errno` the positive number. */
 napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path);
+/* That error, not thrown (to reject a promise with). */
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path);
 
 /* Argument readers: on a wrong type they throw a TypeError and return false. */
 bool arg_string(napi_env env, napi_value v, char **out); /* malloc'd, caller frees */

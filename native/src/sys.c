@@ -436,21 +436,7 @@ static void copy_complete(napi_env env, napi_status status, void *data) {
   copy_work_t *w = data;
   if (status != napi_ok && !w->err) { w->err = EIO; w->failed = "copy"; }
   if (w->err) {
-    /* the same shape throw_errno gives: code, errno, syscall, path */
-    const char *name = strerrorname_np(w->err);
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", name ? name : "EUNKNOWN", strerror(w->err), w->failed, w->src);
-    napi_value code, message, error, errnum, sc, p;
-    napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &error);
-    napi_create_int32(env, w->err, &errnum);
-    napi_set_named_property(env, error, "errno", errnum);
-    napi_create_string_utf8(env, w->failed, NAPI_AUTO_LENGTH, &sc);
-    napi_set_named_property(env, error, "syscall", sc);
-    napi_create_string_utf8(env, w->src, NAPI_AUTO_LENGTH, &p);
-    napi_set_named_property(env, error, "path", p);
-    napi_reject_deferred(env, w->deferred, error);
+    napi_reject_deferred(env, w->deferred, errno_error(env, w->err, w->failed, w->src));
   } else {
     napi_resolve_deferred(env, w->deferred, make_undefined(env));
   }

@@ -205,8 +205,10 @@ export function startForeground(root: string, created: Created, o: StartOptions)
     child.once('close', onClose);
     // Seen twice in ~150 failed starts with the in-process server under load: strata-init
     // had exited (a zombie, its status stream closed) and libuv never reported it, so
-    // 'close' never came. Cause not found yet; until it is, a zombie whose status stream
-    // ended is taken as exited with the code it reported.
+    // 'close' never came. Likely cause, fixed in native/src/session.c: SIGCHLD handled on a
+    // FUSE worker thread that libfuse cancelled mid-handler (its loop threads now block
+    // every signal; 0 hangs in 120 starts with this watch off). It stays as a bound: a
+    // zombie whose status stream ended is taken as exited with the code it reported.
     if (server) {
       void status.ended.then(async () => {
         for (let i = 0; i < 40 && !ended; i++) {
