@@ -1,7 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS STRATA_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // strata's command line: each command parses its arguments, calls one function, prints.
+// The shebang keeps node from loading NODE_EXTRA_CA_CERTS at start-up (registry/extra-ca.ts)
+import { restoreExtraCaVar } from '../registry/extra-ca.js';
 import { startEarlyDaemon } from './daemon-spawn.js';
 
+restoreExtraCaVar();
 const argv = process.argv.slice(2);
 // `strata mount`: the daemon's start-up overlaps loading yargs and parsing (daemon-spawn.ts)
 startEarlyDaemon(argv);
