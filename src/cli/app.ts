@@ -1,16 +1,14 @@
 // Builds the yargs program from the command modules and turns failures into one line.
-import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { commands, type AnyCommand } from './commands.js';
 import { version } from './version.js';
 import { UserError } from './errors.js';
 import { commandIndex, splitPassthrough } from './passthrough.js';
 
-// yargs 17 through require(): its CommonJS entry is one bundled file, ~30 ms to load here,
-// where its ESM entry takes ~55 ms (a dozen modules) and yargs 18 (ESM only, ~40 files,
-// and string-width 7/8 building an Intl.Segmenter at import) 120-170 ms: the largest
-// part of every strata command's start-up. The API Strata uses is the same in both.
-const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
+// yargs 17 is bundled into strata's main.js from its CommonJS build, one file (see
+// scripts/bundle.mjs): unbundled, it took ~30 ms to load here, a third of it finding its
+// dozen dependencies' package.json files; its ESM entry (which tsc's output loads, for
+// tests) ~55 ms.
 
 export interface GlobalArgs {
   root?: string;
