@@ -42,6 +42,16 @@ function wantsHelp(own: string[]): boolean {
   return (end < 0 ? own : own.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
+/** yargs 17 renders the command's whole help right after starting its handler (its usage
+ * instance's cacheHelpMessage), for a help shown should the handler fail; strata shows
+ * none then (a handler's error is one line: .fail() rethrows it), and that rendering
+ * (string-width on every cell) took ~25 ms of every command's start. */
+function skipHelpCache(program: Argv): void {
+  type Internal = { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } };
+  // one instance for the program's life: yargs resets it in place for each command
+  (program as unknown as Internal).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
+}
+
 export async function run(argv: string[]): Promise<void> {
   const own = splitPassthrough(argv);
   let program: Argv = yargs(own)
@@ -71,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
   // `strata -v` is the version; after a command -v is the command's (run -v is --volume)
   if (commandIndex(argv) >= argv.length) program = program.alias('v', 'version');
   for (const c of await commandsFor(argv)) program = program.command(c);
+  skipHelpCache(program);
   try {
     await program.parseAsync();
   } catch (e) {
