@@ -8,9 +8,10 @@ restoreExtraCaVar();
 const argv = process.argv.slice(2);
 // `strata mount`: the daemon's start-up overlaps loading yargs and parsing (daemon-spawn.ts)
 startEarlyDaemon(argv);
-const { run } = await import('./app.js');
-
-run(argv).catch(() => {
-  // run() has set the failure's own status (a UserError's, e.g. 127 from `strata run`)
-  if (!process.exitCode) process.exitCode = 1;
-});
+// no top-level await: the bundle is CommonJS (scripts/bundle.mjs)
+void import('./app.js').then(({ run }) =>
+  run(argv).catch(() => {
+    // run() has set the failure's own status (a UserError's, e.g. 127 from `strata run`)
+    if (!process.exitCode) process.exitCode = 1;
+  }),
+);
