@@ -30,7 +30,8 @@ const usage = `usage: npm run bench -- [binding] [union] [run] [options]
                  with any); e.g. --workloads stat-warm for the mount row alone
   -h, --help     this text
 
-  STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with.
+  STRATA_BIN=path/to/main.js selects the strata CLI the union suite mounts with;
+  STRATA_BASE_BIN=path/to/main.js adds another build's rows to the union and run suites.
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -52,13 +52,18 @@ export async function runSuite(ws: Workspace, opts: SuiteOptions): Promise<strin
   const store = ws.fresh('store');
   const imp = await run(process.execPath, [strataBin, '--root', store, 'import', rootfs, 'busybox']);
   if (imp.code !== 0) throw new Error(`strata import: ${imp.stderr}`);
-  const strata = (...args: string[]): string[] => [process.execPath, strataBin, '--root', store, 'run', '--rm', ...args, 'busybox', 'true'];
+  // the bin executed as a shell does (its shebang applies), not `node main.js`
+  const strataAt = (bin: string): string[] => [bin, '--root', store, 'run', '--rm', 'busybox', 'true'];
+  const strata = (): string[] => strataAt(strataBin);
+  const base = process.env.STRATA_BASE_BIN;
   const caNote = caSet() ? 'NODE_EXTRA_CA_CERTS set, as in this environment' : 'environment as is';
   // the rows without NODE_EXTRA_CA_CERTS only where it is set: else they repeat the rows above
   const contenders: Contender[] = [
     { name: 'unshare + chroot on a plain dir (floor)', strata: false, argv: ['unshare', '--mount', '--pid', '--uts', '--ipc', '--net', '--fork', 'chroot', rootfs, '/bin/true'], env: process.env, samples: [] },
     { name: `strata run --rm busybox true (${caNote})`, strata: true, argv: strata(), env: process.env, samples: [] },
     ...(caSet() ? [{ name: 'strata run --rm busybox true, without NODE_EXTRA_CA_CERTS', strata: true, argv: strata(), env: withoutCa(), samples: [] }] : []),
+    // STRATA_BASE_BIN: another build (e.g. main's) on the same store, for an A/B run
+    ...(base ? [{ name: `the same, base build ${base} (${caNote})`, strata: false, argv: strataAt(base), env: process.env, samples: [] }] : []),
     // the path before the in-process server, same build: strata-overlay and its daemon (two more node start-ups)
     { name: `the same through the mount program and its daemon (STRATA_RUN_DAEMON=1, ${caNote})`, strata: false, argv: strata(), env: { ...process.env, STRATA_RUN_DAEMON: '1' }, samples: [] },
     ...(caSet() ? [{ name: 'the same through the daemon, without NODE_EXTRA_CA_CERTS', strata: false, argv: strata(), env: { ...withoutCa(), STRATA_RUN_DAEMON: '1' }, samples: [] }] : []),

@@ -86,21 +86,22 @@ function strataAt(bin: string, name: string, short: string, extra: string[] = []
     fuse: true,
     async probe() {
       // yargs answers --help for an unknown command with the global help: look for the command
-      const r = await run(process.execPath, [bin, '--help']);
+      const r = await run(bin, ['--help']);
       return r.code === 0 && /^\s*strata mount\b/m.test(r.stdout)
         ? undefined
         : `${bin} has no 'mount' command yet (the union engine has not landed on this build; STRATA_BIN selects another)`;
     },
     // `strata mount` as a user runs it, in the user's environment: what that costs (node
-    // reads NODE_EXTRA_CA_CERTS at every start, for one) is part of what the user waits for
+    // reads NODE_EXTRA_CA_CERTS at every start, for one) is part of what the user waits for;
+    // the bin executed, so its shebang line applies as in a shell
     mount: (ws, d, env) =>
       mountBackground(ws, {
         env,
-        cmd: process.execPath,
-        args: [bin, 'mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
+        cmd: bin,
+        args: ['mount', '-o', [overlayOpts(d), ...extra].join(','), d.mnt],
         mountpoint: d.mnt,
         fuse: true,
-        unmount: async (mnt) => void (await mustRun(process.execPath, [bin, 'umount', mnt])),
+        unmount: async (mnt) => void (await mustRun(bin, ['umount', mnt])),
       }),
   };
 }

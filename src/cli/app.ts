@@ -1,16 +1,14 @@
 // Builds the yargs program from the command modules and turns failures into one line.
-import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { commands, type AnyCommand } from './commands.js';
 import { version } from './version.js';
 import { UserError } from './errors.js';
 import { commandIndex, splitPassthrough } from './passthrough.js';
 
-// yargs 17 through require(): its CommonJS entry is one bundled file, ~30 ms to load here,
-// where its ESM entry takes ~55 ms (a dozen modules) and yargs 18 (ESM only, ~40 files,
-// and string-width 7/8 building an Intl.Segmenter at import) 120-170 ms: the largest
-// part of every strata command's start-up. The API Strata uses is the same in both.
-const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
+// yargs 17 is bundled into strata's main.js from its CommonJS build, one file (see
+// scripts/bundle.mjs): unbundled, it took ~30 ms to load here, a third of it finding its
+// dozen dependencies' package.json files; its ESM entry (which tsc's output loads, for
+// tests) ~55 ms.
 
 export interface GlobalArgs {
   root?: string;
@@ -44,6 +42,16 @@ function wantsHelp(own: string[]): boolean {
   return (end < 0 ? own : own.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
+/** yargs 17 renders the command's whole help right after starting its handler (its usage
+ * instance's cacheHelpMessage), for a help shown should the handler fail; strata shows
+ * none then (a handler's error is one line: .fail() rethrows it), and that rendering
+ * (string-width on every cell) took ~25 ms of every command's start. */
+function skipHelpCache(program: Argv): void {
+  type Internal = { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } };
+  // one instance for the program's life: yargs resets it in place for each command
+  (program as unknown as Internal).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
+}
+
 export async function run(argv: string[]): Promise<void> {
   const own = splitPassthrough(argv);
   let program: Argv = yargs(own)
@@ -73,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
   // `strata -v` is the version; after a command -v is the command's (run -v is --volume)
   if (commandIndex(argv) >= argv.length) program = program.alias('v', 'version');
   for (const c of await commandsFor(argv)) program = program.command(c);
+  skipHelpCache(program);
   try {
     await program.parseAsync();
   } catch (e) {

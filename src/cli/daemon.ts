@@ -1,34 +1,16 @@
 #!/usr/bin/env node
 // The mount daemon: serves one union mount until it is unmounted, and reports READY (the
 // kernel's INIT answered) or its one-line error through the pipe on fd 3. Started by
-// mount-start.ts, which has validated the config; `-f` serves in the CLI process instead.
+// mount-start.ts, which has validated the config; `-f` serves in the CLI process instead
+// (daemon-serve.ts).
 //
 //   node daemon.js CONFIG_JSON    (fd 3 is the report pipe)
 //   node daemon.js - mount ARGS... (the config on stdin: started early, see daemon-spawn.ts;
 //                                  an empty stdin means it is not needed after all; the
 //                                  strata mount command line after '-' is for ps only)
 import fs from 'node:fs';
-import { mountUnion } from '../fuse/serve.js';
+import { serve } from './daemon-serve.js';
 import type { DaemonConfig } from './mount-start.js';
-
-/** Mounts and serves until unmounted; resolves once ready with a promise of the end. */
-export async function serve(cfg: DaemonConfig, onReady: () => void): Promise<void> {
-  const { parsed } = cfg;
-  const { session, passthroughWhy } = mountUnion(parsed, {
-    source: cfg.source,
-    ...(cfg.debug ? { debug: (line: string) => process.stderr.write(line + '\n') } : {}),
-  });
-  const stop = (): void => void session.unmount({ lazy: true }).catch(() => undefined);
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  const init = await session.ready;
-  if (cfg.debug) {
-    const why = passthroughWhy(init);
-    process.stderr.write(`strata: passthrough ${init.passthrough ? 'on' : 'off'} (${why}), writeback ${init.writeback ? 'on' : 'off'}\n`);
-  }
-  onReady();
-  await session.closed;
-}
 
 async function daemonMain(arg: string): Promise<void> {
   // the engine is loaded by now (static imports): the early start's whole point
@@ -56,4 +38,5 @@ async function daemonMain(arg: string): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) void daemonMain(process.argv[2] ?? '{}');
+// an entry point only, never imported: bundled (scripts/bundle.mjs), an import would run it
+void daemonMain(process.argv[2] ?? '{}');

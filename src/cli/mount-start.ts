@@ -22,7 +22,7 @@ export interface MountRequest {
   prog?: string;
 }
 
-/** What the daemon is given, as JSON in its argv. */
+/** What the daemon is given, as JSON in its argv or on its stdin. */
 export interface DaemonConfig {
   parsed: ParsedOptions;
   source: string;
@@ -58,7 +58,7 @@ export async function startMount(req: MountRequest): Promise<number> {
   const cfg: DaemonConfig = { parsed, source: req.source ?? 'strata', debug: req.debug ?? false };
   if (req.foreground || req.debug || parsed.log !== undefined) dropEarlyDaemon();
   if (req.foreground || req.debug) {
-    const { serve } = await import('./daemon.js');
+    const { serve } = await import('./daemon-serve.js');
     try {
       await serve(cfg, () => undefined);
     } catch (e) {

@@ -1,9 +1,13 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS STRATA_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // strata-overlay: fuse-overlayfs's command line, for containers/storage's mount_program
 // (`-o OPTS MOUNTPOINT`) and for `mount -t fuse.strata-overlay` / fstab
 // (`SOURCE MOUNTPOINT -o OPTS`). Same semantics as `strata mount`.
+// the shebang as main.ts's: a mount program opens no TLS, node need not load the CA file
+import { restoreExtraCaVar } from '../registry/extra-ca.js';
 import { startMount } from './mount-start.js';
 import { UserError } from './errors.js';
+
+restoreExtraCaVar();
 
 const USAGE = 'usage: strata-overlay [-f] [-d] -o lowerdir=L1:L2,upperdir=U,workdir=W [SOURCE] MOUNTPOINT';
 

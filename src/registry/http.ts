@@ -1,8 +1,11 @@
 // One HTTP exchange over node's http/https, nothing more: retries, auth and redirects are
 // the client's. Bodies are Buffers or factories of streams so a request can be sent again.
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
+import tls from 'node:tls';
+import { deferredExtraCaFile } from './extra-ca.js';
 
 export type Body = Buffer | { length: number; open: () => Readable };
 
@@ -29,11 +32,35 @@ export interface Transport {
   idleTimeoutMs: number;
 }
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
-  httpsNoVerify: new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false }),
-};
+let trust: { secureContext?: tls.SecureContext } | undefined;
+
+/** The TLS options that verify certificates against what node's default store would hold:
+ * none, unless node was started without NODE_EXTRA_CA_CERTS (extra-ca.ts); then one
+ * context with node's own roots and the file's (an explicit ca list replaces the roots).
+ * A file that cannot be read or parsed is ignored with node's own warning. Built once:
+ * ~100 ms for ~300 certificates, what node would have spent at start-up. */
+export function verifyingTrust(): { secureContext?: tls.SecureContext } {
+  if (trust) return trust;
+  trust = {};
+  const file = deferredExtraCaFile();
+  if (file === undefined) return trust;
+  try {
+    trust = { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, fs.readFileSync(file, 'utf8')] }) };
+  } catch (e) {
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+  }
+  return trust;
+}
+
+let pool: { http: http.Agent; https: https.Agent; httpsNoVerify: https.Agent } | undefined;
+
+// made on first use: verifyingTrust() reads the CA file
+const agents = (): NonNullable<typeof pool> =>
+  (pool ??= {
+    http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 8, ...verifyingTrust() }),
+    httpsNoVerify: new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false }),
+  });
 
 /** One exchange. A kept-alive socket the server closed just as we reused it fails with
  * ECONNRESET before any answer: that request is sent once more on a fresh connection (the
@@ -56,8 +83,8 @@ function sendOn(req: HttpRequest, t: Transport, fresh: boolean): Promise<HttpRes
   const options: https.RequestOptions = {
     method: req.method,
     headers,
-    agent: fresh ? false : isHttps ? (t.verifyTls ? agents.https : agents.httpsNoVerify) : agents.http,
-    ...(fresh && isHttps && !t.verifyTls ? { rejectUnauthorized: false } : {}),
+    agent: fresh ? false : isHttps ? (t.verifyTls ? agents().https : agents().httpsNoVerify) : agents().http,
+    ...(fresh && isHttps ? (t.verifyTls ? verifyingTrust() : { rejectUnauthorized: false }) : {}),
   };
   return new Promise((resolve, reject) => {
     const r = (isHttps ? https : http).request(req.url, options, (res) => {

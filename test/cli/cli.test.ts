@@ -2,6 +2,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { distDir, repoRoot, sh } from '../helpers/daemon.js';
@@ -48,10 +49,12 @@ test('strata umount --help describes its argument and --lazy', (t) => {
   t.regex(r.out, /--lazy/);
 });
 
-/** The files under dist/src/ that `strata ARGS` loads, relative to dist/src/. */
+/** The files under dist/src/ that `strata ARGS` loads, relative to dist/src/: tsc's main.js,
+ * kept beside the bundle as main.unbundled.js (scripts/bundle.mjs), whose lazy import()s
+ * the bundle keeps: what is not loaded here is not evaluated there. */
 function loadedSources(t: ExecutionContext, args: string[]): { code: number | null; sources: string[] } {
   const trace = path.join(tempDir(t), 'loaded');
-  const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli/main.js'), ...args], {
+  const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli/main.unbundled.js'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, STRATA_LOAD_TRACE: trace },
   });
@@ -76,13 +79,46 @@ for (const [args, modules] of [
     t.is(code, args[0] === 'bogus' ? 2 : 0);
     t.true(sources.includes('cli/app.js'), 'the trace saw the CLI');
     t.deepEqual(
-      sources.filter((s) => !s.startsWith('cli/') && s !== 'errors.js'),
+      // extra-ca.js: main.ts's first step, node built-ins only
+      sources.filter((s) => !s.startsWith('cli/') && s !== 'errors.js' && s !== 'registry/extra-ca.js'),
       [],
     );
     t.deepEqual(sources.filter((s) => s.startsWith('cli/commands/')).sort(), [...modules]);
     t.false(sources.includes('cli/daemon.js'));
   });
 }
+
+// the programs node starts are bundles (scripts/bundle.mjs), run by a stub with their code
+// cache: nothing else under dist/src loads, whatever runs
+for (const [bin, args] of [
+  ['main.js', ['--version']],
+  ['main.js', ['--root', '/nonexistent', 'mount', '--help']],
+  ['overlay.js', ['--version']],
+] as const) {
+  test(`${bin} ${args.join(' ')} runs its bundle: it loads no other module under dist/src`, (t) => {
+    const trace = path.join(tempDir(t), 'loaded');
+    const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli', bin), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, STRATA_LOAD_TRACE: trace },
+    });
+    t.is(r.status, 0, r.stderr);
+    const urls = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    t.deepEqual(
+      urls.filter((u) => !u.startsWith('node:')),
+      [bin, 'bundle-loader.js'].map((f) => pathToFileURL(path.join(distDir, 'src/cli', f)).href),
+    );
+  });
+}
+
+test('the bundles require node built-ins only (yargs, tar-stream and lru-cache are inside)', (t) => {
+  for (const bin of ['main.cjs', 'daemon.cjs', 'overlay.cjs']) {
+    const src = fs.readFileSync(path.join(distDir, 'src/cli', bin), 'utf8');
+    const required = [...src.matchAll(/\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
+    t.true(required.length > 0, bin);
+    t.deepEqual(required.filter((r) => !builtinModules.includes(r.replace(/^node:/, ''))), [], bin);
+    t.notRegex(src, /^import /m, bin);
+  }
+});
 
 test('every entry of the command list names its module\'s command and aliases', async (t) => {
   const { commands } = (await import(pathToFileURL(path.join(distDir, 'src/cli/commands.js')).href)) as typeof import('../../src/cli/commands.js');

@@ -14,13 +14,15 @@ export interface Registry {
   /** the registry's storage */
   storage: string;
   pid: number;
+  /** with tls: its self-signed certificate, the CA a client must trust */
+  caFile?: string;
 }
 
 export interface RegistryAuth {
   htpasswd?: { username: string; password: string };
   /** token auth: the registry trusts tokens signed by the key of certFile */
   token?: { realm: string; service: string; issuer: string; certFile: string };
-  /** serve https with a self-signed certificate */
+  /** serve https with a self-signed certificate (Registry.caFile) */
   tls?: boolean;
 }
 
@@ -71,7 +73,7 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = {}
       clearInterval(poll);
     }, 20);
   });
-  return { host, storage, pid: child.pid! };
+  return { host, storage, pid: child.pid!, ...(auth.tls ? { caFile: path.join(dir, 'tls.crt') } : {}) };
 }
 
 export const strataJs = path.join(distDir, 'src/cli/main.js');

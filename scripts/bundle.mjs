@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Bundles the programs node starts (strata, its mount daemon, strata-overlay) into one
+// CommonJS file each, dist/src/cli/{main,daemon,overlay}.cjs, and replaces tsc's
+// main.js, daemon.js and overlay.js with stubs that run them with V8's code cache
+// (src/cli/bundle-loader.ts), warmed here. Node 20 has no compile cache: loading the ~30-60
+// ES modules a command needs cost ~50 ms at every start, compiling the bundle ~25 ms more.
+// Beside tsc's output, so that import.meta.url-relative paths (the native addon,
+// strata-init, package.json, daemon.js) resolve as from tsc's modules: everything under
+// dist/src/ is at the same depth. Lazy import()s (one per command, commands.ts) stay lazy:
+// esbuild evaluates an inlined module, and requires its node built-ins, when its import()
+// runs. tsc's main.js is kept as main.unbundled.js, the module graph tests trace.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist/src/cli');
+const entries = ['main', 'daemon', 'overlay'];
+
+/** yargs from its CommonJS build, one file and a few small packages: its ESM entry is a
+ * dozen modules. */
+const yargsCjs = {
+  name: 'yargs-cjs',
+  setup(b) {
+    b.onResolve({ filter: /^yargs$/ }, () => ({ path: path.join(root, 'node_modules/yargs/index.cjs') }));
+  },
+};
+
+fs.copyFileSync(path.join(out, 'main.js'), path.join(out, 'main.unbundled.js'));
+await build({
+  entryPoints: Object.fromEntries(entries.map((e) => [e, path.join(root, 'src/cli', `${e}.ts`)])),
+  outdir: out,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // the ES modules' import.meta.url, as the bundle's own; yargs finds its locales from
+  // __dirname: its build directory in the package (a yargs installed elsewhere leaves its
+  // messages in English, their default)
+  define: { 'import.meta.url': '__strataUrl', __dirname: '__strataYargsDir' },
+  banner: {
+    js: [
+      "var __strataUrl = require('node:url').pathToFileURL(__filename).href;",
+      "var __strataYargsDir = require('node:path').join(__filename, '../../../../node_modules/yargs/build');",
+    ].join('\n'),
+  },
+  plugins: [yargsCjs],
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+for (const e of entries) {
+  // esbuild keeps the entry's shebang, which the loader's function wrapper cannot hold:
+  // an empty first line instead keeps the source map's lines
+  const cjs = path.join(out, `${e}.cjs`);
+  fs.writeFileSync(cjs, fs.readFileSync(cjs, 'utf8').replace(/^#!.*/, ''));
+  fs.chmodSync(cjs, 0o644);
+  const stub = path.join(out, `${e}.js`);
+  // the entry's shebang (main.ts's keeps node from reading NODE_EXTRA_CA_CERTS)
+  const shebang = fs.readFileSync(path.join(root, 'src/cli', `${e}.ts`), 'utf8').split('\n')[0];
+  fs.writeFileSync(
+    stub,
+    `${shebang}\n// ${e}.cjs, run with its code cache (scripts/bundle.mjs, bundle-loader.ts)\nimport { runBundle } from './bundle-loader.js';\n\nrunBundle(new URL('./${e}.cjs', import.meta.url));\n`,
+  );
+  fs.chmodSync(stub, 0o755);
+  fs.rmSync(path.join(out, `${e}.js.map`), { force: true });
+}
+
+// the code caches, each written on exit by a command that compiles much of its bundle and
+// changes nothing: all command modules and the help (main), the engine (daemon and
+// overlay: the early daemon's start, whose empty stdin says it is not needed)
+const warm = { main: ['--help'], daemon: ['-'], overlay: ['--help'] };
+for (const e of entries) {
+  const file = path.join(out, `${e}.cjs.cache`);
+  fs.rmSync(file, { force: true });
+  const r = spawnSync(process.execPath, [path.join(out, `${e}.js`), ...warm[e]], {
+    env: { ...process.env, STRATA_WRITE_CODE_CACHE: '1', NODE_EXTRA_CA_CERTS: '' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: '/',
+  });
+  if (r.status !== 0 || !fs.existsSync(file)) throw new Error(`${e}.js ${warm[e].join(' ')}: exit ${r.status}, no code cache`);
+}
