@@ -5,7 +5,8 @@ import type { Union, Node } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers } from './handlers.js';
-import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
+import { DirReply, direntPlusSize, direntSize } from './dirent.js';
+import type { EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
 
 /** getxattr of this name on any path answers the session's counters as JSON (never listed):
  * how tests and `explain`-like tools see whether reads reach the daemon. */
@@ -18,13 +19,6 @@ function writebackFlags(flags: number): number {
   const f = flags & ~sys.O.O_APPEND;
   return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
 }
-
-// The room an entry takes in a readdir reply (linux/fuse.h: FUSE_DIRENT_ALIGN of the
-// name's offset plus its length): struct fuse_dirent is 24 bytes before the name, and a
-// readdirplus entry has a 128-byte struct fuse_entry_out before that.
-const align8 = (n: number): number => (n + 7) & ~7;
-const direntSize = (name: string): number => align8(24 + Buffer.byteLength(name));
-const direntPlusSize = (name: string): number => align8(152 + Buffer.byteLength(name));
 
 export interface UnionHandlerOptions {
   writeback?: boolean;
@@ -71,10 +65,6 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   };
   let nextFh = 1;
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
-  const looked = (parent: number, name: string): EntryParam => {
-    const { node, attr } = u.lookupEntry(parent, name);
-    return entry(node, attr);
-  };
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const handle = (fd: number): number => {
     const fh = nextFh++;
@@ -137,29 +127,38 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
-      const out: DirEntry[] = [];
-      // '.' and '..' both show this directory's attr: one stat per reply, not one per entry
-      let dirAttr: sys.Attr | undefined;
+      const reply = new DirReply(size > 0 ? size : 4096);
       // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
-      // one the reply has no room for is thrown away (the kernel asks again from its offset)
-      const budget = { bytes: size > 0 ? size : 4096, size: plus ? direntPlusSize : direntSize };
-      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus, budget)) {
+      // one the reply has no room for would be thrown away (the kernel asks again from its offset)
+      const budget = { bytes: reply.size, size: (name: string) => (plus ? direntPlusSize : direntSize)(Buffer.byteLength(name)) };
+      for (const e of u.readdir(fh, offset, plus ? 512 : 2048, !plus, budget)) {
+        const bytes = Buffer.byteLength(e.name);
         if (!plus) {
-          out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
+          if (!reply.add(e.name, bytes, e.ino, e.type, e.off)) break;
           continue;
         }
         if (e.name === '.' || e.name === '..') {
-          out.push({ name: e.name, off: e.off, entry: { ino: 0, attr: { ...(dirAttr ??= u.getattr(ino)), ino: e.ino } } });
+          // no inode given for these (nodeid 0): the kernel takes d_ino and the type alone
+          if (!reply.addPlus(e.name, bytes, e.off, 0, e.ino, e.type)) break;
           continue;
         }
+        let found: { node: Node; attr: sys.Attr } | undefined;
         try {
-          out.push({ name: e.name, off: e.off, entry: looked(ino, e.name) });
+          found = u.lookupEntryIfExists(ino, e.name);
         } catch {
-          // gone since the listing was taken: the kernel skips an entry with no inode
-          out.push({ name: e.name, off: e.off, entry: { ino: 0 } });
+          found = undefined;
+        }
+        if (!found) {
+          // gone since the listing was taken: the name alone, with no inode
+          if (!reply.addPlus(e.name, bytes, e.off, 0, 0, e.type)) break;
+          continue;
+        }
+        if (!reply.addPlus(e.name, bytes, e.off, found.node.id, found.attr, t)) {
+          u.forget(found.node.id, 1);
+          break;
         }
       }
-      return out;
+      return reply;
     },
     releasedir: (_ino, fh) => u.releasedir(fh),
     fsyncdir: () => undefined,
