@@ -12,6 +12,13 @@ const DIRENT = 24;
 const ENTRY_OUT = 128;
 const TWO32 = 4294967296;
 
+/** a name's length in UTF-8: its length when ASCII (a loop the JIT inlines, where
+ * Buffer.byteLength is a call into C++ for every name of a listing) */
+export function utf8Length(name: string): number {
+  for (let k = 0; k < name.length; k++) if (name.charCodeAt(k) >= 0x80) return Buffer.byteLength(name);
+  return name.length;
+}
+
 /** the room an entry takes in a reply */
 export const direntSize = (nameBytes: number): number => align8(DIRENT + nameBytes);
 export const direntPlusSize = (nameBytes: number): number => align8(ENTRY_OUT + DIRENT + nameBytes);
@@ -31,10 +38,16 @@ export class DirReply {
   private readonly u32: Uint32Array;
   private pos = 0;
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, filled?: Buffer) {
     // zeroed: padding, generation, attr.flags stay 0
-    this.buf = Buffer.alloc(align8(size) + 8);
+    this.buf = filled ?? Buffer.alloc(align8(size) + 8);
     this.u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
+    if (filled) this.pos = filled.length;
+  }
+
+  /** a reply of entries already encoded (a slice of an EncodedListing) */
+  static of(bytes: Buffer): DirReply {
+    return new DirReply(bytes.length, bytes);
   }
 
   get length(): number {
@@ -67,7 +80,13 @@ export class DirReply {
     this.u64(i + 2, off);
     this.u32[i + 4] = nameBytes;
     this.u32[i + 5] = (mode & 0o170000) >>> 12;
-    this.buf.write(name, p + DIRENT, nameBytes, 'utf8');
+    const at = p + DIRENT;
+    if (nameBytes === name.length && nameBytes <= 64) {
+      // ASCII (as many bytes as UTF-16 units): a loop the JIT inlines beats a call into C++
+      for (let k = 0; k < nameBytes; k++) this.buf[at + k] = name.charCodeAt(k);
+    } else {
+      this.buf.write(name, at, nameBytes, 'utf8');
+    }
   }
 
   /** a readdir entry (ino: d_ino; mode: its S_IF* type bits); false when it does not fit */
@@ -119,5 +138,53 @@ export class DirReply {
     }
     this.pos += need;
     return true;
+  }
+}
+
+/** A whole listing's plain readdir entries encoded once ('.' and '..' first, d_off = the
+ * index of the next entry), so that each READDIR is a slice of it: the kernel asks for
+ * 32 KiB at a time and a 10,000-entry directory would otherwise cost its per-entry work
+ * in every request. */
+export class EncodedListing {
+  private constructor(
+    private readonly buf: Buffer,
+    /** byte start of entry i; starts[count] is the end */
+    private readonly starts: Uint32Array,
+  ) {}
+
+  get count(): number {
+    return this.starts.length - 1;
+  }
+
+  static encode(names: readonly string[], inos: readonly (number | bigint)[], types: readonly number[]): EncodedListing {
+    const count = names.length;
+    const bytes = new Uint16Array(count);
+    const starts = new Uint32Array(count + 1);
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      starts[i] = total;
+      bytes[i] = utf8Length(names[i]!);
+      total += direntSize(bytes[i]!);
+    }
+    starts[count] = total;
+    const r = new DirReply(total);
+    for (let i = 0; i < count; i++) r.add(names[i]!, bytes[i]!, inos[i]!, types[i]!, i + 1);
+    return new EncodedListing(r.bytes(), starts);
+  }
+
+  /** the entries from index offset on that fit in size bytes */
+  slice(offset: number, size: number): Buffer {
+    const n = this.count;
+    if (offset >= n) return this.buf.subarray(0, 0);
+    const start = this.starts[offset]!;
+    // the last entry end within the budget: binary search over the ends
+    let lo = offset + 1;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! - start <= size) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.buf.subarray(start, this.starts[lo]!);
   }
 }

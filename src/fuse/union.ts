@@ -1,11 +1,11 @@
 // The FUSE adapter of the union engine: turns FuseHandlers calls into engine calls and
 // engine nodes into kernel entries with long cache timeouts (every change goes through
 // the mount, and lowers never change). The only union code that knows FUSE.
-import type { Union, Node } from '../union/engine.js';
+import type { Union, Node, MergedEntry } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers } from './handlers.js';
-import { DirReply, direntPlusSize, direntSize } from './dirent.js';
+import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
 import type { EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
 
 /** getxattr of this name on any path answers the session's counters as JSON (never listed):
@@ -64,6 +64,8 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     backing?.release(io);
   };
   let nextFh = 1;
+  /** plain readdir replies of a listing pass, encoded at its first READDIR */
+  const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const handle = (fd: number): number => {
@@ -127,18 +129,38 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
+      if (!plus) {
+        const { node, entries } = u.listingOf(fh, offset);
+        let enc = encoded.get(entries);
+        if (!enc) {
+          const names = ['.', '..'];
+          const inos: (number | bigint)[] = [node.stIno, 1];
+          const types = [sys.S_IFDIR, sys.S_IFDIR];
+          for (const e of entries) {
+            names.push(e.name);
+            inos.push(u.direntIno(e));
+            types.push(e.type);
+          }
+          enc = EncodedListing.encode(names, inos, types);
+          encoded.set(entries, enc);
+        }
+        return DirReply.of(enc.slice(offset, size > 0 ? size : 4096));
+      }
       const reply = new DirReply(size > 0 ? size : 4096);
+      // The kernel's adaptive mode asks READDIRPLUS for a listing's first reply and again
+      // only after lookups in the directory. A first reply that is a small part of a big
+      // listing goes without attributes: a names-only listing then costs no stat and no
+      // kernel inode per entry, and a long listing (ls -l) loses only this reply's share of
+      // LOOKUPs it will make for the rest anyway.
+      const listing = u.listingOf(fh, offset);
+      const attrs = offset > 0 || listing.entries.length * direntPlusSize(8) <= 4 * reply.size;
       // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
       // one the reply has no room for would be thrown away (the kernel asks again from its offset)
-      const budget = { bytes: reply.size, size: (name: string) => (plus ? direntPlusSize : direntSize)(Buffer.byteLength(name)) };
-      for (const e of u.readdir(fh, offset, plus ? 512 : 2048, !plus, budget)) {
-        const bytes = Buffer.byteLength(e.name);
-        if (!plus) {
-          if (!reply.add(e.name, bytes, e.ino, e.type, e.off)) break;
-          continue;
-        }
-        if (e.name === '.' || e.name === '..') {
-          // no inode given for these (nodeid 0): the kernel takes d_ino and the type alone
+      const budget = { bytes: reply.size, size: (name: string) => direntPlusSize(utf8Length(name)) };
+      for (const e of u.entriesOf(listing, offset, 512, !attrs, budget)) {
+        const bytes = utf8Length(e.name);
+        if (!attrs || e.name === '.' || e.name === '..') {
+          // no inode given (nodeid 0): the kernel takes d_ino and the type alone
           if (!reply.addPlus(e.name, bytes, e.off, 0, e.ino, e.type)) break;
           continue;
         }

@@ -35,7 +35,9 @@ export function layerDirs(stack: Stack, dir: ParentDir): { path: string; fromUpp
 export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
   const seen = new Set<string>();
   const out: MergedEntry[] = [];
-  for (const layer of layerDirs(stack, dir)) {
+  const layers = layerDirs(stack, dir);
+  const single = layers.length === 1;
+  for (const layer of layers) {
     let l: { names: string[]; types: Uint8Array; inos: Float64Array };
     try {
       l = sys.readdirInos(layer.path);
@@ -52,8 +54,10 @@ export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
         if (name !== WH_OPAQUE) hiddenBelow.push(name.slice(WH_PREFIX.length));
         continue;
       }
-      if (seen.has(name)) continue;
-      seen.add(name);
+      if (single) {
+        // one layer: names are unique and nothing lies below to hide
+      } else if (seen.has(name)) continue;
+      else seen.add(name);
       let type = typeOfDt(l.types[i]!);
       if (type === 0 || type === sys.S_IFCHR) {
         const a = sys.lstatIfExists(joinReal(layer.path, name));
