@@ -4,6 +4,7 @@
 // read some twenty properties of each through N-API. The layout is the kernel's stable
 // ABI, the same bytes libfuse's fuse_add_direntry{,_plus} write.
 import type { Attr } from '../sys/native.js';
+import { fuse } from './native.js';
 
 const align8 = (n: number): number => (n + 7) & ~7;
 /** struct fuse_dirent before the name */
@@ -158,6 +159,11 @@ export class EncodedListing {
 
   static encode(names: readonly string[], inos: readonly (number | bigint)[], types: readonly number[]): EncodedListing {
     const count = names.length;
+    if (inos.every((i) => typeof i === 'number')) {
+      const [buf, starts] = fuse.direntsEncode(names.join('\0'), Float64Array.from(inos as number[]), Uint32Array.from(types));
+      return new EncodedListing(buf, starts);
+    }
+    // an inode number past 2^53 (a bigint): encoded here
     const bytes = new Uint16Array(count);
     const starts = new Uint32Array(count + 1);
     let total = 0;
@@ -170,6 +176,21 @@ export class EncodedListing {
     const r = new DirReply(total);
     for (let i = 0; i < count; i++) r.add(names[i]!, bytes[i]!, inos[i]!, types[i]!, i + 1);
     return new EncodedListing(r.bytes(), starts);
+  }
+
+  /** The entries from index offset on that fit in size bytes as readdirplus entries with
+   * no inode (nodeid 0): each one the plain entry after a zeroed struct fuse_entry_out. */
+  slicePlus(offset: number, size: number): Buffer {
+    const out = Buffer.alloc(size);
+    let pos = 0;
+    for (let i = offset; i < this.count; i++) {
+      const a = this.starts[i]!;
+      const b = this.starts[i + 1]!;
+      if (pos + ENTRY_OUT + (b - a) > size) break;
+      this.buf.copy(out, pos + ENTRY_OUT, a, b);
+      pos += ENTRY_OUT + (b - a);
+    }
+    return out.subarray(0, pos);
   }
 
   /** the entries from index offset on that fit in size bytes */

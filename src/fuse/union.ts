@@ -64,7 +64,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     backing?.release(io);
   };
   let nextFh = 1;
-  /** plain readdir replies of a listing pass, encoded at its first READDIR */
+  /** a listing pass's entries, encoded at its first reply that has no attributes */
   const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
@@ -74,6 +74,54 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     return fh;
   };
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : fds.get(fh));
+
+  /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
+  const encodedOf = (l: { node: Node; entries: readonly MergedEntry[] }): EncodedListing => {
+    let enc = encoded.get(l.entries);
+    if (enc) return enc;
+    const names = ['.', '..'];
+    const inos: (number | bigint)[] = [l.node.stIno, 1];
+    const types = [sys.S_IFDIR, sys.S_IFDIR];
+    for (const e of l.entries) {
+      names.push(e.name);
+      inos.push(u.direntIno(e));
+      types.push(e.type);
+    }
+    enc = EncodedListing.encode(names, inos, types);
+    encoded.set(l.entries, enc);
+    return enc;
+  };
+  /** a readdirplus reply with every entry's attributes: one lookup each */
+  const plusReply = (ino: number, listing: { node: Node; entries: readonly MergedEntry[] }, offset: number, room: number): DirReply => {
+    const reply = new DirReply(room);
+    // only what fits in the kernel's buffer: each entry costs a lookup, and one the reply
+    // has no room for would be thrown away (the kernel asks again from its offset)
+    const budget = { bytes: reply.size, size: (name: string) => direntPlusSize(utf8Length(name)) };
+    for (const e of u.entriesOf(listing, offset, 512, false, budget)) {
+      const bytes = utf8Length(e.name);
+      if (e.name === '.' || e.name === '..') {
+        // no inode given (nodeid 0): the kernel takes d_ino and the type alone
+        if (!reply.addPlus(e.name, bytes, e.off, 0, e.ino, e.type)) break;
+        continue;
+      }
+      let found: { node: Node; attr: sys.Attr } | undefined;
+      try {
+        found = u.lookupEntryIfExists(ino, e.name);
+      } catch {
+        found = undefined;
+      }
+      if (!found) {
+        // gone since the listing was taken: the name alone, with no inode
+        if (!reply.addPlus(e.name, bytes, e.off, 0, 0, e.type)) break;
+        continue;
+      }
+      if (!reply.addPlus(e.name, bytes, e.off, found.node.id, found.attr, t)) {
+        u.forget(found.node.id, 1);
+        break;
+      }
+    }
+    return reply;
+  };
 
   return {
     init(info) {
@@ -129,58 +177,16 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
-      if (!plus) {
-        const { node, entries } = u.listingOf(fh, offset);
-        let enc = encoded.get(entries);
-        if (!enc) {
-          const names = ['.', '..'];
-          const inos: (number | bigint)[] = [node.stIno, 1];
-          const types = [sys.S_IFDIR, sys.S_IFDIR];
-          for (const e of entries) {
-            names.push(e.name);
-            inos.push(u.direntIno(e));
-            types.push(e.type);
-          }
-          enc = EncodedListing.encode(names, inos, types);
-          encoded.set(entries, enc);
-        }
-        return DirReply.of(enc.slice(offset, size > 0 ? size : 4096));
-      }
-      const reply = new DirReply(size > 0 ? size : 4096);
+      const room = size > 0 ? size : 4096;
+      const listing = u.listingOf(fh, offset);
       // The kernel's adaptive mode asks READDIRPLUS for a listing's first reply and again
       // only after lookups in the directory. A first reply that is a small part of a big
       // listing goes without attributes: a names-only listing then costs no stat and no
       // kernel inode per entry, and a long listing (ls -l) loses only this reply's share of
-      // LOOKUPs it will make for the rest anyway.
-      const listing = u.listingOf(fh, offset);
-      const attrs = offset > 0 || listing.entries.length * direntPlusSize(8) <= 4 * reply.size;
-      // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
-      // one the reply has no room for would be thrown away (the kernel asks again from its offset)
-      const budget = { bytes: reply.size, size: (name: string) => direntPlusSize(utf8Length(name)) };
-      for (const e of u.entriesOf(listing, offset, 512, !attrs, budget)) {
-        const bytes = utf8Length(e.name);
-        if (!attrs || e.name === '.' || e.name === '..') {
-          // no inode given (nodeid 0): the kernel takes d_ino and the type alone
-          if (!reply.addPlus(e.name, bytes, e.off, 0, e.ino, e.type)) break;
-          continue;
-        }
-        let found: { node: Node; attr: sys.Attr } | undefined;
-        try {
-          found = u.lookupEntryIfExists(ino, e.name);
-        } catch {
-          found = undefined;
-        }
-        if (!found) {
-          // gone since the listing was taken: the name alone, with no inode
-          if (!reply.addPlus(e.name, bytes, e.off, 0, 0, e.type)) break;
-          continue;
-        }
-        if (!reply.addPlus(e.name, bytes, e.off, found.node.id, found.attr, t)) {
-          u.forget(found.node.id, 1);
-          break;
-        }
-      }
-      return reply;
+      // the LOOKUPs it makes for the rest anyway.
+      if (plus && (offset > 0 || listing.entries.length * direntPlusSize(8) <= 4 * room)) return plusReply(ino, listing, offset, room);
+      const enc = encodedOf(listing);
+      return DirReply.of(plus ? enc.slicePlus(offset, room) : enc.slice(offset, room));
     },
     releasedir: (_ino, fh) => u.releasedir(fh),
     fsyncdir: () => undefined,

@@ -308,7 +308,6 @@ export class Union {
   ): DirEntryOut[] {
     const out: DirEntryOut[] = [];
     const all = l.entries;
-    const h = l;
     let left = budget?.bytes ?? Infinity;
     for (let i = offset; i < all.length + 2 && out.length < max; i++) {
       const name = i === 0 ? '.' : i === 1 ? '..' : all[i - 2]!.name;
@@ -316,7 +315,7 @@ export class Union {
         left -= budget.size(name);
         if (left < 0 && out.length > 0) break;
       }
-      if (i === 0) out.push({ name, off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
+      if (i === 0) out.push({ name, off: 1, ino: l.node.stIno, type: sys.S_IFDIR });
       else if (i === 1) out.push({ name, off: 2, ino: 1, type: sys.S_IFDIR });
       else {
         const e = all[i - 2]!;

@@ -54,10 +54,11 @@ export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
         if (name !== WH_OPAQUE) hiddenBelow.push(name.slice(WH_PREFIX.length));
         continue;
       }
-      if (single) {
-        // one layer: names are unique and nothing lies below to hide
-      } else if (seen.has(name)) continue;
-      else seen.add(name);
+      // one layer: names are unique and nothing lies below to hide
+      if (!single) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+      }
       let type = typeOfDt(l.types[i]!);
       if (type === 0 || type === sys.S_IFCHR) {
         const a = sys.lstatIfExists(joinReal(layer.path, name));

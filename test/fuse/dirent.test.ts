@@ -115,6 +115,19 @@ test('an encoded listing answers each offset with whole entries that fit, in ord
   }
   t.deepEqual(seen, names);
   t.is(decode(enc.slice(3, 1 << 20), false)[0]!.name, names[3]!, 'from any offset');
+  // the native encoder and the JS one (taken for inode numbers past 2^53) write the same bytes
+  const js = EncodedListing.encode(names, names.map((_, i) => BigInt(i + 100)), names.map((_, i) => (i < 2 ? sys.S_IFDIR : i % 3 ? sys.S_IFREG : sys.S_IFLNK)));
+  t.true(js.slice(0, 1 << 20).equals(enc.slice(0, 1 << 20)));
+  t.is(js.count, enc.count);
+  // as readdirplus entries with no inode: the same entries, fewer to a reply
+  const plain = decode(enc.slice(5, 4096), false);
+  const plus = decode(enc.slicePlus(5, 4096), true);
+  t.true(plus.length < plain.length && plus.length > 4096 / direntPlusSize(20));
+  t.true(enc.slicePlus(5, 4096).length <= 4096);
+  plus.forEach((e, i) => {
+    t.is(e.nodeid, 0n);
+    t.deepEqual({ name: e.name, ino: e.ino, off: e.off, type: e.type }, { name: plain[i]!.name, ino: plain[i]!.ino, off: plain[i]!.off, type: plain[i]!.type });
+  });
 });
 
 function unionOf(t: ExecutionContext, lowers: Spec[], upper: Spec = {}): { u: Union; dir: string } {
