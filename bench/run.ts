@@ -21,7 +21,7 @@ const usage = `usage: npm run bench -- [binding] [union] [run] [options]
                  the run suite does 8 rounds per run)
   --quick        small sizes, a smoke test of the harness (about a minute)
   --only A,B     union suite: only these contenders (kernel, fuse-overlayfs, unionfs-fuse, strata,
-                 strata-nopt (passthrough=off);
+                 strata-nopt (passthrough=off), strata-rdp-always (readdirplus=always);
                  strata-base too when STRATA_BASE_BIN names another build, for an A/B run)
   --limit S      union suite: stop rm, tar or make after S seconds, shown as "> S s"
                  (default 120; 30 with --quick)

@@ -111,7 +111,11 @@ export const strata = strataAt(strataBin, 'strata', 'strata');
  * (as before passthrough), for A/B figures in one run; not run unless --only names it */
 export const strataNoPassthrough: UnionContender = { ...strataAt(strataBin, 'strata passthrough=off', 'strata-nopt', ['passthrough=off']), optIn: true };
 
+/** the same build answering READDIRPLUS for every readdir (readdirplus=always), for the
+ * figures of that trade-off (listing speed against stats after the listing) */
+export const strataPlusAlways: UnionContender = { ...strataAt(strataBin, 'strata readdirplus=always', 'strata-rdp-always', ['readdirplus=always']), optIn: true };
+
 /** STRATA_BASE_BIN: a second strata build (e.g. main's) measured in the same run, for A/B. */
 const base = process.env.STRATA_BASE_BIN;
 
-export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, strataNoPassthrough, ...(base ? [strataAt(base, 'strata (base)', 'strata-base')] : [])];
+export const unionContenders: UnionContender[] = [kernel, fuseOverlayfs, unionfsFuse, strata, strataNoPassthrough, strataPlusAlways, ...(base ? [strataAt(base, 'strata (base)', 'strata-base')] : [])];

@@ -130,6 +130,37 @@ export const workloads: Workload[] = [
     goal: noSlowerThanFuseOverlayfs,
     run: ({ mnt, layers }) => expect(fs.readdirSync(path.join(mnt, 'wide')).length === layers.sizes.wideEntries, 'every entry listed'),
   },
+  // the other side of readdir's trade-off: a listing whose every entry is then stat'ed
+  // (READDIRPLUS answers the stats in the listing; plain READDIR leaves a LOOKUP per entry)
+  {
+    id: 'ls-l',
+    label: (l) => `ls -l of a ${count(l.sizes.wideEntries)}-entry dir`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: async ({ mnt, layers, limitSeconds }) => {
+      const r = await mustRun('ls', ['-l', path.join(mnt, 'wide')], { timeoutSeconds: limitSeconds });
+      expect(r.stdout.split('\n').filter((x) => x.startsWith('-')).length === layers.sizes.wideEntries, 'every entry listed long');
+    },
+  },
+  {
+    id: 'find-ls',
+    label: (l) => `find -ls of the ${count(l.many.length)}-file lower tree`,
+    goal: noSlowerThanFuseOverlayfs,
+    run: async ({ mnt, layers, limitSeconds }) => {
+      const r = await mustRun('find', [path.join(mnt, 'many'), '-ls'], { timeoutSeconds: limitSeconds });
+      expect(r.stdout.split('\n').filter(Boolean).length === layers.many.length + layers.sizes.manyDirs + 1, 'every file and dir listed');
+    },
+  },
+  {
+    id: 'find-ls-cold',
+    label: (l) => `find -ls of the ${count(l.many.length)}-file lower tree, cold`,
+    goal: noSlowerThanFuseOverlayfs,
+    cold: true,
+    prepare: cold,
+    run: async ({ mnt, layers, limitSeconds }) => {
+      const r = await mustRun('find', [path.join(mnt, 'many'), '-ls'], { timeoutSeconds: limitSeconds });
+      expect(r.stdout.split('\n').filter(Boolean).length === layers.many.length + layers.sizes.manyDirs + 1, 'every file and dir listed');
+    },
+  },
   {
     id: 'create',
     label: (l) => `create ${count(l.sizes.creates)} files`,

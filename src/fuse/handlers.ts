@@ -4,6 +4,7 @@
 import type { Attr, StatVfs } from '../sys/native.js';
 import type { AttrChange } from '../sys/index.js';
 import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext } from './native.js';
+import type { DirReply } from './dirent.js';
 
 /** The fields a setattr asks to change; nsec may be UTIME_NOW. */
 export interface SetAttr extends AttrChange {
@@ -79,7 +80,7 @@ export interface FuseHandlers {
   opendir?(ino: number, flags: number): R<OpenReply>;
   /** Entries from offset on; as many as fit in size bytes are sent. With plus, each
    * entry's lookup is counted by the handler; the session forgets the ones that did not fit. */
-  readdir?(ino: number, fh: number, offset: number, plus: boolean, size: number): R<DirEntry[]>;
+  readdir?(ino: number, fh: number, offset: number, plus: boolean, size: number): R<DirEntry[] | DirReply>;
   releasedir?(ino: number, fh: number): R<void>;
   fsyncdir?(ino: number, fh: number, datasync: boolean): R<void>;
   statfs?(ino: number): R<StatVfs>;

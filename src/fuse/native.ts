@@ -96,6 +96,9 @@ export interface FuseNative {
   replyStatfs(req: Req, st: StatVfs): boolean;
   replyLseek(req: Req, off: number): boolean;
   replyReaddir(req: Req, entries: DirEntry[]): number;
+  /** a whole listing as struct fuse_dirent (native/src/dirent.c): names joined by NULs,
+   * d_ino, S_IF* types; entry i gets d_off i + 1. The buffer and each entry's byte offset. */
+  direntsEncode(names: string, inos: Float64Array, types: Uint32Array): [Buffer, Uint32Array];
 }
 
 export const fuse = addon as FuseNative;

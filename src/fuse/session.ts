@@ -5,6 +5,7 @@ import { errnoFrom, E, SysError } from '../sys/errors.js';
 import type { Attr } from '../sys/native.js';
 import { fuse, type DirEntry, type EntryParam, type Req, type SessionHandle, type SessionSettings, type SessionStats } from './native.js';
 import { Op } from './ops.js';
+import { DirReply } from './dirent.js';
 import type { FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
 import { unmount } from './unmount.js';
 
@@ -192,7 +193,12 @@ export class FuseSession {
       case Op.READDIR:
       case Op.READDIRPLUS: {
         const plus = op === Op.READDIRPLUS;
-        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus, n(2))), (entries: DirEntry[]) => {
+        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus, n(2))), (entries: DirEntry[] | DirReply) => {
+          if (entries instanceof DirReply) {
+            // built to fit: every lookup in it reaches the kernel, unless the request was interrupted
+            if (!fuse.replyBuf(req, entries.bytes())) for (const id of entries.lookups) h.forget?.(id, 1);
+            return;
+          }
           const sent = fuse.replyReaddir(req, entries);
           if (plus) this.forgetUnsent(entries, sent);
         });

@@ -1,11 +1,12 @@
 // The FUSE adapter of the union engine: turns FuseHandlers calls into engine calls and
 // engine nodes into kernel entries with long cache timeouts (every change goes through
 // the mount, and lowers never change). The only union code that knows FUSE.
-import type { Union, Node } from '../union/engine.js';
+import type { Union, Node, MergedEntry } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers } from './handlers.js';
-import type { DirEntry, EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
+import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
+import type { EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
 
 /** getxattr of this name on any path answers the session's counters as JSON (never listed):
  * how tests and `explain`-like tools see whether reads reach the daemon. */
@@ -18,13 +19,6 @@ function writebackFlags(flags: number): number {
   const f = flags & ~sys.O.O_APPEND;
   return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
 }
-
-// The room an entry takes in a readdir reply (linux/fuse.h: FUSE_DIRENT_ALIGN of the
-// name's offset plus its length): struct fuse_dirent is 24 bytes before the name, and a
-// readdirplus entry has a 128-byte struct fuse_entry_out before that.
-const align8 = (n: number): number => (n + 7) & ~7;
-const direntSize = (name: string): number => align8(24 + Buffer.byteLength(name));
-const direntPlusSize = (name: string): number => align8(152 + Buffer.byteLength(name));
 
 export interface UnionHandlerOptions {
   writeback?: boolean;
@@ -70,11 +64,9 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     backing?.release(io);
   };
   let nextFh = 1;
+  /** a listing pass's entries, encoded at its first reply that has no attributes */
+  const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
-  const looked = (parent: number, name: string): EntryParam => {
-    const { node, attr } = u.lookupEntry(parent, name);
-    return entry(node, attr);
-  };
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const handle = (fd: number): number => {
     const fh = nextFh++;
@@ -82,6 +74,54 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     return fh;
   };
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : fds.get(fh));
+
+  /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
+  const encodedOf = (l: { node: Node; entries: readonly MergedEntry[] }): EncodedListing => {
+    let enc = encoded.get(l.entries);
+    if (enc) return enc;
+    const names = ['.', '..'];
+    const inos: (number | bigint)[] = [l.node.stIno, 1];
+    const types = [sys.S_IFDIR, sys.S_IFDIR];
+    for (const e of l.entries) {
+      names.push(e.name);
+      inos.push(u.direntIno(e));
+      types.push(e.type);
+    }
+    enc = EncodedListing.encode(names, inos, types);
+    encoded.set(l.entries, enc);
+    return enc;
+  };
+  /** a readdirplus reply with every entry's attributes: one lookup each */
+  const plusReply = (ino: number, listing: { node: Node; entries: readonly MergedEntry[] }, offset: number, room: number): DirReply => {
+    const reply = new DirReply(room);
+    // only what fits in the kernel's buffer: each entry costs a lookup, and one the reply
+    // has no room for would be thrown away (the kernel asks again from its offset)
+    const budget = { bytes: reply.size, size: (name: string) => direntPlusSize(utf8Length(name)) };
+    for (const e of u.entriesOf(listing, offset, 512, false, budget)) {
+      const bytes = utf8Length(e.name);
+      if (e.name === '.' || e.name === '..') {
+        // no inode given (nodeid 0): the kernel takes d_ino and the type alone
+        if (!reply.addPlus(e.name, bytes, e.off, 0, e.ino, e.type)) break;
+        continue;
+      }
+      let found: { node: Node; attr: sys.Attr } | undefined;
+      try {
+        found = u.lookupEntryIfExists(ino, e.name);
+      } catch {
+        found = undefined;
+      }
+      if (!found) {
+        // gone since the listing was taken: the name alone, with no inode
+        if (!reply.addPlus(e.name, bytes, e.off, 0, 0, e.type)) break;
+        continue;
+      }
+      if (!reply.addPlus(e.name, bytes, e.off, found.node.id, found.attr, t)) {
+        u.forget(found.node.id, 1);
+        break;
+      }
+    }
+    return reply;
+  };
 
   return {
     init(info) {
@@ -137,29 +177,16 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
-      const out: DirEntry[] = [];
-      // '.' and '..' both show this directory's attr: one stat per reply, not one per entry
-      let dirAttr: sys.Attr | undefined;
-      // only what fits in the kernel's buffer: each readdirplus entry costs a lookup, and
-      // one the reply has no room for is thrown away (the kernel asks again from its offset)
-      const budget = { bytes: size > 0 ? size : 4096, size: plus ? direntPlusSize : direntSize };
-      for (const e of u.readdir(fh, offset, plus ? 256 : 1024, !plus, budget)) {
-        if (!plus) {
-          out.push({ name: e.name, off: e.off, ino: e.ino, mode: e.type });
-          continue;
-        }
-        if (e.name === '.' || e.name === '..') {
-          out.push({ name: e.name, off: e.off, entry: { ino: 0, attr: { ...(dirAttr ??= u.getattr(ino)), ino: e.ino } } });
-          continue;
-        }
-        try {
-          out.push({ name: e.name, off: e.off, entry: looked(ino, e.name) });
-        } catch {
-          // gone since the listing was taken: the kernel skips an entry with no inode
-          out.push({ name: e.name, off: e.off, entry: { ino: 0 } });
-        }
-      }
-      return out;
+      const room = size > 0 ? size : 4096;
+      const listing = u.listingOf(fh, offset);
+      // The kernel's adaptive mode asks READDIRPLUS for a listing's first reply and again
+      // only after lookups in the directory. A first reply that is a small part of a big
+      // listing goes without attributes: a names-only listing then costs no stat and no
+      // kernel inode per entry, and a long listing (ls -l) loses only this reply's share of
+      // the LOOKUPs it makes for the rest anyway.
+      if (plus && (offset > 0 || listing.entries.length * direntPlusSize(8) <= 4 * room)) return plusReply(ino, listing, offset, room);
+      const enc = encodedOf(listing);
+      return DirReply.of(plus ? enc.slicePlus(offset, room) : enc.slice(offset, room));
     },
     releasedir: (_ino, fh) => u.releasedir(fh),
     fsyncdir: () => undefined,

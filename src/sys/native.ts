@@ -53,6 +53,9 @@ export interface Native {
    * exception), or -1 when a field is past 2^53 (ask lstat) */
   lstatInto(path: string, buf: Float64Array): number;
   fstatInto(fd: number, buf: Float64Array): number;
+  /** a directory's entries but . and ..: names joined by NULs, d_type, d_ino (-1 past
+   * 2^53), count */
+  readdirInos(path: string): [string, Uint8Array, Float64Array, number];
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;

@@ -15,6 +15,7 @@ import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
 
 export { ROOT_ID } from './inode.js';
 export type { Node } from './inode.js';
+export type { MergedEntry } from './readdir.js';
 
 export interface DirEntryOut {
   name: string;
@@ -274,16 +275,39 @@ export class Union {
     return l;
   }
 
+  /** The listing a handle reads from offset on (taken anew at offset 0, once per pass; one
+   * array per pass, so a caller may key what it derives from the listing on it): the
+   * directory's node and its merged entries, '.' and '..' not included. */
+  listingOf(fh: number, offset: number): { node: Node; entries: readonly MergedEntry[] } {
+    const h = this.dirs.get(fh);
+    if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
+    if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
+    return { node: h.node, entries: h.entries };
+  }
+
+  /** the d_ino of a listed entry: the st_ino its lookup shows */
+  direntIno(e: MergedEntry): number | bigint {
+    return entryIno(this.core.stack, e);
+  }
+
   /** Entries from offset on (at most max, and while their sizes fit in budget.bytes, the
    * first one always; inode numbers unless the caller looks each entry up anyway, as
    * readdirplus does); the listing is taken at offset 0, once per pass, so offsets stay
    * valid while entries come and go. */
   readdir(fh: number, offset: number, max = 1024, withIno = true, budget?: { bytes: number; size: (name: string) => number }): DirEntryOut[] {
-    const h = this.dirs.get(fh);
-    if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
-    if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
+    return this.entriesOf(this.listingOf(fh, offset), offset, max, withIno, budget);
+  }
+
+  /** readdir's entries of a listing listingOf gave (which takes it anew at offset 0) */
+  entriesOf(
+    l: { node: Node; entries: readonly MergedEntry[] },
+    offset: number,
+    max = 1024,
+    withIno = true,
+    budget?: { bytes: number; size: (name: string) => number },
+  ): DirEntryOut[] {
     const out: DirEntryOut[] = [];
-    const all = h.entries;
+    const all = l.entries;
     let left = budget?.bytes ?? Infinity;
     for (let i = offset; i < all.length + 2 && out.length < max; i++) {
       const name = i === 0 ? '.' : i === 1 ? '..' : all[i - 2]!.name;
@@ -291,7 +315,7 @@ export class Union {
         left -= budget.size(name);
         if (left < 0 && out.length > 0) break;
       }
-      if (i === 0) out.push({ name, off: 1, ino: h.node.stIno, type: sys.S_IFDIR });
+      if (i === 0) out.push({ name, off: 1, ino: l.node.stIno, type: sys.S_IFDIR });
       else if (i === 1) out.push({ name, off: 2, ino: 1, type: sys.S_IFDIR });
       else {
         const e = all[i - 2]!;

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import * as sys from '../sys/index.js';
 import type { Layer, UnionConfig } from './types.js';
 
+/** statfs f_type of filesystems that may sit on other ones: overlayfs, FUSE, ecryptfs */
+const STACKED_FS = new Set([0x794c7630, 0x65735546, 0xf15f]);
+
 export const TRUSTED_PREFIX = 'trusted.overlay.';
 export const USER_PREFIX = 'user.overlay.';
 
@@ -20,6 +23,7 @@ export class Stack {
   /** the namespace of the private xattrs this mount writes (opaque, origin) */
   readonly prefix: string;
   private tmpSeq = 0;
+  private readonly dIno = new Map<Layer, boolean>();
 
   constructor(config: UnionConfig) {
     this.upper = config.upper !== undefined ? { index: 0, name: 'upper', root: path.resolve(config.upper) } : undefined;
@@ -42,6 +46,22 @@ export class Stack {
   tmpPath(): string {
     if (!this.work) throw new sys.SysError(sys.E.EROFS, 'write');
     return path.join(this.work, `#${process.pid.toString(36)}-${(this.tmpSeq++).toString(36)}`);
+  }
+
+  /** Whether readdir's d_ino of a layer's entries is the st_ino its lstat shows: true but
+   * on a stacked filesystem (overlayfs or FUSE below us may answer readdir and stat with
+   * different numbers). Asked once per layer. */
+  dInoExact(layer: Layer): boolean {
+    let v = this.dIno.get(layer);
+    if (v === undefined) {
+      try {
+        v = !STACKED_FS.has(fs.statfsSync(layer.root).type);
+      } catch {
+        v = false;
+      }
+      this.dIno.set(layer, v);
+    }
+    return v;
   }
 
   layerNamed(root: string): Layer | undefined {

@@ -24,6 +24,9 @@ export interface ParsedOptions {
   /** passthrough=off: every read and write through the daemon, even where the kernel could
    * serve them from the backing file (on by default where kernel and privileges allow) */
   passthrough: boolean;
+  /** readdirplus=always: a READDIRPLUS for every readdir request (attributes of every entry
+   * listed); auto (the default): the kernel's adaptive mode (src/fuse/serve.ts says why) */
+  readdirplus: 'auto' | 'always';
   /** options nobody here knows: warned about once, not fatal */
   unknown: string[];
 }
@@ -80,7 +83,7 @@ const IGNORED = new Set(['rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec
 
 export function parseOptions(opts: string[]): ParsedOptions {
   const config: UnionConfig = { lowers: [], timeout: 60, readOnly: false };
-  const parsed: ParsedOptions = { config, allowOther: false, defaultPermissions: true, passthrough: true, unknown: [] };
+  const parsed: ParsedOptions = { config, allowOther: false, defaultPermissions: true, passthrough: true, readdirplus: 'auto', unknown: [] };
   for (const opt of opts.flatMap(splitOptions)) {
     const eq = opt.indexOf('=');
     const key = eq < 0 ? opt : opt.slice(0, eq);
@@ -139,6 +142,10 @@ export function parseOptions(opts: string[]): ParsedOptions {
         if (value === '' || value === 'on') parsed.passthrough = true;
         else if (value === 'off') parsed.passthrough = false;
         else throw new MountOptionError(`passthrough=${value}: expected on or off`);
+        break;
+      case 'readdirplus':
+        if (value === 'auto' || value === 'always') parsed.readdirplus = value;
+        else throw new MountOptionError(`readdirplus=${value}: expected auto or always`);
         break;
       case 'default_permissions':
         parsed.defaultPermissions = true;

@@ -6,6 +6,7 @@ import * as sys from '../sys/index.js';
 import { isMarkerName, isWhiteoutAttr, WH_OPAQUE, WH_PREFIX } from './markers.js';
 import { INO_XATTR } from './inode.js';
 import { joinReal, type Stack } from './layers.js';
+import type { Layer } from './types.js';
 import type { ParentDir } from './namei.js';
 
 export interface MergedEntry {
@@ -15,51 +16,57 @@ export interface MergedEntry {
   /** the real directory (of some layer) the entry was found in */
   dir: string;
   fromUpper: boolean;
+  /** d_ino there when it is the st_ino lookup shows (a lower layer's entry on a plain
+   * filesystem), else -1: ask lstat */
+  ino: number;
 }
 
-function typeOf(d: import('node:fs').Dirent): number {
-  if (d.isDirectory()) return sys.S_IFDIR;
-  if (d.isFile()) return sys.S_IFREG;
-  if (d.isSymbolicLink()) return sys.S_IFLNK;
-  if (d.isCharacterDevice()) return sys.S_IFCHR;
-  if (d.isBlockDevice()) return sys.S_IFBLK;
-  if (d.isFIFO()) return sys.S_IFIFO;
-  return sys.S_IFSOCK;
-}
+/** S_IF* type bits of a d_type (DT_* is S_IF* >> 12); 0 for DT_UNKNOWN */
+const typeOfDt = (dt: number): number => (dt << 12) & sys.S_IFMT;
 
 /** The layers' real directories for a merged dir, top first. */
-export function layerDirs(stack: Stack, dir: ParentDir): { path: string; fromUpper: boolean }[] {
-  const out: { path: string; fromUpper: boolean }[] = [];
-  if (dir.inUpper && stack.upper) out.push({ path: stack.real(stack.upper, dir.path), fromUpper: true });
-  for (const ld of dir.lowerDirs) out.push({ path: ld.path, fromUpper: false });
+export function layerDirs(stack: Stack, dir: ParentDir): { path: string; fromUpper: boolean; layer: Layer }[] {
+  const out: { path: string; fromUpper: boolean; layer: Layer }[] = [];
+  if (dir.inUpper && stack.upper) out.push({ path: stack.real(stack.upper, dir.path), fromUpper: true, layer: stack.upper });
+  for (const ld of dir.lowerDirs) out.push({ path: ld.path, fromUpper: false, layer: ld.layer });
   return out;
 }
 
 export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
   const seen = new Set<string>();
   const out: MergedEntry[] = [];
-  for (const layer of layerDirs(stack, dir)) {
-    let dirents: import('node:fs').Dirent[];
+  const layers = layerDirs(stack, dir);
+  const single = layers.length === 1;
+  for (const layer of layers) {
+    let l: { names: string[]; types: Uint8Array; inos: Float64Array };
     try {
-      dirents = sys.readdir(layer.path);
+      l = sys.readdirInos(layer.path);
     } catch (e) {
       if (sys.hasErrno(e, sys.E.ENOENT) || sys.hasErrno(e, sys.E.ENOTDIR)) continue;
       throw e;
     }
+    // an upper entry's st_ino may be a copy-up's recorded origin, a merged dir's the lower one's
+    const exactIno = !layer.fromUpper && stack.dInoExact(layer.layer);
     const hiddenBelow: string[] = [];
-    for (const d of dirents) {
-      const name = d.name;
+    for (let i = 0; i < l.names.length; i++) {
+      const name = l.names[i]!;
       if (isMarkerName(name)) {
         if (name !== WH_OPAQUE) hiddenBelow.push(name.slice(WH_PREFIX.length));
         continue;
       }
-      if (seen.has(name)) continue;
-      seen.add(name);
-      if (d.isCharacterDevice()) {
-        const a = sys.lstatIfExists(joinReal(layer.path, name));
-        if (a && isWhiteoutAttr(a)) continue;
+      // one layer: names are unique and nothing lies below to hide
+      if (!single) {
+        if (seen.has(name)) continue;
+        seen.add(name);
       }
-      out.push({ name, type: typeOf(d), dir: layer.path, fromUpper: layer.fromUpper });
+      let type = typeOfDt(l.types[i]!);
+      if (type === 0 || type === sys.S_IFCHR) {
+        const a = sys.lstatIfExists(joinReal(layer.path, name));
+        if (!a) continue; // gone while listed
+        if (isWhiteoutAttr(a)) continue;
+        type = a.mode & sys.S_IFMT;
+      }
+      out.push({ name, type, dir: layer.path, fromUpper: layer.fromUpper, ino: exactIno ? l.inos[i]! : -1 });
     }
     for (const name of hiddenBelow) seen.add(name);
   }
@@ -68,6 +75,7 @@ export function listMerged(stack: Stack, dir: ParentDir): MergedEntry[] {
 
 /** The d_ino of an entry, matching what lookup will show as st_ino. */
 export function entryIno(stack: Stack, e: MergedEntry): number | bigint {
+  if (e.ino >= 0) return e.ino;
   const p = joinReal(e.dir, e.name);
   const a = sys.lstatIfExists(p);
   if (!a) return 1;

@@ -331,3 +331,25 @@ test('concurrency: stress-ng hdd, dir, rename, link and xattr stressors on the m
   t.notThrows(() => process.kill(pid, 0), 'the daemon is alive');
   t.is(fs.readFileSync(path.join(l.mnt, 'base/f'), 'utf8'), 'x');
 });
+
+for (const mode of ['auto', 'always'] as const) {
+  test(`readdirplus=${mode}: a 3,000-entry merged dir lists every name once, whiteouts and markers hidden, and each entry then stats with the st_ino ls -i showed`, (t) => {
+    const low: Record<string, string> = {};
+    const top: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) (i % 2 ? low : top)[`entry-${i}`] = String(i);
+    low['gone-1'] = 'x';
+    const l = makeLayers(t, [{ big: top }, { big: { ...low, 'entry-0': 'lower copy' } }], { big: { 'gone-1': { whiteout: true }, '.wh.entry-1': '', fresh: 'up' } });
+    mountStrata(t, l, [`readdirplus=${mode}`]);
+    const dir = path.join(l.mnt, 'big');
+    const listed = sh(`ls -if ${dir}`).out.trim().split('\n').map((x) => x.trim().split(/\s+/) as [string, string]);
+    const names = listed.map(([, n]) => n).filter((n) => n !== '.' && n !== '..');
+    const want = [...Array.from({ length: 3000 }, (_, i) => `entry-${i}`).filter((n) => n !== 'entry-1'), 'fresh'];
+    t.deepEqual([...names].sort(), want.sort(), 'every name once; the whiteout and the .wh. marker hide theirs');
+    for (const [ino, n] of listed) {
+      if (n === '.' || n === '..') continue;
+      t.is(String(fs.lstatSync(path.join(dir, n)).ino), ino, `${n}: d_ino is st_ino`);
+    }
+    t.is(fs.readFileSync(path.join(dir, 'entry-0'), 'utf8'), '0', 'the top layer wins');
+    t.is(fs.readFileSync(path.join(dir, 'fresh'), 'utf8'), 'up');
+  });
+}

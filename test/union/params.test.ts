@@ -33,6 +33,13 @@ test('bad option values name the option', (t) => {
   t.throws(() => parseOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
 });
 
+test('readdirplus=auto|always (auto by default); anything else is refused', (t) => {
+  t.is(parseOptions(['lowerdir=/a']).readdirplus, 'auto');
+  t.is(parseOptions(['lowerdir=/a,readdirplus=always']).readdirplus, 'always');
+  t.is(parseOptions(['lowerdir=/a,readdirplus=auto']).readdirplus, 'auto');
+  t.throws(() => parseOptions(['lowerdir=/a,readdirplus=on']), { message: /readdirplus=on: expected auto or always/ });
+});
+
 test('passthrough=on|off (on by default: the daemon turns it off where the kernel or privileges do not allow it)', (t) => {
   t.true(parseOptions(['lowerdir=/a']).passthrough);
   t.true(parseOptions(['lowerdir=/a,passthrough=on']).passthrough);
