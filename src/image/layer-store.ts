@@ -8,7 +8,6 @@ import { PassThrough, type Readable } from 'node:stream';
 import * as sys from '../sys/index.js';
 import { hexOf, type Digest } from './digest.js';
 import { writeFileAtomic } from './atomic.js';
-import { decompressed, gzipped, sniffCompression } from './compression.js';
 import type { ExtractOptions } from './layer-extract.js';
 import type { GenerateOptions } from './layer-generate.js';
 import { DigestMismatchError, digestsNamedIn, type OciLayout } from './oci-layout.js';
@@ -24,8 +23,9 @@ export interface LayerRecord {
   warnings: string[];
 }
 
-// The tar code (and tar-stream) loads on first use: `strata run` opens the store only to
-// resolve an image and hold it, and would otherwise parse it on every start (~20 ms here).
+// The tar code (tar-stream, zlib) loads on first use: `strata run` opens the store only to
+// resolve an image and hold it, and would otherwise load it on every start (~20 ms here).
+const compression = (): Promise<typeof import('./compression.js')> => import('./compression.js');
 const extractor = (): Promise<typeof import('./layer-extract.js')> => import('./layer-extract.js');
 const generator = (): Promise<typeof import('./layer-generate.js')> => import('./layer-generate.js');
 
@@ -68,7 +68,7 @@ export class LayerStore {
   async ensure(diffId: Digest, blob: Descriptor, opts: ExtractOptions = {}): Promise<LayerRecord> {
     const have = this.record(diffId);
     if (have) return have;
-    await extractor();
+    const [{ decompressed, sniffCompression }] = await Promise.all([compression(), extractor()]);
     const file = this.blobs.pathOf(blob.digest);
     const tar = decompressed(this.blobs.openRead(blob.digest, blob.size), sniffCompression(file));
     return this.extractFrom(tar, diffId, opts);
@@ -95,7 +95,7 @@ export class LayerStore {
   /** An overlay-format dir becomes a gzip layer blob and, from the same tar bytes in the
    * same pass, its extracted dir: what mounts see is exactly what the blob holds. */
   async fromDir(dir: string, opts: GenerateOptions = {}, onBytes?: (n: number) => void): Promise<{ desc: Descriptor; record: LayerRecord }> {
-    const [{ generateLayer }] = await Promise.all([generator(), extractor()]);
+    const [{ generateLayer }, { gzipped }] = await Promise.all([generator(), compression(), extractor()]);
     const tar = generateLayer(dir, opts);
     const forBlob = new PassThrough();
     const forDir = new PassThrough();
