@@ -118,7 +118,7 @@ function isZombie(pid: number | undefined): boolean {
 }
 
 /** Reads strata-init's status lines; writes state.json when the command runs. */
-function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void): StatusLines {
+function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void, onExited?: () => void): StatusLines {
   let error: UserError | undefined;
   let exitCode: number | undefined;
   let onEnded!: () => void;
@@ -148,6 +148,7 @@ function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void)
         exitCode = error.exitCode;
       } else if (word === 'exited') {
         exitCode = Number(rest[0]);
+        onExited?.();
       }
     });
     rl.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
@@ -178,7 +179,15 @@ export function startForeground(root: string, created: Created, o: StartOptions)
   // its own process group: a terminal's ^C reaches strata, which forwards it once
   const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true, ...(fuse ? { fuse } : {}) }), { stdio, detached: true });
   server?.spawned();
-  const status = watchStatus(created, child, () => server?.serve());
+  // "exited" comes once strata-init has reaped the container and unmounted its union (the
+  // daemon, if any, gone): a --rm record is removed from then on, while strata-init ends
+  let removing: Promise<void> | undefined;
+  const remove = (): Promise<void> =>
+    (removing ??= (async () => {
+      await server?.finished();
+      await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+    })());
+  const status = watchStatus(created, child, () => server?.serve(), config.autoRemove ? () => void remove() : undefined);
   const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
   if (o.forwardSignals) for (const s of FORWARDED) process.on(s, forward);
   const exited = new Promise<number>((resolve, reject) => {
@@ -191,13 +200,12 @@ export function startForeground(root: string, created: Created, o: StartOptions)
       const startError = status.error();
       status.started.then(
         async () => {
-          await server?.finished();
-          if (config.autoRemove) await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          if (config.autoRemove) await remove();
+          else await server?.finished();
           resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
         },
         async (e: unknown) => {
-          await server?.finished();
-          await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          await remove();
           reject(serveError ? new UserError(serveError, 125) : (startError ?? e));
         },
       );
