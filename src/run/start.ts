@@ -5,7 +5,6 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { initArgs, initPath, mainJs } from './helper.js';
@@ -117,6 +116,21 @@ function isZombie(pid: number | undefined): boolean {
   }
 }
 
+/** Calls online for each complete line of the stream (node:readline would do, but costs
+ * a few ms of every start to load). */
+function onLines(stream: Readable, online: (line: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) online(line);
+  });
+  // a last line without its newline, as readline gives it
+  stream.on('end', () => rest && online(rest));
+  stream.on('error', () => undefined);
+}
+
 /** Reads strata-init's status lines; writes state.json when the command runs. */
 function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void, onExited?: () => void): StatusLines {
   let error: UserError | undefined;
@@ -124,9 +138,9 @@ function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void,
   let onEnded!: () => void;
   const ended = new Promise<void>((r) => (onEnded = r));
   const started = new Promise<ContainerState>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdio[3] as Readable });
-    rl.on('close', onEnded);
-    rl.on('line', (line) => {
+    const stream = child.stdio[3] as Readable;
+    stream.on('close', onEnded);
+    onLines(stream, (line) => {
       const [word, ...rest] = line.split(' ');
       if (word === 'started') {
         const [pid, daemon, uid, gid] = rest.map(Number) as [number, number, number, number];
@@ -151,7 +165,7 @@ function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void,
         onExited?.();
       }
     });
-    rl.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
+    stream.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
     child.once('error', (e) => reject(new UserError(`cannot start ${initPath()}: ${e.message}`, 125)));
   });
   started.catch(() => undefined);
