@@ -656,6 +656,8 @@ static int recv_fd(int sock) {
   return fd;
 }
 
+static void copy_winsize(int master);
+
 static void __attribute__((noreturn)) container_main(int tty_sock) {
   sigset_t all;
   sigfillset(&all);
@@ -697,6 +699,9 @@ static void __attribute__((noreturn)) container_main(int tty_sock) {
     if (master < 0 || unlockpt(master) < 0) child_fail(EXIT_SETUP, "cannot open a terminal: %s", strerror(errno));
     char name[64];
     if (ptsname_r(master, name, sizeof name) != 0) child_fail(EXIT_SETUP, "ptsname: %s", strerror(errno));
+    // the caller's size before the command runs: the supervisor's copy comes only after
+    // the exec, too late for a command that asks at once (stty size)
+    copy_winsize(master);
     int slave = open(name, O_RDWR | O_NOCTTY);
     if (slave < 0) child_fail(EXIT_SETUP, "%s: %s", name, strerror(errno));
     if (send_fd(tty_sock, master, 't') < 0) child_fail(EXIT_SETUP, "sending the terminal: %s", strerror(errno));

@@ -8,9 +8,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import * as sys from '../sys/index.js';
 import { hexOf, type Digest } from './digest.js';
 import { writeFileAtomic } from './atomic.js';
-import { decompressed, gzipped, sniffCompression } from './compression.js';
-import { extractLayer, type ExtractOptions } from './layer-extract.js';
-import { generateLayer, type GenerateOptions } from './layer-generate.js';
+import type { ExtractOptions } from './layer-extract.js';
+import type { GenerateOptions } from './layer-generate.js';
 import { DigestMismatchError, digestsNamedIn, type OciLayout } from './oci-layout.js';
 import { MediaType, type Descriptor } from './media.js';
 
@@ -23,6 +22,12 @@ export interface LayerRecord {
   entries: number;
   warnings: string[];
 }
+
+// The tar code (tar-stream, zlib) loads on first use: `strata run` opens the store only to
+// resolve an image and hold it, and would otherwise load it on every start (~20 ms here).
+const compression = (): Promise<typeof import('./compression.js')> => import('./compression.js');
+const extractor = (): Promise<typeof import('./layer-extract.js')> => import('./layer-extract.js');
+const generator = (): Promise<typeof import('./layer-generate.js')> => import('./layer-generate.js');
 
 export class LayerStore {
   readonly dir: string;
@@ -63,6 +68,7 @@ export class LayerStore {
   async ensure(diffId: Digest, blob: Descriptor, opts: ExtractOptions = {}): Promise<LayerRecord> {
     const have = this.record(diffId);
     if (have) return have;
+    const [{ decompressed, sniffCompression }] = await Promise.all([compression(), extractor()]);
     const file = this.blobs.pathOf(blob.digest);
     const tar = decompressed(this.blobs.openRead(blob.digest, blob.size), sniffCompression(file));
     return this.extractFrom(tar, diffId, opts);
@@ -70,6 +76,7 @@ export class LayerStore {
 
   /** Extracts an uncompressed tar stream as layer `expected` (or whatever its diff_id is). */
   async extractFrom(tar: Readable, expected: Digest | undefined, opts: ExtractOptions = {}): Promise<LayerRecord> {
+    const { extractLayer } = await extractor();
     const work = fs.mkdtempSync(path.join(this.tmpDir, `layer-${process.pid}-`));
     try {
       sys.mkdir(path.join(work, 'diff'), 0o755);
@@ -88,6 +95,7 @@ export class LayerStore {
   /** An overlay-format dir becomes a gzip layer blob and, from the same tar bytes in the
    * same pass, its extracted dir: what mounts see is exactly what the blob holds. */
   async fromDir(dir: string, opts: GenerateOptions = {}, onBytes?: (n: number) => void): Promise<{ desc: Descriptor; record: LayerRecord }> {
+    const [{ generateLayer }, { gzipped }] = await Promise.all([generator(), compression(), extractor()]);
     const tar = generateLayer(dir, opts);
     const forBlob = new PassThrough();
     const forDir = new PassThrough();

@@ -14,7 +14,7 @@
 //   store.blobs: OciLayout                    has(digest), openRead(digest), ingest(stream, {digest, size})
 //   store.withLock(fn)                        run a multi-step change (e.g. a pull) under the lock
 //   store.partials: PartialIngests            resumable verified downloads into blobs (ingest/)
-//   store.hold(holder, image) / release(holder)  keeps an image's layers from rmi and prune
+//   store.hold(holder, image, durable?) / release(holder)  keeps an image's layers from rmi and prune
 //        while a container uses them (the run module: holder = container id)
 // Changes from the contract: ResolvedImage has also manifest, diffIds, chainIds, size;
 // commit's config may omit rootfs/history (filled in); commit takes onBytes (progress).
@@ -43,7 +43,7 @@ import path from 'node:path';
 import * as sys from '../sys/index.js';
 import { UserError } from '../errors.js';
 import { chainIds, checkDigest, hexOf, isDigest, type Digest } from './digest.js';
-import { writeFileAtomic } from './atomic.js';
+import { tempName, writeFileAtomic } from './atomic.js';
 import { StoreLock, pidAlive } from './lock.js';
 import { OciLayout } from './oci-layout.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
@@ -292,9 +292,16 @@ export class ImageStore {
 
   // ---- holds ----------------------------------------------------------------------------
 
-  hold(holder: string, image: ResolvedImage): void {
+  /** durable: false skips the fsyncs, for a holder that is gone after a crash anyway (a
+   * `run --rm` container, whose record is garbage then); a lost hold only lets prune take
+   * layers that nothing alive uses. */
+  hold(holder: string, image: ResolvedImage, durable = true): void {
     if (!/^[A-Za-z0-9_.-]+$/.test(holder)) throw new Error(`invalid holder name '${holder}'`);
-    writeFileAtomic(path.join(this.holdsDir, holder), image.manifestDigest + '\n');
+    const file = path.join(this.holdsDir, holder);
+    if (durable) return writeFileAtomic(file, image.manifestDigest + '\n');
+    const tmp = tempName(this.holdsDir, holder);
+    fs.writeFileSync(tmp, image.manifestDigest + '\n');
+    fs.renameSync(tmp, file);
   }
 
   release(holder: string): void {

@@ -10,9 +10,10 @@ async function openImages(root: string): Promise<ImageStore> {
   return openStore(root);
 }
 
-/** Keeps the image's layers from rmi and prune while container ID exists. */
-export async function holdImage(root: string, id: string, image: ResolvedImage): Promise<void> {
-  (await openImages(root)).hold(id, image);
+/** Keeps the image's layers from rmi and prune while container ID exists; durable: false
+ * for a container that is removed when it ends. */
+export async function holdImage(root: string, id: string, image: ResolvedImage, durable = true): Promise<void> {
+  (await openImages(root)).hold(id, image, durable);
 }
 
 export async function releaseImage(root: string, id: string): Promise<void> {

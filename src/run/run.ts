@@ -11,7 +11,8 @@ export async function runContainer(input: ContainerInput, o: RunOptions, out: No
   const created = createContainer(input, o);
   if (image) {
     try {
-      await holdImage(input.root, created.config.id, image);
+      // a --rm record is garbage after a crash: its hold need not survive one
+      await holdImage(input.root, created.config.id, image, !o.rm);
     } catch (e) {
       deleteRecord(input.root, { dir: created.layout.dir, config: created.config });
       throw e;

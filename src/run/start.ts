@@ -5,7 +5,6 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { initArgs, initPath, mainJs } from './helper.js';
@@ -117,16 +116,31 @@ function isZombie(pid: number | undefined): boolean {
   }
 }
 
+/** Calls online for each complete line of the stream (node:readline would do, but costs
+ * a few ms of every start to load). */
+function onLines(stream: Readable, online: (line: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) online(line);
+  });
+  // a last line without its newline, as readline gives it
+  stream.on('end', () => rest && online(rest));
+  stream.on('error', () => undefined);
+}
+
 /** Reads strata-init's status lines; writes state.json when the command runs. */
-function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void): StatusLines {
+function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void, onExited?: () => void): StatusLines {
   let error: UserError | undefined;
   let exitCode: number | undefined;
   let onEnded!: () => void;
   const ended = new Promise<void>((r) => (onEnded = r));
   const started = new Promise<ContainerState>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdio[3] as Readable });
-    rl.on('close', onEnded);
-    rl.on('line', (line) => {
+    const stream = child.stdio[3] as Readable;
+    stream.on('close', onEnded);
+    onLines(stream, (line) => {
       const [word, ...rest] = line.split(' ');
       if (word === 'started') {
         const [pid, daemon, uid, gid] = rest.map(Number) as [number, number, number, number];
@@ -148,9 +162,10 @@ function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void)
         exitCode = error.exitCode;
       } else if (word === 'exited') {
         exitCode = Number(rest[0]);
+        onExited?.();
       }
     });
-    rl.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
+    stream.on('close', () => reject(error ?? new UserError(`container ${shortId(created.config.id)} failed to start`, 125)));
     child.once('error', (e) => reject(new UserError(`cannot start ${initPath()}: ${e.message}`, 125)));
   });
   started.catch(() => undefined);
@@ -178,7 +193,15 @@ export function startForeground(root: string, created: Created, o: StartOptions)
   // its own process group: a terminal's ^C reaches strata, which forwards it once
   const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true, ...(fuse ? { fuse } : {}) }), { stdio, detached: true });
   server?.spawned();
-  const status = watchStatus(created, child, () => server?.serve());
+  // "exited" comes once strata-init has reaped the container and unmounted its union (the
+  // daemon, if any, gone): a --rm record is removed from then on, while strata-init ends
+  let removing: Promise<void> | undefined;
+  const remove = (): Promise<void> =>
+    (removing ??= (async () => {
+      await server?.finished();
+      await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+    })());
+  const status = watchStatus(created, child, () => server?.serve(), config.autoRemove ? () => void remove() : undefined);
   const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
   if (o.forwardSignals) for (const s of FORWARDED) process.on(s, forward);
   const exited = new Promise<number>((resolve, reject) => {
@@ -191,13 +214,12 @@ export function startForeground(root: string, created: Created, o: StartOptions)
       const startError = status.error();
       status.started.then(
         async () => {
-          await server?.finished();
-          if (config.autoRemove) await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          if (config.autoRemove) await remove();
+          else await server?.finished();
           resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
         },
         async (e: unknown) => {
-          await server?.finished();
-          await forgetContainer(root, { dir: l.dir, config }).catch(() => undefined);
+          await remove();
           reject(serveError ? new UserError(serveError, 125) : (startError ?? e));
         },
       );

@@ -212,5 +212,10 @@ export function findContainer(root: string, ref: string): Container {
 export function deleteRecord(root: string, c: { dir: string; config: { id: string; name: string } }): void {
   removeTree(c.dir);
   const link = path.join(namesDir(root), c.config.name);
-  if (readLinkOr(link) === c.config.id) fs.rmSync(link, { force: true });
+  if (readLinkOr(link) !== c.config.id) return;
+  try {
+    fs.unlinkSync(link);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+  }
 }

@@ -108,6 +108,18 @@ test('tag moves a name; rmi untags, then removes; prune frees what nothing refer
   t.is(store.resolveImage('busybox').id, base.id);
 });
 
+test('a hold written without fsync (run --rm) holds all the same and leaves no temp file', async (t) => {
+  const store = tempStore(t);
+  const img = await busyboxImage(t, store);
+  store.hold('container2', img, false);
+  t.deepEqual(fs.readdirSync(path.join(store.root, 'holds')), ['container2']);
+  const e = await t.throwsAsync(store.removeImage('busybox'), { instanceOf: UserError });
+  t.regex(e!.message, /in use by container2/);
+  store.release('container2');
+  await store.removeImage('busybox');
+  t.is((await store.prune()).layers, 1);
+});
+
 test('a held image is kept from rmi and prune until released', async (t) => {
   const store = tempStore(t);
   const img = await busyboxImage(t, store);

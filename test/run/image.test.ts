@@ -56,6 +56,10 @@ function nothingLeft(t: ExecutionContext, ctx: Ctx): void {
   t.deepEqual(containerDirs(ctx), [], 'no container record');
   t.deepEqual(processesUsing(ctx.root), [], 'no process');
   t.deepEqual(mountsUnder(ctx.root), [], 'no mount');
+  // a --rm record goes with its name and its (unsynced) image hold
+  const names = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d) : []);
+  t.deepEqual(names(path.join(ctx.root, 'containers', '.names')), [], 'no container name');
+  t.deepEqual(names(path.join(ctx.root, 'holds')), [], 'no image hold');
 }
 
 function xattrs(p: string): string {
