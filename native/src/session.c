@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -93,8 +92,7 @@ typedef struct session {
   atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests, flushes;
   /* js loop: data-plane requests answered on the JS thread without blocking, and handed
    * to the pool; loop wake-ups (poll callbacks) and requests read in them */
-  atomic_uint_fast64_t inline_ops, pool_ops, wakeups, received, spin_hits;
-  uint64_t spin_ns; /* js loop: how long to keep reading an empty fd after a batch */
+  atomic_uint_fast64_t inline_ops, pool_ops, wakeups, received;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -976,10 +974,28 @@ static void *loop_main(void *arg) {
 /* ---------------------------------------------------------------- the js loop
  *
  * The poll callback reads and processes requests until /dev/fuse is empty (EAGAIN), at
- * most JS_BATCH of them, so timers and other I/O keep their turn. It runs them inside a
- * handle scope and a callback scope: promise continuations and nextTicks queued by the
- * handlers run when it closes, as after a threadsafe-function call. */
+ * most JS_BATCH of them, so timers and other I/O keep their turn. Each request runs in a
+ * handle scope and a callback scope of its own: the promise continuations and nextTicks
+ * its handler queued run (and send an async handler's reply) before the next request is
+ * read, as after a threadsafe-function call. */
 #define JS_BATCH 64
+
+typedef struct js_scope {
+  napi_handle_scope hs;
+  napi_callback_scope cs;
+} js_scope_t;
+
+static void js_scope_open(session_t *s, js_scope_t *sc) {
+  napi_open_handle_scope(s->env, &sc->hs);
+  napi_value resource;
+  napi_get_reference_value(s->env, s->resource_ref, &resource);
+  napi_open_callback_scope(s->env, resource, s->async_ctx, &sc->cs);
+}
+
+static void js_scope_close(session_t *s, js_scope_t *sc) {
+  napi_close_callback_scope(s->env, sc->cs); /* runs the microtasks and ticks */
+  napi_close_handle_scope(s->env, sc->hs);
+}
 
 static void poll_closed(uv_handle_t *h) { free(h); }
 
@@ -994,75 +1010,55 @@ static void js_loop_end(session_t *s, int res) {
   request_t *r = new_request(OP_EXIT, NULL);
   r->s = s;
   r->a = res;
+  js_scope_t sc;
+  js_scope_open(s, &sc);
   submit(s, r);
+  js_scope_close(s, &sc);
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+/* 1: a request is in rbuf; 0: none now (EAGAIN); -1: the loop ends, *res says why (0:
+ * exited, i.e. ENODEV; < 0: a read error, which ends it as in libfuse's loops) */
+static int js_receive(session_t *s, int *res) {
+  for (;;) {
+    int n = fuse_session_receive_buf(s->se, &s->rbuf);
+    if (n == -EINTR) continue;
+    if (n == -EAGAIN) return 0;
+    if (n <= 0) {
+      *res = n;
+      return -1;
+    }
+    return 1;
+  }
 }
 
-/* Spinning: after a batch, with its replies sent (the callback scope closed, so promise
- * continuations ran), keep reading the nonblocking fd for up to spin_us: the next request
- * of a process that stats file after file arrives within tens of µs, and is then taken
- * without the daemon going to sleep in epoll and being woken. Bounded per callback by the
- * batch; it costs that much CPU after every batch that leaves the fd empty. */
+/* No busy-polling of the empty fd after a batch. Measured (test/fixtures/passthrough.js,
+ * 3,001 lookups from one process, 2 shared CPUs): the JS thread already finds the next
+ * request waiting 11 times in 12 (251 wake-ups); spinning up to 1 ms more took it to 69
+ * wake-ups but the loop from 299 ms to 453 ms, a CPU burnt that the client needed. */
 static void on_fuse_readable(uv_poll_t *h, int status, int events) {
   session_t *s = h->data;
-  napi_env env = s->env;
   atomic_fetch_add(&s->wakeups, 1);
-  bool end = false, have = false;
-  int res = 0, budget = JS_BATCH;
-  for (;;) {
-    napi_handle_scope hs;
-    napi_open_handle_scope(env, &hs);
-    napi_value resource;
-    napi_get_reference_value(env, s->resource_ref, &resource);
-    napi_callback_scope cs;
-    napi_open_callback_scope(env, resource, s->async_ctx, &cs);
-    while (!end && budget > 0) {
-      if (!have) {
-        res = fuse_session_receive_buf(s->se, &s->rbuf);
-        if (res == -EINTR) continue;
-        if (res == -EAGAIN) {
-          res = 0;
-          break;
-        }
-        if (res <= 0) { /* 0: exited (ENODEV); < 0: a read error, which ends the loop as in libfuse's */
-          end = true;
-          break;
-        }
-      }
-      have = false;
-      budget--;
-      atomic_fetch_add(&s->received, 1);
-      napi_handle_scope rs;
-      napi_open_handle_scope(env, &rs);
-      fuse_session_process_buf(s->se, &s->rbuf);
-      napi_close_handle_scope(env, rs);
-      if (fuse_session_exited(s->se)) {
-        end = true;
-        res = 0;
-      }
+  int res = 0;
+  for (int i = 0; i < JS_BATCH; i++) {
+    int got = js_receive(s, &res);
+    if (got == 0) {
+      /* POLLERR (libuv stopped the handle): a dead connection that read did not report */
+      if (status < 0) js_loop_end(s, 0);
+      return;
     }
-    /* POLLERR (libuv stopped the handle): a dead connection that read did not report */
-    if (!end && status < 0) {
-      end = true;
-      res = 0;
+    if (got < 0) {
+      js_loop_end(s, res);
+      return;
     }
-    if (end) js_loop_end(s, res);
-    napi_close_callback_scope(env, cs);
-    napi_close_handle_scope(env, hs);
-    if (end || budget <= 0 || s->spin_ns == 0) return;
-    uint64_t until = now_ns() + s->spin_ns;
-    do {
-      res = fuse_session_receive_buf(s->se, &s->rbuf);
-      if (res > 0) have = true;
-      else if (res != -EAGAIN && res != -EINTR) end = true;
-    } while (!have && !end && now_ns() < until);
-    if (!have && !end) return;
-    if (have) atomic_fetch_add(&s->spin_hits, 1);
+    atomic_fetch_add(&s->received, 1);
+    js_scope_t sc;
+    js_scope_open(s, &sc);
+    fuse_session_process_buf(s->se, &s->rbuf);
+    js_scope_close(s, &sc);
+    if (fuse_session_exited(s->se)) {
+      js_loop_end(s, 0);
+      return;
+    }
   }
 }
 
@@ -1364,13 +1360,6 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   SETTING_B("splice", splice, false)
   SETTING_B("passthrough", passthrough_wanted, false)
   SETTING_U("maxStackDepth", max_stack_depth, 1)
-  uint32_t spin_us = 0;
-  napi_has_named_property(env, cfg, "spinUs", &has);
-  if (has) {
-    napi_get_named_property(env, cfg, "spinUs", &v);
-    napi_get_value_uint32(env, v, &spin_us);
-  }
-  s->spin_ns = (uint64_t)(spin_us > 1000 ? 1000 : spin_us) * 1000; /* bounded: 1 ms */
 #undef SETTING_U
 #undef SETTING_B
   s->js_loop = true;
@@ -1512,7 +1501,6 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&s->pool_lock);
   set_int(env, o, "wakeups", (int64_t)atomic_load(&s->wakeups));
   set_int(env, o, "received", (int64_t)atomic_load(&s->received));
-  set_int(env, o, "spinHits", (int64_t)atomic_load(&s->spin_hits));
   return o;
 }
 

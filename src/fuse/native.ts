@@ -40,9 +40,6 @@ export interface SessionSettings {
    * one thread wake-up per metadata request), or libfuse worker threads that queue
    * requests to the JS thread ('threads': two). STRATA_FUSE_LOOP overrides it. */
   loop?: SessionLoop;
-  /** js loop: after a batch of requests, keep reading the empty /dev/fuse for this many µs
-   * (at most 1000) before sleeping in epoll; STRATA_FUSE_SPIN_US overrides it */
-  spinUs?: number;
   maxWrite?: number;
   maxReadahead?: number;
   maxThreads?: number;
@@ -85,8 +82,6 @@ export interface SessionStats {
   /** js loop: poll callbacks, and requests read in them */
   wakeups: number;
   received: number;
-  /** js loop: requests caught while spinning after a batch */
-  spinHits: number;
 }
 
 export interface RequestContext {

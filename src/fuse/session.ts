@@ -64,8 +64,7 @@ export class FuseSession {
     if (opts.defaultPermissions) o.push('default_permissions');
     if (opts.readOnly) o.push('ro');
     o.push(...(opts.extra ?? []));
-    const spin = process.env.STRATA_FUSE_SPIN_US;
-    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), ...(spin ? { spinUs: Number(spin) } : {}) };
+    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop) };
     this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, (op, req, ...args) =>
       this.dispatch(op, req, args, onReady, onClosed),
     );
