@@ -33,7 +33,13 @@ export interface DirEntry {
   entry?: EntryParam;
 }
 
+export type SessionLoop = 'js' | 'threads';
+
 export interface SessionSettings {
+  /** who reads /dev/fuse: the JS thread itself from Node's event loop ('js', the default:
+   * one thread wake-up per metadata request), or libfuse worker threads that queue
+   * requests to the JS thread ('threads': two). STRATA_FUSE_LOOP overrides it. */
+  loop?: SessionLoop;
   maxWrite?: number;
   maxReadahead?: number;
   maxThreads?: number;
@@ -65,6 +71,17 @@ export interface SessionStats {
   /** backing files registered so far, and still registered */
   backingOpens: number;
   backingOpen: number;
+  /** the loop serving the session */
+  loop: SessionLoop;
+  /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
+   * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
+   * not answered yet */
+  inlineOps: number;
+  poolOps: number;
+  poolPending: number;
+  /** js loop: poll callbacks, and requests read in them */
+  wakeups: number;
+  received: number;
 }
 
 export interface RequestContext {

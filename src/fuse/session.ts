@@ -3,7 +3,7 @@
 // throws something without an errno answers EIO and is logged; the mount stays up.
 import { errnoFrom, E, SysError } from '../sys/errors.js';
 import type { Attr } from '../sys/native.js';
-import { fuse, type DirEntry, type EntryParam, type Req, type SessionHandle, type SessionSettings, type SessionStats } from './native.js';
+import { fuse, type DirEntry, type EntryParam, type Req, type SessionHandle, type SessionLoop, type SessionSettings, type SessionStats } from './native.js';
 import { Op } from './ops.js';
 import { DirReply } from './dirent.js';
 import type { FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
@@ -25,6 +25,14 @@ export interface MountOptions {
 }
 
 type Reply<T> = (value: T) => void;
+
+/** The loop a session uses: STRATA_FUSE_LOOP (for A/B runs, and a way back should the js
+ * loop misbehave somewhere), else the setting, else 'js'. */
+export function sessionLoop(setting: SessionLoop | undefined, env = process.env.STRATA_FUSE_LOOP): SessionLoop {
+  if (env === 'js' || env === 'threads') return env;
+  if (env) throw new Error(`STRATA_FUSE_LOOP=${env}: expected js or threads`);
+  return setting ?? 'js';
+}
 
 export class FuseSession {
   readonly mountpoint: string;
@@ -57,7 +65,8 @@ export class FuseSession {
     if (opts.defaultPermissions) o.push('default_permissions');
     if (opts.readOnly) o.push('ro');
     o.push(...(opts.extra ?? []));
-    this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], opts.settings ?? {}, (op, req, ...args) =>
+    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop) };
+    this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, (op, req, ...args) =>
       this.dispatch(op, req, args, onReady, onClosed),
     );
   }
