@@ -105,6 +105,12 @@ typedef struct handle { /* fi->fh of an open file */
    * do not mix well, and the page cache is not involved anyway); RWF_NOWAIT was refused
    * (EOPNOTSUPP: a filesystem without it), so the attempt is not repeated */
   bool direct, no_nowait_read, no_nowait_write;
+  /* js loop: reads left to send straight to the pool after a RWF_NOWAIT miss. A miss
+   * starts readahead on the backing file and the pool's read then waits on it: tried on
+   * every READ of a file read cold, that cost 2.4x in sequential cold reads (512 MiB,
+   * 1.33 s against 551 ms on the threaded loop). A file being read cold stays cold for a
+   * while; one being re-read hits again once retried. */
+  unsigned nowait_skip;
 } handle_t;
 
 typedef struct request {
@@ -566,8 +572,14 @@ static void pool_submit(pool_item_t *it) {
 
 /* js loop: answers a READ from the page cache without waiting (RWF_NOWAIT); false when
  * that would block, and the pool must read. */
+#define NOWAIT_SKIP_AFTER_MISS 64
+
 static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, off_t off) {
   if (s->splice || h->direct || h->no_nowait_read) return false;
+  if (h->nowait_skip > 0) {
+    h->nowait_skip--;
+    return false;
+  }
   char *mem = thread_read_buf(size ? size : 1);
   if (!mem) return false;
   size_t got = 0;
@@ -577,6 +589,7 @@ static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, 
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       if (errno == EOPNOTSUPP) h->no_nowait_read = true;
+      if (errno == EAGAIN) h->nowait_skip = NOWAIT_SKIP_AFTER_MISS;
       if (errno == EAGAIN || errno == EOPNOTSUPP) return false; /* the pool reads it all */
       if (got == 0) {
         fuse_reply_err(req, errno);
