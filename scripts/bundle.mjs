@@ -69,6 +69,30 @@ for (const e of entries) {
   fs.rmSync(path.join(out, `${e}.js.map`), { force: true });
 }
 
+// The bins package.json names, as CommonJS: node's ES module loader costs ~9 ms of every
+// start, which a stub that is itself an ES module (main.js, above) pays before the bundle
+// runs. They load a CommonJS build of the same loader. main.js and overlay.js stay, for
+// the tests and for `node dist/src/cli/main.js`.
+await build({
+  entryPoints: [path.join(root, 'src/cli/bundle-loader.ts')],
+  outfile: path.join(out, 'bundle-loader.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+});
+const bins = { main: 'strata', overlay: 'strata-overlay' };
+for (const [e, bin] of Object.entries(bins)) {
+  const shebang = fs.readFileSync(path.join(root, 'src/cli', `${e}.ts`), 'utf8').split('\n')[0];
+  const stub = path.join(out, `${bin}.cjs`);
+  fs.writeFileSync(
+    stub,
+    `${shebang}\n// the ${bin} bin: ${e}.cjs run with its code cache (scripts/bundle.mjs, bundle-loader.ts)\n'use strict';\nrequire('./bundle-loader.cjs').runBundle(require('node:url').pathToFileURL(require('node:path').join(__dirname, '${e}.cjs')));\n`,
+  );
+  fs.chmodSync(stub, 0o755);
+}
+
 // the code caches, each written on exit by a command that compiles much of its bundle and
 // changes nothing: all command modules and the help (main), the engine (daemon and
 // overlay: the early daemon's start, whose empty stdin says it is not needed)

@@ -6,21 +6,30 @@
 // at run time. It is used only for the exact bundle, node and architecture it was made by
 // (its header), and V8 rejects it on its own checks too (flags, V8 version); without a
 // valid cache the bundle is compiled as usual. Only node built-ins here.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { crc32 } from 'node:zlib';
 
 type Wrapper = (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
 
-/** What a cache must have been made for: the bundle's text, this node, this CPU. */
+/** What a cache must have been made for: the bundle's text, this node, this CPU. CRC-32
+ * (zlib's) rather than a cryptographic hash: it guards against a rebuilt or edited bundle
+ * and a damaged file, not against an attacker who can write the package's files anyway,
+ * and loading node:crypto cost ~10 ms of every start. */
 function cacheKey(source: string): string {
-  return `${createHash('sha1').update(source).digest('hex')} ${process.version} ${process.arch}\n`;
+  return `${crc32(source).toString(16).padStart(8, '0')} ${process.version} ${process.arch}\n`;
 }
 
-const sha1 = (b: Buffer): Buffer => createHash('sha1').update(b).digest();
+/** the payload's CRC-32, 4 bytes big-endian */
+function checksum(b: Buffer): Buffer {
+  const c = Buffer.alloc(4);
+  c.writeUInt32BE(crc32(b));
+  return c;
+}
+const SUM = 4;
 
 /** The file's payload if its header is key and its checksum holds (V8 checks neither the
  * bundle's text, only its length, nor, in a release build, the payload). */
@@ -32,15 +41,15 @@ function readCache(file: string, key: string): Buffer | undefined {
     return undefined;
   }
   const header = Buffer.from(key);
-  if (data.length <= header.length + 20 || !data.subarray(0, header.length).equals(header)) return undefined;
-  const payload = data.subarray(header.length + 20);
-  return sha1(payload).equals(data.subarray(header.length, header.length + 20)) ? payload : undefined;
+  if (data.length <= header.length + SUM || !data.subarray(0, header.length).equals(header)) return undefined;
+  const payload = data.subarray(header.length + SUM);
+  return checksum(payload).equals(data.subarray(header.length, header.length + SUM)) ? payload : undefined;
 }
 
-/** key, the payload's sha1, the payload; written whole or not at all */
+/** key, the payload's checksum, the payload; written whole or not at all */
 function writeCache(file: string, key: string, payload: Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, Buffer.concat([Buffer.from(key), sha1(payload), payload]));
+  fs.writeFileSync(tmp, Buffer.concat([Buffer.from(key), checksum(payload), payload]));
   fs.renameSync(tmp, file);
 }
 

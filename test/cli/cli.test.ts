@@ -11,9 +11,32 @@ import { tempDir } from '../helpers/tmp.js';
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
 const strata = `${process.execPath} ${path.join(distDir, 'src/cli/main.js')}`;
 
-test('package.json bin.strata is the compiled CLI', (t) => {
-  t.is(path.resolve(repoRoot, pkg.bin.strata!), path.join(distDir, 'src/cli/main.js'));
+test('package.json\'s bins are the CommonJS stubs that run the bundles, requiring only their loader and node built-ins', (t) => {
+  for (const [bin, bundle] of [['strata', 'main.cjs'], ['strata-overlay', 'overlay.cjs']] as const) {
+    const stub = path.resolve(repoRoot, pkg.bin[bin]!);
+    t.is(stub, path.join(distDir, 'src/cli', `${bin}.cjs`));
+    const src = fs.readFileSync(stub, 'utf8');
+    const required = [...src.matchAll(/\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
+    t.deepEqual(required.filter((r) => !builtinModules.includes(r.replace(/^node:/, ''))), ['./bundle-loader.cjs'], bin);
+    t.true(src.includes(`'${bundle}'`), bin);
+    t.notRegex(src, /^import /m, bin);
+  }
 });
+
+for (const bin of ['strata.cjs', 'strata-overlay.cjs']) {
+  test(`${bin} --version runs its bundle with no ES module of dist/ loaded`, (t) => {
+    const trace = path.join(tempDir(t), 'loaded');
+    const r = spawnSync(process.execPath, ['--import', path.join(distDir, 'test/fixtures/load-trace.js'), path.join(distDir, 'src/cli', bin), '--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, STRATA_LOAD_TRACE: trace },
+    });
+    t.is(r.status, 0, r.stderr);
+    t.true(r.stdout.trim().endsWith(pkg.version), r.stdout);
+    const urls = fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+    // with --import node hands the main entry to the ES module loader too (as CommonJS)
+    t.deepEqual(urls.filter((u) => u.startsWith(pathToFileURL(path.join(distDir, 'src')).href)), [pathToFileURL(path.join(distDir, 'src/cli', bin)).href]);
+  });
+}
 
 test('strata --help lists the commands and the global options', (t) => {
   const r = sh(`${strata} --help`);
