@@ -64,6 +64,12 @@ async function cold(): Promise<void> {
 
 export const RSS_AFTER_WALK = 'rss-after-walk';
 
+/** `find -ls` of the many/ tree: a listing of each directory, then a stat of every entry */
+async function findLsMany({ mnt, layers, limitSeconds }: WorkloadContext): Promise<void> {
+  const r = await mustRun('find', [path.join(mnt, 'many'), '-ls'], { timeoutSeconds: limitSeconds });
+  expect(r.stdout.split('\n').filter(Boolean).length === layers.many.length + layers.sizes.manyDirs + 1, 'every file and dir listed');
+}
+
 export const workloads: Workload[] = [
   {
     id: 'seq-read-cold',
@@ -145,10 +151,7 @@ export const workloads: Workload[] = [
     id: 'find-ls',
     label: (l) => `find -ls of the ${count(l.many.length)}-file lower tree`,
     goal: noSlowerThanFuseOverlayfs,
-    run: async ({ mnt, layers, limitSeconds }) => {
-      const r = await mustRun('find', [path.join(mnt, 'many'), '-ls'], { timeoutSeconds: limitSeconds });
-      expect(r.stdout.split('\n').filter(Boolean).length === layers.many.length + layers.sizes.manyDirs + 1, 'every file and dir listed');
-    },
+    run: findLsMany,
   },
   {
     id: 'find-ls-cold',
@@ -156,10 +159,7 @@ export const workloads: Workload[] = [
     goal: noSlowerThanFuseOverlayfs,
     cold: true,
     prepare: cold,
-    run: async ({ mnt, layers, limitSeconds }) => {
-      const r = await mustRun('find', [path.join(mnt, 'many'), '-ls'], { timeoutSeconds: limitSeconds });
-      expect(r.stdout.split('\n').filter(Boolean).length === layers.many.length + layers.sizes.manyDirs + 1, 'every file and dir listed');
-    },
+    run: findLsMany,
   },
   {
     id: 'create',
