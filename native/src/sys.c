@@ -18,15 +18,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define GET_ARGS(n)                                                  \
-  size_t argc = n;                                                   \
-  napi_value argv[n > 0 ? n : 1];                                    \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);              \
-  if (argc < n) {                                                    \
-    napi_throw_type_error(env, "EINVAL", "missing arguments");       \
-    return NULL;                                                     \
-  }
-
 static napi_value js_lstat(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   char *path;
