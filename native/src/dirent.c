@@ -19,11 +19,9 @@ struct wire_dirent {
  * inos.length), d_ino in a Float64Array, S_IF* type bits in a Uint32Array; entry i gets
  * d_off i + 1; starts (Uint32Array, count + 1) holds each entry's byte offset, then the end. */
 static napi_value js_dirents_encode(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  GET_ARGS(3);
   size_t nlen;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &nlen) != napi_ok) {
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &nlen) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected names, inos, types");
     return NULL;
   }

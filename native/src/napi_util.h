@@ -16,6 +16,16 @@
 
 #define MAX_ARGS 8
 
+/* Declares argc/argv for a callback of n arguments; throws and returns when fewer came. */
+#define GET_ARGS(n)                                                  \
+  size_t argc = n;                                                   \
+  napi_value argv[n > 0 ? n : 1];                                    \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);              \
+  if (argc < n) {                                                    \
+    napi_throw_type_error(env, "EINVAL", "missing arguments");       \
+    return NULL;                                                     \
+  }
+
 /* Throws an Error whose `code` is the errno's name and `errno` the positive number. */
 napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path);
 /* That error, not thrown (to reject a promise with). */

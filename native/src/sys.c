@@ -18,15 +18,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define GET_ARGS(n)                                                  \
-  size_t argc = n;                                                   \
-  napi_value argv[n > 0 ? n : 1];                                    \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);              \
-  if (argc < n) {                                                    \
-    napi_throw_type_error(env, "EINVAL", "missing arguments");       \
-    return NULL;                                                     \
-  }
-
 static napi_value js_lstat(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   char *path;
@@ -139,7 +130,7 @@ static napi_value js_readdir_inos(napi_env env, napi_callback_info info) {
   if (err) {
     out = throw_errno(env, err, "scandir", path);
   } else {
-    napi_value namesv, tab, tarr, iab, iarr, countv;
+    napi_value namesv, tab, tarr, iab, iarr;
     void *data;
     napi_create_string_utf8(env, names, nlen, &namesv);
     napi_create_arraybuffer(env, n ? n : 1, &data, &tab);
@@ -148,12 +139,10 @@ static napi_value js_readdir_inos(napi_env env, napi_callback_info info) {
     napi_create_arraybuffer(env, (n ? n : 1) * sizeof(double), &data, &iab);
     memcpy(data, inos, n * sizeof(double));
     napi_create_typedarray(env, napi_float64_array, n, iab, 0, &iarr);
-    napi_create_uint32(env, (uint32_t)n, &countv);
-    napi_create_array_with_length(env, 4, &out);
+    napi_create_array_with_length(env, 3, &out);
     napi_set_element(env, out, 0, namesv);
     napi_set_element(env, out, 1, tarr);
     napi_set_element(env, out, 2, iarr);
-    napi_set_element(env, out, 3, countv);
   }
   free(names);
   free(inos);

@@ -95,8 +95,9 @@ export const readdirNames = (p: string): string[] => call(() => fs.readdirSync(p
 /** A directory's entries but . and ..: names, d_type (DT_*, 0 unknown) and d_ino (-1 when
  * past 2^53), from one getdents walk. */
 export function readdirInos(p: string): { names: string[]; types: Uint8Array; inos: Float64Array } {
-  const [joined, types, inos, count] = call(() => native.readdirInos(p));
-  return { names: count === 0 ? [] : joined.split('\0'), types, inos };
+  const [joined, types, inos] = call(() => native.readdirInos(p));
+  // no name is empty: '' is no entries, not one
+  return { names: types.length === 0 ? [] : joined.split('\0'), types, inos };
 }
 export const mkdir = (p: string, mode = 0o777): void => call(() => fs.mkdirSync(p, { mode }));
 export const mkdirp = (p: string, mode = 0o755): void => call(() => void fs.mkdirSync(p, { mode, recursive: true }));

@@ -54,8 +54,8 @@ export interface Native {
   lstatInto(path: string, buf: Float64Array): number;
   fstatInto(fd: number, buf: Float64Array): number;
   /** a directory's entries but . and ..: names joined by NULs, d_type, d_ino (-1 past
-   * 2^53), count */
-  readdirInos(path: string): [string, Uint8Array, Float64Array, number];
+   * 2^53); the count is types.length */
+  readdirInos(path: string): [string, Uint8Array, Float64Array];
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;
