@@ -1,9 +1,7 @@
 // ADD https://...: the one place a build touches the network. Without one it fails
 // clearly, naming the URL, instead of hanging.
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import { verifyingTrust } from '../registry/http.js';
+import { discard, readAll, send, type HttpResponse } from '../registry/http.js';
 import { BuildError } from './errors.js';
 
 export function isUrl(s: string): boolean {
@@ -26,42 +24,32 @@ export function verifyChecksum(url: string, content: Buffer, checksum: string): 
   if (got !== m[1]) throw new BuildError(`ADD ${url}: checksum mismatch: expected ${checksum}, got sha256:${got}`);
 }
 
-/** GET url, following up to 10 redirects, the whole exchange within timeoutMs. Over node's
- * http/https rather than fetch: fetch cannot be given the certificates of a
+/** GET url, following up to 10 redirects, the whole exchange within the deadline. Over
+ * registry/http.ts's send rather than fetch: fetch cannot be given the certificates of a
  * NODE_EXTRA_CA_CERTS the strata bin started node without (registry/extra-ca.ts). */
-function get(url: URL, deadline: AbortSignal, redirects = 10): Promise<{ res: http.IncomingMessage; url: URL }> {
-  return new Promise((resolve, reject) => {
-    const isHttps = url.protocol === 'https:';
-    const req = (isHttps ? https : http).get(url, { signal: deadline, ...(isHttps ? verifyingTrust() : {}) }, (res) => {
-      const to = res.headers.location;
-      if (res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && to !== undefined) {
-        res.resume();
-        const next = new URL(to, url);
-        if (redirects === 0 || !isUrl(next.href)) reject(Object.assign(new Error(`too many redirects or a redirect to ${next.protocol}`), { code: 'EREDIRECT' }));
-        else get(next, deadline, redirects - 1).then(resolve, reject);
-      } else resolve({ res, url });
-    });
-    req.on('error', reject);
-  });
-}
-
-async function readBody(res: http.IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
-  return Buffer.concat(parts);
+async function get(url: URL, deadline: AbortSignal, idleTimeoutMs: number): Promise<HttpResponse> {
+  for (let redirects = 0; ; redirects++) {
+    const res = await send({ method: 'GET', url, signal: deadline }, { verifyTls: true, idleTimeoutMs });
+    const to = res.headers.location;
+    if (res.status < 300 || res.status >= 400 || to === undefined) return res;
+    discard(res);
+    const next = new URL(to, url);
+    if (redirects === 10 || !isUrl(next.href)) throw Object.assign(new Error(`too many redirects or a redirect to ${next.protocol}`), { code: 'EREDIRECT' });
+    url = next;
+  }
 }
 
 export async function download(url: string, timeoutMs = 15_000): Promise<Download> {
   const deadline = AbortSignal.timeout(timeoutMs);
-  let res: http.IncomingMessage;
+  let res: HttpResponse;
   let content: Buffer;
   try {
-    ({ res } = await get(new URL(url), deadline));
-    if (res.statusCode !== undefined && (res.statusCode < 200 || res.statusCode > 299)) {
-      res.resume();
-      throw new BuildError(`ADD ${url}: the server answered ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd());
+    res = await get(new URL(url), deadline, timeoutMs);
+    if (res.status < 200 || res.status > 299) {
+      discard(res);
+      throw new BuildError(`ADD ${url}: the server answered ${res.status} ${res.body.statusMessage ?? ''}`.trimEnd());
     }
-    content = await readBody(res);
+    content = await readAll(res, Number.POSITIVE_INFINITY);
   } catch (e) {
     if (e instanceof BuildError) throw e;
     const err = e as { code?: string; message?: string; name?: string };

@@ -14,6 +14,8 @@ export interface HttpRequest {
   url: URL;
   headers?: Record<string, string>;
   body?: Body;
+  /** aborts the exchange, the body's reading included */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -39,7 +41,7 @@ let trust: { secureContext?: tls.SecureContext } | undefined;
  * context with node's own roots and the file's (an explicit ca list replaces the roots).
  * A file that cannot be read or parsed is ignored with node's own warning. Built once:
  * ~100 ms for ~300 certificates, what node would have spent at start-up. */
-export function verifyingTrust(): { secureContext?: tls.SecureContext } {
+function verifyingTrust(): { secureContext?: tls.SecureContext } {
   if (trust) return trust;
   trust = {};
   const file = deferredExtraCaFile();
@@ -84,6 +86,7 @@ function sendOn(req: HttpRequest, t: Transport, fresh: boolean): Promise<HttpRes
     method: req.method,
     headers,
     agent: fresh ? false : isHttps ? (t.verifyTls ? agents().https : agents().httpsNoVerify) : agents().http,
+    ...(req.signal ? { signal: req.signal } : {}),
     ...(fresh && isHttps ? (t.verifyTls ? verifyingTrust() : { rejectUnauthorized: false }) : {}),
   };
   return new Promise((resolve, reject) => {

@@ -77,7 +77,8 @@ test('restoreExtraCaVar puts the stashed variable back, and only the shebang\'s 
 });
 
 test('the bins\' shebangs stash the variable the same way', (t) => {
-  for (const f of ['main.js', 'overlay.js']) {
+  // the package's bins (package.json) and the ES module stubs tests and `node main.js` run
+  for (const f of ['strata.cjs', 'strata-overlay.cjs', 'main.js', 'overlay.js']) {
     const first = fs.readFileSync(path.join(path.dirname(strataJs), f), 'utf8').split('\n')[0];
     t.is(first, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS STRATA_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node', f);
   }
