@@ -391,27 +391,46 @@ static char *thread_read_buf(size_t size) {
   return b->p;
 }
 
+/* pread/pwrite of size bytes at off going on after short transfers (as fuse_buf_copy),
+ * with preadv2/pwritev2 flags (0: blocking; RWF_NOWAIT). Returns how many bytes moved;
+ * *err is the errno that stopped it early, or 0 (done, end of file, a write of 0). */
+static size_t read_full(int fd, char *mem, size_t size, off_t off, int flags, int *err) {
+  size_t got = 0;
+  *err = 0;
+  while (got < size) {
+    struct iovec iov = {.iov_base = mem + got, .iov_len = size - got};
+    ssize_t n = preadv2(fd, &iov, 1, off + (off_t)got, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) *err = errno;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  return got;
+}
+
+static size_t write_full(int fd, const char *p, size_t size, off_t off, int flags, int *err) {
+  size_t done = 0;
+  *err = 0;
+  while (done < size) {
+    struct iovec iov = {.iov_base = (void *)(p + done), .iov_len = size - done};
+    ssize_t n = pwritev2(fd, &iov, 1, off + (off_t)done, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) *err = errno;
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  return done;
+}
+
 /* Reads size bytes at off from a backing fd and answers, blocking: a worker's (or the
  * pool's) way. */
 static void read_and_reply(session_t *s, fuse_req_t req, int fd, size_t size, off_t off) {
   char *mem = !s->splice ? thread_read_buf(size ? size : 1) : NULL;
   if (mem) {
-    /* as fuse_buf_copy: short reads go on until EOF */
-    size_t got = 0;
-    while (got < size) {
-      ssize_t n = pread(fd, mem + got, size - got, off + (off_t)got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        if (got == 0) {
-          fuse_reply_err(req, errno);
-          return;
-        }
-        break;
-      }
-      if (n == 0) break;
-      got += (size_t)n;
-    }
-    fuse_reply_buf(req, mem, got);
+    int err;
+    size_t got = read_full(fd, mem, size, off, 0, &err);
+    if (err && got == 0) fuse_reply_err(req, err);
+    else fuse_reply_buf(req, mem, got);
     return;
   }
   struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -456,20 +475,10 @@ static void pool_run(pool_item_t *it) {
     read_and_reply(it->s, it->req, it->fd, it->size, it->off);
     break;
   case OP_WRITE: {
-    size_t got = it->done;
-    while (got < it->size) {
-      ssize_t n = pwrite(it->fd, it->data + (got - it->done), it->size - got, it->off + (off_t)got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        if (got == 0) {
-          fuse_reply_err(it->req, n < 0 ? errno : EIO);
-          return;
-        }
-        break;
-      }
-      got += (size_t)n;
-    }
-    fuse_reply_write(it->req, got);
+    int err;
+    size_t got = it->done + write_full(it->fd, it->data, it->size - it->done, it->off + (off_t)it->done, 0, &err);
+    if (got == 0 && it->size > 0) fuse_reply_err(it->req, err ? err : EIO);
+    else fuse_reply_write(it->req, got);
     break;
   }
   case OP_FSYNC:
@@ -582,24 +591,16 @@ static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, 
   }
   char *mem = thread_read_buf(size ? size : 1);
   if (!mem) return false;
-  size_t got = 0;
-  while (got < size) {
-    struct iovec iov = {.iov_base = mem + got, .iov_len = size - got};
-    ssize_t n = preadv2(h->fd, &iov, 1, off + (off_t)got, RWF_NOWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno == EOPNOTSUPP) h->no_nowait_read = true;
-      if (errno == EAGAIN) h->nowait_skip = NOWAIT_SKIP_AFTER_MISS;
-      if (errno == EAGAIN || errno == EOPNOTSUPP) return false; /* the pool reads it all */
-      if (got == 0) {
-        fuse_reply_err(req, errno);
-        return true;
-      }
-      break;
-    }
-    if (n == 0) break; /* end of file: a NOWAIT read says so without waiting */
-    got += (size_t)n;
+  int err;
+  size_t got = read_full(h->fd, mem, size, off, RWF_NOWAIT, &err);
+  if (err == EOPNOTSUPP) h->no_nowait_read = true;
+  if (err == EAGAIN) h->nowait_skip = NOWAIT_SKIP_AFTER_MISS;
+  if (err == EAGAIN || err == EOPNOTSUPP) return false; /* the pool reads it all */
+  if (err && got == 0) {
+    fuse_reply_err(req, err);
+    return true;
   }
+  /* (a NOWAIT read reports the end of file without waiting) */
   atomic_fetch_add(&s->inline_ops, 1);
   fuse_reply_buf(req, mem, got);
   return true;
@@ -650,19 +651,13 @@ static void note_write(session_t *s, size_t size) {
 static void write_nowait_or_pool(session_t *s, fuse_req_t req, handle_t *h, const char *p, size_t size, off_t off) {
   size_t done = 0;
   if (!h->no_nowait_write && !h->direct) {
-    while (done < size) {
-      struct iovec iov = {.iov_base = (void *)(p + done), .iov_len = size - done};
-      ssize_t n = pwritev2(h->fd, &iov, 1, off + (off_t)done, RWF_NOWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EOPNOTSUPP) h->no_nowait_write = true;
-      if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) break;
-      if (n < 0) {
-        if (done == 0) fuse_reply_err(req, errno);
-        else fuse_reply_write(req, done);
-        return;
-      }
-      if (n == 0) break;
-      done += (size_t)n;
+    int err;
+    done = write_full(h->fd, p, size, off, RWF_NOWAIT, &err);
+    if (err == EOPNOTSUPP) h->no_nowait_write = true;
+    if (err && err != EAGAIN && err != EOPNOTSUPP) {
+      if (done == 0) fuse_reply_err(req, err);
+      else fuse_reply_write(req, done);
+      return;
     }
     if (done == size) {
       atomic_fetch_add(&s->inline_ops, 1);
