@@ -91,8 +91,9 @@ typedef struct session {
   /* counters for tests and `explain`: updated by worker threads */
   atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests, flushes;
   /* js loop: data-plane requests answered on the JS thread without blocking, and handed
-   * to the pool; loop wake-ups (poll callbacks) and requests read in them */
-  atomic_uint_fast64_t inline_ops, pool_ops, wakeups, received;
+   * to the pool; loop wake-ups (poll callbacks) and requests read in them. Only the JS
+   * thread touches these (the pool's items are counted when submitted): no atomics. */
+  uint64_t inline_ops, pool_ops, wakeups, received;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -544,7 +545,7 @@ static pool_item_t *pool_item(session_t *s, fuse_req_t req, int op, int fd) {
 /* Hands an item to the pool (JS thread). Without a thread to run it, it runs here. */
 static void pool_submit(pool_item_t *it) {
   session_t *s = it->s;
-  atomic_fetch_add(&s->pool_ops, 1);
+  s->pool_ops++;
   pthread_mutex_lock(&s->pool_lock);
   s->pool_pending++;
   pthread_mutex_unlock(&s->pool_lock);
@@ -601,7 +602,7 @@ static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, 
     return true;
   }
   /* (a NOWAIT read reports the end of file without waiting) */
-  atomic_fetch_add(&s->inline_ops, 1);
+  s->inline_ops++;
   fuse_reply_buf(req, mem, got);
   return true;
 }
@@ -660,7 +661,7 @@ static void write_nowait_or_pool(session_t *s, fuse_req_t req, handle_t *h, cons
       return;
     }
     if (done == size) {
-      atomic_fetch_add(&s->inline_ops, 1);
+      s->inline_ops++;
       fuse_reply_write(req, size);
       return;
     }
@@ -1045,7 +1046,7 @@ static int js_receive(session_t *s, int *res) {
  * wake-ups but the loop from 299 ms to 453 ms, a CPU burnt that the client needed. */
 static void on_fuse_readable(uv_poll_t *h, int status, int events) {
   session_t *s = h->data;
-  atomic_fetch_add(&s->wakeups, 1);
+  s->wakeups++;
   int res = 0;
   for (int i = 0; i < JS_BATCH; i++) {
     int got = js_receive(s, &res);
@@ -1058,7 +1059,7 @@ static void on_fuse_readable(uv_poll_t *h, int status, int events) {
       js_loop_end(s, res);
       return;
     }
-    atomic_fetch_add(&s->received, 1);
+    s->received++;
     js_scope_t sc;
     js_scope_open(s, &sc);
     fuse_session_process_buf(s->se, &s->rbuf);
@@ -1502,13 +1503,13 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   set_int(env, o, "backingOpens", (int64_t)atomic_load(&s->backing_opens));
   set_int(env, o, "backingOpen", (int64_t)atomic_load(&s->backing_open));
   set_named(env, o, "loop", str(env, s->js_loop ? "js" : "threads"));
-  set_int(env, o, "inlineOps", (int64_t)atomic_load(&s->inline_ops));
-  set_int(env, o, "poolOps", (int64_t)atomic_load(&s->pool_ops));
+  set_int(env, o, "inlineOps", (int64_t)s->inline_ops);
+  set_int(env, o, "poolOps", (int64_t)s->pool_ops);
   pthread_mutex_lock(&s->pool_lock);
   set_int(env, o, "poolPending", s->pool_pending);
   pthread_mutex_unlock(&s->pool_lock);
-  set_int(env, o, "wakeups", (int64_t)atomic_load(&s->wakeups));
-  set_int(env, o, "received", (int64_t)atomic_load(&s->received));
+  set_int(env, o, "wakeups", (int64_t)s->wakeups);
+  set_int(env, o, "received", (int64_t)s->received);
   return o;
 }
 
