@@ -451,6 +451,16 @@ static void read_and_reply(session_t *s, fuse_req_t req, int fd, size_t size, of
  * destroyed before they are done. */
 #define POOL_MAX_THREADS 4
 
+/* pthread_create with every signal blocked in the new thread (it inherits the mask) */
+static int create_thread_without_signals(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
+  int res = pthread_create(t, attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  return res;
+}
+
 typedef struct pool_item {
   struct pool_item *next;
   session_t *s;
@@ -556,16 +566,12 @@ static void pool_submit(pool_item_t *it) {
   pool_tail = it;
   pool_queued++;
   if (pool_queued > pool_waiting && pool_threads < POOL_MAX_THREADS) {
-    sigset_t all, old_mask;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old_mask);
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, pool_main, NULL) == 0) pool_threads++;
+    if (create_thread_without_signals(&t, &attr, pool_main, NULL) == 0) pool_threads++;
     pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   }
   bool none = pool_threads == 0;
   if (none) { /* take it back and run it here */
@@ -1446,11 +1452,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
    * every signal: signals go to Node's threads. A handler running in a worker could be
    * cut short there (libfuse pthread_cancels its workers when the loop ends; libuv's
    * handler write()s, a cancellation point), losing the signal, e.g. a child's SIGCHLD. */
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
-  int started = pthread_create(&s->thread, NULL, loop_main, s);
-  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  int started = create_thread_without_signals(&s->thread, NULL, loop_main, s);
   if (started != 0) {
     int err = started;
     fuse_session_unmount(s->se);
