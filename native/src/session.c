@@ -379,6 +379,7 @@ static char *thread_read_buf(size_t size) {
       return NULL;
     }
   }
+  if (size == 0) size = 1; /* a READ of 0 bytes still gets a buffer */
   if (b->cap < size) {
     /* page aligned, as libfuse's mmapped buffers were: a backing fd opened O_DIRECT
      * (dd iflag=direct) refuses anything less (EINVAL) */
@@ -426,7 +427,7 @@ static size_t write_full(int fd, const char *p, size_t size, off_t off, int flag
 /* Reads size bytes at off from a backing fd and answers, blocking: a worker's (or the
  * pool's) way. */
 static void read_and_reply(session_t *s, fuse_req_t req, int fd, size_t size, off_t off) {
-  char *mem = !s->splice ? thread_read_buf(size ? size : 1) : NULL;
+  char *mem = !s->splice ? thread_read_buf(size) : NULL;
   if (mem) {
     int err;
     size_t got = read_full(fd, mem, size, off, 0, &err);
@@ -596,7 +597,7 @@ static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, 
     h->nowait_skip--;
     return false;
   }
-  char *mem = thread_read_buf(size ? size : 1);
+  char *mem = thread_read_buf(size);
   if (!mem) return false;
   int err;
   size_t got = read_full(h->fd, mem, size, off, RWF_NOWAIT, &err);
