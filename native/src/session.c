@@ -91,8 +91,9 @@ typedef struct session {
   /* counters for tests and `explain`: updated by worker threads */
   atomic_uint_fast64_t writes, write_bytes, max_write_seen, reads, read_bytes, js_requests, flushes;
   /* js loop: data-plane requests answered on the JS thread without blocking, and handed
-   * to the pool; loop wake-ups (poll callbacks) and requests read in them */
-  atomic_uint_fast64_t inline_ops, pool_ops, wakeups, received;
+   * to the pool; loop wake-ups (poll callbacks) and requests read in them. Only the JS
+   * thread touches these (the pool's items are counted when submitted): no atomics. */
+  uint64_t inline_ops, pool_ops, wakeups, received;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -378,6 +379,7 @@ static char *thread_read_buf(size_t size) {
       return NULL;
     }
   }
+  if (size == 0) size = 1; /* a READ of 0 bytes still gets a buffer */
   if (b->cap < size) {
     /* page aligned, as libfuse's mmapped buffers were: a backing fd opened O_DIRECT
      * (dd iflag=direct) refuses anything less (EINVAL) */
@@ -391,27 +393,46 @@ static char *thread_read_buf(size_t size) {
   return b->p;
 }
 
+/* pread/pwrite of size bytes at off going on after short transfers (as fuse_buf_copy),
+ * with preadv2/pwritev2 flags (0: blocking; RWF_NOWAIT). Returns how many bytes moved;
+ * *err is the errno that stopped it early, or 0 (done, end of file, a write of 0). */
+static size_t read_full(int fd, char *mem, size_t size, off_t off, int flags, int *err) {
+  size_t got = 0;
+  *err = 0;
+  while (got < size) {
+    struct iovec iov = {.iov_base = mem + got, .iov_len = size - got};
+    ssize_t n = preadv2(fd, &iov, 1, off + (off_t)got, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) *err = errno;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  return got;
+}
+
+static size_t write_full(int fd, const char *p, size_t size, off_t off, int flags, int *err) {
+  size_t done = 0;
+  *err = 0;
+  while (done < size) {
+    struct iovec iov = {.iov_base = (void *)(p + done), .iov_len = size - done};
+    ssize_t n = pwritev2(fd, &iov, 1, off + (off_t)done, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) *err = errno;
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  return done;
+}
+
 /* Reads size bytes at off from a backing fd and answers, blocking: a worker's (or the
  * pool's) way. */
 static void read_and_reply(session_t *s, fuse_req_t req, int fd, size_t size, off_t off) {
-  char *mem = !s->splice ? thread_read_buf(size ? size : 1) : NULL;
+  char *mem = !s->splice ? thread_read_buf(size) : NULL;
   if (mem) {
-    /* as fuse_buf_copy: short reads go on until EOF */
-    size_t got = 0;
-    while (got < size) {
-      ssize_t n = pread(fd, mem + got, size - got, off + (off_t)got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        if (got == 0) {
-          fuse_reply_err(req, errno);
-          return;
-        }
-        break;
-      }
-      if (n == 0) break;
-      got += (size_t)n;
-    }
-    fuse_reply_buf(req, mem, got);
+    int err;
+    size_t got = read_full(fd, mem, size, off, 0, &err);
+    if (err && got == 0) fuse_reply_err(req, err);
+    else fuse_reply_buf(req, mem, got);
     return;
   }
   struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -430,6 +451,16 @@ static void read_and_reply(session_t *s, fuse_req_t req, int fd, size_t size, of
  * workers do (see js_mount). Each session counts its items (pool_pending) and is not
  * destroyed before they are done. */
 #define POOL_MAX_THREADS 4
+
+/* pthread_create with every signal blocked in the new thread (it inherits the mask) */
+static int create_thread_without_signals(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
+  int res = pthread_create(t, attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  return res;
+}
 
 typedef struct pool_item {
   struct pool_item *next;
@@ -456,20 +487,10 @@ static void pool_run(pool_item_t *it) {
     read_and_reply(it->s, it->req, it->fd, it->size, it->off);
     break;
   case OP_WRITE: {
-    size_t got = it->done;
-    while (got < it->size) {
-      ssize_t n = pwrite(it->fd, it->data + (got - it->done), it->size - got, it->off + (off_t)got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        if (got == 0) {
-          fuse_reply_err(it->req, n < 0 ? errno : EIO);
-          return;
-        }
-        break;
-      }
-      got += (size_t)n;
-    }
-    fuse_reply_write(it->req, got);
+    int err;
+    size_t got = it->done + write_full(it->fd, it->data, it->size - it->done, it->off + (off_t)it->done, 0, &err);
+    if (got == 0 && it->size > 0) fuse_reply_err(it->req, err ? err : EIO);
+    else fuse_reply_write(it->req, got);
     break;
   }
   case OP_FSYNC:
@@ -535,7 +556,7 @@ static pool_item_t *pool_item(session_t *s, fuse_req_t req, int op, int fd) {
 /* Hands an item to the pool (JS thread). Without a thread to run it, it runs here. */
 static void pool_submit(pool_item_t *it) {
   session_t *s = it->s;
-  atomic_fetch_add(&s->pool_ops, 1);
+  s->pool_ops++;
   pthread_mutex_lock(&s->pool_lock);
   s->pool_pending++;
   pthread_mutex_unlock(&s->pool_lock);
@@ -546,16 +567,12 @@ static void pool_submit(pool_item_t *it) {
   pool_tail = it;
   pool_queued++;
   if (pool_queued > pool_waiting && pool_threads < POOL_MAX_THREADS) {
-    sigset_t all, old_mask;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old_mask);
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, pool_main, NULL) == 0) pool_threads++;
+    if (create_thread_without_signals(&t, &attr, pool_main, NULL) == 0) pool_threads++;
     pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   }
   bool none = pool_threads == 0;
   if (none) { /* take it back and run it here */
@@ -580,27 +597,19 @@ static bool read_nowait(session_t *s, fuse_req_t req, handle_t *h, size_t size, 
     h->nowait_skip--;
     return false;
   }
-  char *mem = thread_read_buf(size ? size : 1);
+  char *mem = thread_read_buf(size);
   if (!mem) return false;
-  size_t got = 0;
-  while (got < size) {
-    struct iovec iov = {.iov_base = mem + got, .iov_len = size - got};
-    ssize_t n = preadv2(h->fd, &iov, 1, off + (off_t)got, RWF_NOWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno == EOPNOTSUPP) h->no_nowait_read = true;
-      if (errno == EAGAIN) h->nowait_skip = NOWAIT_SKIP_AFTER_MISS;
-      if (errno == EAGAIN || errno == EOPNOTSUPP) return false; /* the pool reads it all */
-      if (got == 0) {
-        fuse_reply_err(req, errno);
-        return true;
-      }
-      break;
-    }
-    if (n == 0) break; /* end of file: a NOWAIT read says so without waiting */
-    got += (size_t)n;
+  int err;
+  size_t got = read_full(h->fd, mem, size, off, RWF_NOWAIT, &err);
+  if (err == EOPNOTSUPP) h->no_nowait_read = true;
+  if (err == EAGAIN) h->nowait_skip = NOWAIT_SKIP_AFTER_MISS;
+  if (err == EAGAIN || err == EOPNOTSUPP) return false; /* the pool reads it all */
+  if (err && got == 0) {
+    fuse_reply_err(req, err);
+    return true;
   }
-  atomic_fetch_add(&s->inline_ops, 1);
+  /* (a NOWAIT read reports the end of file without waiting) */
+  s->inline_ops++;
   fuse_reply_buf(req, mem, got);
   return true;
 }
@@ -650,22 +659,16 @@ static void note_write(session_t *s, size_t size) {
 static void write_nowait_or_pool(session_t *s, fuse_req_t req, handle_t *h, const char *p, size_t size, off_t off) {
   size_t done = 0;
   if (!h->no_nowait_write && !h->direct) {
-    while (done < size) {
-      struct iovec iov = {.iov_base = (void *)(p + done), .iov_len = size - done};
-      ssize_t n = pwritev2(h->fd, &iov, 1, off + (off_t)done, RWF_NOWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EOPNOTSUPP) h->no_nowait_write = true;
-      if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) break;
-      if (n < 0) {
-        if (done == 0) fuse_reply_err(req, errno);
-        else fuse_reply_write(req, done);
-        return;
-      }
-      if (n == 0) break;
-      done += (size_t)n;
+    int err;
+    done = write_full(h->fd, p, size, off, RWF_NOWAIT, &err);
+    if (err == EOPNOTSUPP) h->no_nowait_write = true;
+    if (err && err != EAGAIN && err != EOPNOTSUPP) {
+      if (done == 0) fuse_reply_err(req, err);
+      else fuse_reply_write(req, done);
+      return;
     }
     if (done == size) {
-      atomic_fetch_add(&s->inline_ops, 1);
+      s->inline_ops++;
       fuse_reply_write(req, size);
       return;
     }
@@ -1050,7 +1053,7 @@ static int js_receive(session_t *s, int *res) {
  * wake-ups but the loop from 299 ms to 453 ms, a CPU burnt that the client needed. */
 static void on_fuse_readable(uv_poll_t *h, int status, int events) {
   session_t *s = h->data;
-  atomic_fetch_add(&s->wakeups, 1);
+  s->wakeups++;
   int res = 0;
   for (int i = 0; i < JS_BATCH; i++) {
     int got = js_receive(s, &res);
@@ -1063,7 +1066,7 @@ static void on_fuse_readable(uv_poll_t *h, int status, int events) {
       js_loop_end(s, res);
       return;
     }
-    atomic_fetch_add(&s->received, 1);
+    s->received++;
     js_scope_t sc;
     js_scope_open(s, &sc);
     fuse_session_process_buf(s->se, &s->rbuf);
@@ -1450,11 +1453,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
    * every signal: signals go to Node's threads. A handler running in a worker could be
    * cut short there (libfuse pthread_cancels its workers when the loop ends; libuv's
    * handler write()s, a cancellation point), losing the signal, e.g. a child's SIGCHLD. */
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
-  int started = pthread_create(&s->thread, NULL, loop_main, s);
-  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  int started = create_thread_without_signals(&s->thread, NULL, loop_main, s);
   if (started != 0) {
     int err = started;
     fuse_session_unmount(s->se);
@@ -1507,13 +1506,13 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   set_int(env, o, "backingOpens", (int64_t)atomic_load(&s->backing_opens));
   set_int(env, o, "backingOpen", (int64_t)atomic_load(&s->backing_open));
   set_named(env, o, "loop", str(env, s->js_loop ? "js" : "threads"));
-  set_int(env, o, "inlineOps", (int64_t)atomic_load(&s->inline_ops));
-  set_int(env, o, "poolOps", (int64_t)atomic_load(&s->pool_ops));
+  set_int(env, o, "inlineOps", (int64_t)s->inline_ops);
+  set_int(env, o, "poolOps", (int64_t)s->pool_ops);
   pthread_mutex_lock(&s->pool_lock);
   set_int(env, o, "poolPending", s->pool_pending);
   pthread_mutex_unlock(&s->pool_lock);
-  set_int(env, o, "wakeups", (int64_t)atomic_load(&s->wakeups));
-  set_int(env, o, "received", (int64_t)atomic_load(&s->received));
+  set_int(env, o, "wakeups", (int64_t)s->wakeups);
+  set_int(env, o, "received", (int64_t)s->received);
   return o;
 }
 
