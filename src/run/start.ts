@@ -12,7 +12,7 @@ import type { ImageConfig } from './image-config.js';
 import { bootId, procRef } from './proc.js';
 import { hostsFile, resolveRun, resolvConfFile, type RunOptions } from './spec.js';
 import {
-  claimName, containersDir, defaultName, deleteRecord, layout, newId, shortId, writeConfig, writeState,
+  checkName, claimName, containersDir, defaultName, deleteRecord, layout, newId, shortId, writeConfig, writeState,
   type ContainerConfig, type ContainerState, type Layout,
 } from './state.js';
 import { isRootless } from './root.js';
@@ -39,8 +39,8 @@ export function createContainer(input: ContainerInput, o: RunOptions): Created {
   for (const d of input.lowers) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`layer dir ${d} is missing`, 125);
   const id = newId();
   const name = o.name ?? defaultName(id);
+  checkName(name);
   fs.mkdirSync(containersDir(input.root), { recursive: true, mode: 0o700 });
-  claimName(input.root, name, id);
   const l = layout(path.join(containersDir(input.root), id));
   const config: ContainerConfig = {
     id,
@@ -72,6 +72,8 @@ export function createContainer(input: ContainerInput, o: RunOptions): Created {
     fs.writeFileSync(l.hosts, hostsFile(config.hostname, config.network));
     fs.writeFileSync(l.resolvConf, resolvConfFile());
     writeConfig(l, config);
+    // after the dir: a name link never points at a record that does not exist yet
+    claimName(input.root, name, id);
   } catch (e) {
     deleteRecord(input.root, { dir: l.dir, config });
     throw e;

@@ -100,16 +100,51 @@ export function layout(dir: string) {
 }
 export type Layout = ReturnType<typeof layout>;
 
-/** Claims NAME for ID; UserError when another container has it. */
-export function claimName(root: string, name: string, id: string): void {
+// The order that keeps a crash anywhere recoverable: a record's dir exists before its name
+// link is made, and its name link is removed before its dir. So a link to an id with no
+// dir is always stale (a killed strata of an older order, or a dir removed by hand) and a
+// new claim may take it; a dir with no link (a strata killed while removing it) is still a
+// record, found by the name in its config (findContainer) and removed by `rm -f`.
+
+export function checkName(name: string): void {
   if (!NAME_RE.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`, 125);
+}
+
+/** Claims NAME for ID, whose record dir already exists; UserError when another container has it. */
+export function claimName(root: string, name: string, id: string): void {
+  checkName(name);
   fs.mkdirSync(namesDir(root), { recursive: true });
+  const link = path.join(namesDir(root), name);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.symlinkSync(id, link);
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+    const holder = readLinkOr(link);
+    if (attempt > 0 || !ID_RE.test(holder) || fs.existsSync(path.join(containersDir(root), holder)))
+      throw new UserError(`the container name "${name}" is already in use by container ${shortId(holder)}`, 125);
+    dropStaleLink(link, holder);
+  }
+}
+
+/** Removes LINK if it still points at STALE. The link is renamed aside first and put back
+ * with link(2), which never replaces, if a claim made in between got there. */
+function dropStaleLink(link: string, stale: string): void {
+  const aside = `${link}.stale.${process.pid}`;
   try {
-    fs.symlinkSync(id, path.join(namesDir(root), name));
+    fs.renameSync(link, aside);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    if (readLinkOr(aside) !== stale) fs.linkSync(aside, link);
   } catch (e) {
     if ((e as { code?: string }).code !== 'EEXIST') throw e;
-    const holder = readLinkOr(path.join(namesDir(root), name));
-    throw new UserError(`the container name "${name}" is already in use by container ${shortId(holder)}`, 125);
+  } finally {
+    fs.unlinkSync(aside);
   }
 }
 
@@ -195,10 +230,11 @@ export function listContainers(root: string): Container[] {
 export function findContainer(root: string, ref: string): Container {
   if (NAME_RE.test(ref)) {
     const id = readLinkOr(path.join(namesDir(root), ref));
-    if (ID_RE.test(id)) {
-      const c = loadContainer(path.join(containersDir(root), id));
-      if (c) return c;
-    }
+    const c = ID_RE.test(id) ? loadContainer(path.join(containersDir(root), id)) : undefined;
+    if (c) return c;
+    // a record whose removal was cut short after its name was freed
+    const orphan = listContainers(root).find((o) => o.config.name === ref);
+    if (orphan) return orphan;
   }
   if (/^[0-9a-f]+$/.test(ref)) {
     const hits = listContainers(root).filter((c) => c.config.id.startsWith(ref));
@@ -208,14 +244,16 @@ export function findContainer(root: string, ref: string): Container {
   throw new UserError(`no such container: ${ref}`);
 }
 
-/** Deletes the record and frees its name (the caller made sure nothing runs). */
+/** Deletes the record and frees its name (the caller made sure nothing runs): the name
+ * first, so no link is ever left pointing at a half-removed dir. */
 export function deleteRecord(root: string, c: { dir: string; config: { id: string; name: string } }): void {
-  removeTree(c.dir);
   const link = path.join(namesDir(root), c.config.name);
-  if (readLinkOr(link) !== c.config.id) return;
-  try {
-    fs.unlinkSync(link);
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+  if (readLinkOr(link) === c.config.id) {
+    try {
+      fs.unlinkSync(link);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    }
   }
+  removeTree(c.dir);
 }

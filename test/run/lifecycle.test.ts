@@ -153,3 +153,32 @@ test('records from another boot or naming a reused pid are stale, and rm -f neve
   t.deepEqual(containerDirs(ctx), []);
   t.pass('this process is still alive');
 });
+
+// A strata killed mid-removal: the name goes first, then the dir, so what can be left is a
+// record with no name link. An older strata removed them the other way round and could
+// leave a name link to an id with no record.
+test('a cut-short removal leaves nothing that blocks: a record without its name link is found by name and removed; a name link to no record is taken', async (t) => {
+  const ctx = makeCtx(t, image);
+  const names = path.join(ctx.root, 'containers', '.names');
+  const first = await run(ctx, { command: ['true'], name: 'half' });
+  t.is(first.code, 0, first.err);
+  const [id] = containerDirs(ctx);
+  fs.unlinkSync(path.join(names, 'half'));
+  t.regex(strata(ctx, ['ps', '-a']).out, /half/, 'the record is still listed');
+  t.is(strata(ctx, ['inspect', 'half']).code, 0, 'found by the name in its config');
+  const rm = strata(ctx, ['rm', '-f', 'half']);
+  t.is(rm.code, 0, rm.err);
+  t.deepEqual(containerDirs(ctx), []);
+  // a dangling name, as the old order could leave it
+  fs.symlinkSync(id!, path.join(names, 'gone'));
+  const again = await run(ctx, { command: ['true'], name: 'gone' });
+  t.is(again.code, 0, again.err);
+  const [newId] = containerDirs(ctx);
+  t.is(fs.readlinkSync(path.join(names, 'gone')), newId, 'the name now names the new container');
+  t.deepEqual(fs.readdirSync(names), ['gone'], 'nothing left aside');
+  // a live holder is not taken
+  const taken = await run(ctx, { command: ['true'], name: 'gone' });
+  t.is(taken.code, 125);
+  t.regex(taken.err, /^strata: the container name "gone" is already in use by container [0-9a-f]{12}\n$/);
+  t.deepEqual(containerDirs(ctx), [newId], 'the refused run left no record');
+});
