@@ -4,7 +4,7 @@
 import type { Union, Node, MergedEntry } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
-import type { FuseHandlers } from './handlers.js';
+import type { FuseHandlers, OpenReply } from './handlers.js';
 import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
 import type { EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
 
@@ -64,6 +64,8 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     backing?.release(io);
   };
   let nextFh = 1;
+  /** a negative entry the kernel may cache: lowers never change, the upper only through us */
+  const negative: EntryParam = Object.freeze({ ino: 0, entryTimeout: t });
   /** a listing pass's entries, encoded at its first reply that has no attributes */
   const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
@@ -129,8 +131,6 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
     },
     lookup(parent, name) {
-      // a negative entry the kernel may cache: lowers never change, the upper only through us
-      const negative = { ino: 0, entryTimeout: t };
       try {
         const found = u.lookupEntryIfExists(parent, name);
         return found ? entry(found.node, found.attr) : negative;
@@ -152,10 +152,13 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     unlink: (parent, name) => u.unlink(parent, name),
     rmdir: (parent, name) => u.rmdir(parent, name),
     rename: (parent, name, newParent, newName, flags) => u.rename(parent, name, newParent, newName, flags),
-    async open(ino, flags) {
-      const fd = await u.open(ino, fixFlags(flags));
-      const fh = handle(fd);
-      return { fh, ...openReply(ino, fd, fh, flags) };
+    open(ino, flags) {
+      const opened = (fd: number): OpenReply => {
+        const fh = handle(fd);
+        return { fh, ...openReply(ino, fd, fh, flags) };
+      };
+      const fd = u.open(ino, fixFlags(flags));
+      return typeof fd === 'number' ? opened(fd) : fd.then(opened);
     },
     async create(parent, name, mode, flags, ctx) {
       const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
