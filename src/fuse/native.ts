@@ -97,6 +97,8 @@ export interface FuseNative {
   mount(mountpoint: string, args: string[], settings: SessionSettings, dispatch: Dispatch): SessionHandle;
   sessionFd(s: SessionHandle): number;
   reqContext(req: Req): RequestContext;
+  /** uid, gid, pid, umask into b (no object built in C) */
+  reqContextInto(req: Req, b: Float64Array): void;
   sessionStats(s: SessionHandle): SessionStats;
   backingOpen(s: SessionHandle, fd: number): number;
   backingClose(s: SessionHandle, id: number): void;
@@ -105,6 +107,11 @@ export interface FuseNative {
   replyCreate(req: Req, entry: EntryParam, fh: number, flags: OpenReplyFlags): boolean;
   replyOpen(req: Req, fh: number, flags: OpenReplyFlags): boolean;
   replyAttr(req: Req, attr: Attr, timeout: number): boolean;
+  /** the same replies from a buffer packed.ts filled (no bigint fields) */
+  replyEntryPacked(req: Req, packed: Float64Array): boolean;
+  replyAttrPacked(req: Req, packed: Float64Array): boolean;
+  replyOpenPacked(req: Req, fh: number, openBits: number, backingFd: number, backingId: number): boolean;
+  replyCreatePacked(req: Req, packed: Float64Array, fh: number, openBits: number, backingFd: number, backingId: number): boolean;
   replyReadlink(req: Req, target: string): boolean;
   replyWrite(req: Req, count: number): boolean;
   replyBuf(req: Req, data: Uint8Array): boolean;

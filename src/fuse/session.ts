@@ -3,10 +3,11 @@
 // throws something without an errno answers EIO and is logged; the mount stays up.
 import { errnoFrom, E, SysError } from '../sys/errors.js';
 import type { Attr } from '../sys/native.js';
-import { fuse, type DirEntry, type EntryParam, type Req, type SessionHandle, type SessionLoop, type SessionSettings, type SessionStats } from './native.js';
+import { fuse, type DirEntry, type EntryParam, type Req, type RequestContext, type SessionHandle, type SessionLoop, type SessionSettings, type SessionStats } from './native.js';
 import { Op } from './ops.js';
 import { DirReply } from './dirent.js';
-import type { FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
+import { openBits, packAttr, packed, packEntry } from './packed.js';
+import type { CreateReply, FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
 import { unmount } from './unmount.js';
 
 export interface MountOptions {
@@ -25,6 +26,23 @@ export interface MountOptions {
 }
 
 type Reply<T> = (value: T) => void;
+
+/** an error a handler may throw to answer its errno (anything else is a bug: EIO, logged) */
+const isExpected = (e: unknown): boolean => e instanceof SysError || (typeof (e as { code?: unknown })?.code === 'string' && errnoFrom(e) !== E.EIO);
+
+const ctxBuf = new Float64Array(4);
+/** the caller of a request: an object made here costs a fraction of one made in C */
+function contextOf(req: Req): RequestContext {
+  fuse.reqContextInto(req, ctxBuf);
+  return { uid: ctxBuf[0]!, gid: ctxBuf[1]!, pid: ctxBuf[2]!, umask: ctxBuf[3]! };
+}
+
+const replyOpen = (req: Req, r: OpenReply): boolean => fuse.replyOpenPacked(req, r.fh, openBits(r), r.backingFd ?? -1, r.backingId ?? 0);
+
+function replyCreate(req: Req, r: CreateReply): boolean {
+  if (!packEntry(packed, r.entry)) return fuse.replyCreate(req, r.entry, r.fh, r);
+  return fuse.replyCreatePacked(req, packed, r.fh, openBits(r), r.backingFd ?? -1, r.backingId ?? 0);
+}
 
 /** The loop a session uses: STRATA_FUSE_LOOP (for A/B runs, and a way back should the js
  * loop misbehave somewhere), else the setting, else 'js'. */
@@ -100,7 +118,7 @@ export class FuseSession {
 
   private fail(req: Req, op: Op, e: unknown): void {
     const errno = errnoFrom(e);
-    const expected = e instanceof SysError || (typeof (e as { code?: unknown })?.code === 'string' && errno !== E.EIO);
+    const expected = isExpected(e);
     if (!expected) this.log(`${Op[op]} failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     this.debug?.(`  ${Op[op]} -> ${(e as { code?: string })?.code ?? 'EIO'}`);
     try {
@@ -166,15 +184,22 @@ export class FuseSession {
       }
       return;
     }
+    if (op === Op.RELEASE) {
+      // answered in C already (native/src/session.c ll_release): only the handler's work is left
+      this.debug?.(`RELEASE ${a.join(' ')}`);
+      this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
+      return;
+    }
     if (!req) return;
     this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
     const n = (i: number): number => a[i] as number;
     const s = (i: number): string => a[i] as string;
-    const ctx = () => fuse.reqContext(req);
-    const entry: Reply<EntryParam> = (e) => fuse.replyEntry(req, e);
+    const ctx = () => contextOf(req);
+    const entry: Reply<EntryParam> = (e) => (packEntry(packed, e) ? fuse.replyEntryPacked(req, packed) : fuse.replyEntry(req, e));
     const ok: Reply<void> = () => fuse.replyErr(req, 0);
-    const attr: Reply<{ attr: Attr; timeout: number }> = (r) => fuse.replyAttr(req, r.attr, r.timeout);
-    const open: Reply<OpenReply> = (r) => fuse.replyOpen(req, r.fh, r);
+    const attr: Reply<{ attr: Attr; timeout: number }> = (r) =>
+      packAttr(packed, r.attr, r.timeout) ? fuse.replyAttrPacked(req, packed) : fuse.replyAttr(req, r.attr, r.timeout);
+    const open: Reply<OpenReply> = (r) => replyOpen(req, r);
     switch (op) {
       case Op.LOOKUP: return this.run(req, op, h.lookup && (() => h.lookup!(n(0), s(1))), entry);
       case Op.GETATTR: return this.run(req, op, h.getattr && (() => h.getattr!(n(0), a[1] as number | undefined)), attr);
@@ -190,13 +215,12 @@ export class FuseSession {
       case Op.LINK: return this.run(req, op, h.link && (() => h.link!(n(0), n(1), s(2))), entry);
       case Op.OPEN:
         return this.run(req, op, h.open && (() => h.open!(n(0), n(1), ctx())), (r) => {
-          if (!fuse.replyOpen(req, r.fh, r)) h.unanswered?.(n(0), r.fh);
+          if (!replyOpen(req, r)) h.unanswered?.(n(0), r.fh);
         });
       case Op.READ: return this.run(req, op, h.read && (() => h.read!(n(0), n(1), n(2), n(3))), (b) => fuse.replyBuf(req, b));
       case Op.WRITE:
         return this.run(req, op, h.write && (() => h.write!(n(0), n(1), a[2] as Buffer, n(3))), (c) => fuse.replyWrite(req, c));
       case Op.FLUSH: return this.run(req, op, h.flush ? () => h.flush!(n(0), n(1)) : () => undefined, ok);
-      case Op.RELEASE: return this.run(req, op, () => h.release?.(n(0), n(1), n(2), n(3)), ok);
       case Op.FSYNC: return this.run(req, op, h.fsync && (() => h.fsync!(n(0), n(1), n(2) !== 0)), ok);
       case Op.OPENDIR: return this.run(req, op, h.opendir ? () => h.opendir!(n(0), n(1)) : () => ({ fh: 0 }), open);
       case Op.READDIR:
@@ -222,7 +246,7 @@ export class FuseSession {
       case Op.ACCESS: return this.run(req, op, h.access && (() => h.access!(n(0), n(1))), ok);
       case Op.CREATE:
         return this.run(req, op, h.create && (() => h.create!(n(0), s(1), n(2), n(3), ctx())), (r) => {
-          if (!fuse.replyCreate(req, r.entry, r.fh, r)) h.unanswered?.(Number(r.entry.ino), r.fh);
+          if (!replyCreate(req, r)) h.unanswered?.(Number(r.entry.ino), r.fh);
         });
       case Op.FALLOCATE: return this.run(req, op, h.fallocate && (() => h.fallocate!(n(0), n(1), n(2), n(3), n(4))), ok);
       case Op.LSEEK: return this.run(req, op, h.lseek && (() => h.lseek!(n(0), n(1), n(2), n(3))), (o) => fuse.replyLseek(req, o));
@@ -232,6 +256,21 @@ export class FuseSession {
         );
       default:
         fuse.replyErr(req, E.ENOSYS);
+    }
+  }
+
+  /** A RELEASE the kernel has its answer to (it ignores the result anyway): a failure is
+   * logged as fail() would, and goes nowhere else. */
+  private released(ino: number, fh: number, flags: number, backingFd: number): void {
+    const fail = (e: unknown): void => {
+      if (!isExpected(e)) this.log(`RELEASE failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.debug?.(`  RELEASE -> ${(e as { code?: string })?.code ?? 'EIO'}`);
+    };
+    try {
+      const v = this.handlers.release?.(ino, fh, flags, backingFd);
+      if (v instanceof Promise) v.catch(fail);
+    } catch (e) {
+      fail(e);
     }
   }
 

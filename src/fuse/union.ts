@@ -4,9 +4,9 @@
 import type { Union, Node, MergedEntry } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
-import type { FuseHandlers } from './handlers.js';
+import type { FuseHandlers, OpenReply } from './handlers.js';
 import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
-import type { EntryParam, OpenReplyFlags, RequestContext, SessionStats } from './native.js';
+import type { EntryParam, RequestContext, SessionStats } from './native.js';
 
 /** getxattr of this name on any path answers the session's counters as JSON (never listed):
  * how tests and `explain`-like tools see whether reads reach the daemon. */
@@ -18,6 +18,12 @@ function writebackFlags(flags: number): number {
   const acc = flags & 0o3;
   const f = flags & ~sys.O.O_APPEND;
   return acc === sys.O.O_WRONLY ? (f & ~0o3) | sys.O.O_RDWR : f;
+}
+
+interface OpenFile {
+  fd: number;
+  /** with passthrough agreed: the file's io mode, released with it */
+  io: OpenIo | undefined;
 }
 
 export interface UnionHandlerOptions {
@@ -33,47 +39,48 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const t = u.timeout;
   let writeback = opts.writeback ?? false;
   const fixFlags = (flags: number): number => (writeback ? writebackFlags(flags) : flags);
-  const fds = new Map<number, number>();
-  /** with passthrough agreed: the io mode of every open file */
+  /** open files by fh: the fd, and with passthrough agreed the io mode (one map: a map per
+   * field cost a set and a delete each per open, in V8 tables that rehash as they churn) */
+  const files = new Map<number, OpenFile>();
   let backing: BackingTable | undefined;
-  const openIo = new Map<number, OpenIo>();
   /** Passthrough serves a file from the one backing file it was opened on, for as long as
    * it stays open. A lower file of a writable union may be copied up while open, and then
    * overlayfs semantics want its readers to read the copy (the engine repoints their fds),
    * which the kernel cannot do for a passthrough file: so only files that can no longer
    * change identity go through: upper files, and every file of a read-only union. */
   const wantsPassthrough = (ino: number): boolean => opts.readOnly === true || u.node(ino).inUpper;
-  /** The reply flags of an open of ino on fd with flags; registers its io mode under fh.
+  let nextFh = 1;
+  /** Registers an open of ino on fd with flags (its io mode too) and answers its reply.
    * A read-only open gets no FLUSH at close (FOPEN_NOFLUSH): its flush would close a dup of
    * a read-only fd, which reports nothing, and close(2) would wait a round trip for it. */
-  const openReply = (ino: number, fd: number, fh: number, flags: number): OpenReplyFlags => {
+  const openFile = (ino: number, fd: number, flags: number): OpenReply => {
+    const fh = nextFh++;
+    const f: OpenFile = { fd, io: undefined };
+    files.set(fh, f);
     const noflush = (flags & 0o3) === sys.O.O_RDONLY;
-    if (!backing) return { backingFd: fd, keepCache: true, noflush };
+    if (!backing) return { fh, backingFd: fd, keepCache: true, noflush };
     const wanted = wantsPassthrough(ino);
-    const io = backing.open(ino, fd, wanted);
-    openIo.set(fh, io);
-    if (io.backing) return { backingFd: fd, backingId: io.backing.id, noflush };
+    const io = (f.io = backing.open(ino, fd, wanted));
+    if (io.backing) return { fh, backingFd: fd, backingId: io.backing.id, noflush };
     // a cached open of a file that was (or may yet be) written through passthrough finds
     // stale pages in the fuse inode's cache: drop them at open
-    return { backingFd: fd, keepCache: !wanted, noflush };
+    return { fh, backingFd: fd, keepCache: !wanted, noflush };
   };
-  const releaseIo = (fh: number): void => {
-    const io = openIo.get(fh);
-    if (!io) return;
-    openIo.delete(fh);
-    backing?.release(io);
+  /** The end of an open file (fd: the session's backing fd, should fh be unknown). */
+  const closeFile = (ino: number, fh: number, fd = -1): void => {
+    const f = files.get(fh);
+    files.delete(fh);
+    if (f?.io) backing?.release(f.io);
+    const real = f?.fd ?? fd;
+    if (real >= 0) u.close(ino, real);
   };
-  let nextFh = 1;
+  /** a negative entry the kernel may cache: lowers never change, the upper only through us */
+  const negative: EntryParam = Object.freeze({ ino: 0, entryTimeout: t });
   /** a listing pass's entries, encoded at its first reply that has no attributes */
   const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
-  const handle = (fd: number): number => {
-    const fh = nextFh++;
-    fds.set(fh, fd);
-    return fh;
-  };
-  const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : fds.get(fh));
+  const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : files.get(fh)?.fd);
 
   /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
   const encodedOf = (l: { node: Node; entries: readonly MergedEntry[] }): EncodedListing => {
@@ -129,8 +136,6 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
     },
     lookup(parent, name) {
-      // a negative entry the kernel may cache: lowers never change, the upper only through us
-      const negative = { ino: 0, entryTimeout: t };
       try {
         const found = u.lookupEntryIfExists(parent, name);
         return found ? entry(found.node, found.attr) : negative;
@@ -152,29 +157,17 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     unlink: (parent, name) => u.unlink(parent, name),
     rmdir: (parent, name) => u.rmdir(parent, name),
     rename: (parent, name, newParent, newName, flags) => u.rename(parent, name, newParent, newName, flags),
-    async open(ino, flags) {
-      const fd = await u.open(ino, fixFlags(flags));
-      const fh = handle(fd);
-      return { fh, ...openReply(ino, fd, fh, flags) };
+    open(ino, flags) {
+      const fd = u.open(ino, fixFlags(flags));
+      return typeof fd === 'number' ? openFile(ino, fd, flags) : fd.then((f) => openFile(ino, f, flags));
     },
     async create(parent, name, mode, flags, ctx) {
       const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
-      const fh = handle(fd);
-      return { entry: entry(node), fh, ...openReply(node.id, fd, fh, flags) };
+      return { entry: entry(node), ...openFile(node.id, fd, flags) };
     },
-    release(ino, fh, _flags, backingFd) {
-      const fd = fds.get(fh) ?? backingFd;
-      fds.delete(fh);
-      releaseIo(fh);
-      if (fd >= 0) u.close(ino, fd);
-    },
-    unanswered(ino, fh) {
-      // the kernel never saw this open (interrupted): no RELEASE will come for it
-      const fd = fds.get(fh);
-      fds.delete(fh);
-      releaseIo(fh);
-      if (fd !== undefined && fd >= 0) u.close(ino, fd);
-    },
+    release: (ino, fh, _flags, backingFd) => closeFile(ino, fh, backingFd),
+    // the kernel never saw this open (interrupted): no RELEASE will come for it
+    unanswered: (ino, fh) => closeFile(ino, fh),
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
       const room = size > 0 ? size : 4096;

@@ -103,3 +103,64 @@ test('SIGTERM unmounts cleanly and the daemon exits', async (t) => {
 test.after.always('nothing this file mounted stays mounted', (t) => {
   t.deepEqual(mounted.filter(isMounted), []);
 });
+
+/** Every stat field the kernel takes from a reply, as stat(1) prints them (%i inode, %f raw
+ * mode, %h nlink, %u %g ids, %t:%T device numbers, %s size, %b blocks, %o blksize, %X.%x
+ * and the like the times to the nanosecond). */
+const statFields = (p: string): string => sh(`stat -c '%i %f %h %u %g %t:%T %s %b %o %x %y %z' ${p}`).out.trim();
+
+test('lookup, getattr, setattr and create replies carry every stat field as the filesystem gave it', async (t) => {
+  const { src, mnt } = await mountPassthrough(t);
+  // odd values in every field: a sparse size past 2^32, ids, ns times, a device's numbers
+  const f = path.join(src, 'f');
+  fs.writeFileSync(f, 'x');
+  fs.truncateSync(f, 2 ** 32 + 12345);
+  fs.chownSync(f, 1234, 5678);
+  sh(`touch -m -d '2001-02-03 04:05:06.123456789Z' ${f} && touch -a -d '2002-03-04 05:06:07.987654321Z' ${f}`);
+  sh(`mknod ${src}/chr c 13 37 && mkdir ${src}/dir && ln -s f ${src}/lnk && ln ${f} ${src}/f2`);
+  for (const name of ['f', 'chr', 'dir', 'lnk']) t.is(statFields(path.join(mnt, name)), statFields(path.join(src, name)), `lookup of ${name}`);
+  // setattr's reply (chmod) and getattr's, after the attr timeout (1 s) ran out
+  sh(`chmod 0751 ${mnt}/f`);
+  t.is(statFields(path.join(mnt, 'f')), statFields(f), 'after setattr');
+  await new Promise((r) => setTimeout(r, 1100));
+  fs.chownSync(f, 4321, 8765); // behind the kernel's back: only a new getattr shows it
+  t.is(statFields(path.join(mnt, 'f')), statFields(f), 'getattr');
+  // create's reply: the new file's entry, which the kernel keeps for the entry timeout
+  const fd = fs.openSync(path.join(mnt, 'new'), 'wx', 0o640);
+  t.is(statFields(path.join(mnt, 'new')), statFields(path.join(src, 'new')), 'create');
+  fs.closeSync(fd);
+});
+
+/** the daemon's open fds */
+const fdCount = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).length;
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const loop of ['js', 'threads']) {
+  test(`every close reaches the handler's release, which closes its fd (${loop} loop)`, async (t) => {
+    const { src, mnt, d } = await mountPassthrough(t, ['--loop', loop]);
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(src, `f${i}`), `${i}`);
+    const pid = d.child.pid!;
+    const before = fdCount(pid);
+    const fds = Array.from({ length: 50 }, (_, i) => fs.openSync(path.join(mnt, `f${i}`), 'r'));
+    t.true(fdCount(pid) >= before + 50, 'an fd per open file in the daemon');
+    for (const fd of fds) fs.closeSync(fd);
+    await until('the daemon closed them', () => fdCount(pid) <= before);
+    t.pass();
+  });
+}
+
+test('a release that throws is logged, and the mount stays up', async (t) => {
+  const { src, mnt, d } = await mountPassthrough(t, ['--throw-on-release', 'bad']);
+  fs.writeFileSync(path.join(src, 'bad'), 'data');
+  t.is(fs.readFileSync(path.join(mnt, 'bad'), 'utf8'), 'data');
+  t.regex(await d.waitFor(/RELEASE failed unexpectedly: TypeError: deliberate release failure/, 5000, 'stderr'), /RELEASE/);
+  t.is(fs.readFileSync(path.join(mnt, 'bad'), 'utf8'), 'data', 'still served');
+  t.true(isMounted(mnt));
+});
