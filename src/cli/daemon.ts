@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS STRATA_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // The mount daemon: serves one union mount until it is unmounted, and reports READY (the
 // kernel's INIT answered) or its one-line error through the pipe on fd 3. Started by
 // mount-start.ts, which has validated the config; `-f` serves in the CLI process instead
@@ -8,9 +8,14 @@
 //   node daemon.js - mount ARGS... (the config on stdin: started early, see daemon-spawn.ts;
 //                                  an empty stdin means it is not needed after all; the
 //                                  strata mount command line after '-' is for ps only)
+// Started as src/run/programs.ts starts strata's programs: NODE_EXTRA_CA_CERTS stashed,
+// put back here for what the daemon runs (fusermount3).
 import fs from 'node:fs';
+import { restoreExtraCaVar } from '../registry/extra-ca.js';
 import { serve } from './daemon-serve.js';
 import type { DaemonConfig } from './mount-start.js';
+
+restoreExtraCaVar();
 
 async function daemonMain(arg: string): Promise<void> {
   // the engine is loaded by now (static imports): the early start's whole point

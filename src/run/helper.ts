@@ -5,23 +5,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { nodeArgv } from './programs.js';
 import type { ContainerConfig, Layout } from './state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
 
 export const initPath = (): string => path.join(repoRoot, 'native/build/Release/strata-init');
-export const mainJs = (): string => path.join(repoRoot, 'dist/src/cli/main.js');
 
 /** The mount program with fuse-overlayfs's command line: $STRATA_MOUNT_PROGRAM, or
- * Strata's own overlay.js run by this node. strata-init passes its environment on; a mount
- * program never touches the network, so node is started without NODE_EXTRA_CA_CERTS,
- * which it would otherwise read and parse at start-up (~80 ms here). */
+ * Strata's own strata-overlay, started as programs.ts starts strata's programs (strata-init
+ * passes its environment on). */
 export function mountProgram(env: NodeJS.ProcessEnv = process.env): string[] {
   const p = env.STRATA_MOUNT_PROGRAM;
-  if (p) return [p];
-  const node = [process.execPath, path.join(repoRoot, 'dist/src/cli/overlay.js')];
-  return env.NODE_EXTRA_CA_CERTS === undefined ? node : ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS', ...node];
+  return p ? [p] : nodeArgv('strata-overlay', [], env);
 }
 
 export function mountArgs(lowers: string[], l: Layout): string[] {
