@@ -140,7 +140,8 @@ test('STRATA_RUN_DAEMON=1 keeps the mount daemon: the bundle, started without NO
   t.teardown(() => void r.child.kill('SIGKILL'));
   let daemon: { argv: string[]; environ: string[] } | undefined;
   while (r.child.exitCode === null && r.child.signalCode === null) {
-    const pid = processesUsing(ctx.root).find((p) => p.includes('strata-mount-daemon'))?.split(':')[0];
+    // "PID: ARGV...": the process that runs the daemon's stub (strata-init's line names it too)
+    const pid = processesUsing(ctx.root).find((p) => p.split(' ')[2]?.endsWith('/strata-mount-daemon.cjs'))?.split(':')[0];
     try {
       if (pid && !daemon) {
         daemon = {
