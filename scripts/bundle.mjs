@@ -69,10 +69,11 @@ for (const e of entries) {
   fs.rmSync(path.join(out, `${e}.js.map`), { force: true });
 }
 
-// The bins package.json names, as CommonJS: node's ES module loader costs ~9 ms of every
-// start, which a stub that is itself an ES module (main.js, above) pays before the bundle
-// runs. They load a CommonJS build of the same loader. main.js and overlay.js stay, for
-// the tests and for `node dist/src/cli/main.js`.
+// The bins package.json names, and the mount daemon's stub, as CommonJS: node's ES module
+// loader costs ~9 ms of every start, which a stub that is itself an ES module (main.js,
+// above) pays before the bundle runs. They load a CommonJS build of the same loader; strata
+// starts its own node programs through them (src/run/programs.ts). main.js, daemon.js and
+// overlay.js stay, for the tests and for `node dist/src/cli/main.js`.
 await build({
   entryPoints: [path.join(root, 'src/cli/bundle-loader.ts')],
   outfile: path.join(out, 'bundle-loader.cjs'),
@@ -82,7 +83,7 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
-const bins = { main: 'strata', overlay: 'strata-overlay' };
+const bins = { main: 'strata', overlay: 'strata-overlay', daemon: 'strata-mount-daemon' };
 for (const [e, bin] of Object.entries(bins)) {
   const shebang = fs.readFileSync(path.join(root, 'src/cli', `${e}.ts`), 'utf8').split('\n')[0];
   const stub = path.join(out, `${bin}.cjs`);

@@ -3,6 +3,7 @@
 // plain directory: namespaces and exec, no image, no union) and podman with its vfs driver
 // where it runs. Contenders alternate, the order rotating each round; medians of all rounds.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatRatio, formatSeconds, median } from '../lib/measure.js';
@@ -44,6 +45,29 @@ async function podmanContender(ws: Workspace, rootfs: string): Promise<Contender
   return c;
 }
 
+/** The unprivileged user of the rootless rows, as test/run/rootless.test.ts uses it. */
+const ROOTLESS_UID = 65534;
+
+/** As root: `strata run` as uid 65534 through setpriv, on a store of its own (its layers
+ * its own files, as its import extracts them): a user namespace, the mount made inside it
+ * by the mount daemon strata-init starts. Returns the argv for a bin, or why it cannot run. */
+async function rootlessSetup(ws: Workspace, rootfs: string): Promise<{ argvFor: (bin: string) => string[]; env: NodeJS.ProcessEnv } | { skip: string }> {
+  if (process.getuid?.() !== 0) return { skip: 'not root: the rows above are rootless already' };
+  if (!onPath('setpriv')) return { skip: 'setpriv is not installed (util-linux)' };
+  // the user must reach its store below the workspace (mkdtemp made it 0700)
+  fs.chmodSync(ws.dir, 0o755);
+  const home = ws.fresh('rootless');
+  const own = spawnSync('cp', ['-a', rootfs, path.join(home, 'rootfs')]);
+  const chown = spawnSync('chown', ['-R', `${ROOTLESS_UID}:${ROOTLESS_UID}`, home]);
+  if (own.status !== 0 || chown.status !== 0) return { skip: `cannot make the user's rootfs: ${own.stderr}${chown.stderr}` };
+  const env = { ...process.env, HOME: home };
+  const as = (bin: string, args: string[]): string[] => ['setpriv', `--reuid=${ROOTLESS_UID}`, `--regid=${ROOTLESS_UID}`, '--clear-groups', bin, '--root', path.join(home, 'store'), ...args];
+  const [cmd, ...args] = as(strataBin, ['import', path.join(home, 'rootfs'), 'busybox']);
+  const imp = await run(cmd!, args, { env, cwd: '/' });
+  if (imp.code !== 0) return { skip: `strata import as uid ${ROOTLESS_UID}: ${imp.stderr.trim().split('\n').pop()}` };
+  return { argvFor: (bin) => as(bin, ['run', '--rm', 'busybox', 'true']), env };
+}
+
 export async function runSuite(ws: Workspace, opts: SuiteOptions): Promise<string> {
   const rounds = opts.quick ? 3 : 8 * opts.runs;
   const rootfs = ws.fresh('rootfs');
@@ -64,11 +88,22 @@ export async function runSuite(ws: Workspace, opts: SuiteOptions): Promise<strin
     ...(caSet() ? [{ name: 'strata run --rm busybox true, without NODE_EXTRA_CA_CERTS', strata: true, argv: strata(), env: withoutCa(), samples: [] }] : []),
     // STRATA_BASE_BIN: another build (e.g. main's) on the same store, for an A/B run
     ...(base ? [{ name: `the same, base build ${base} (${caNote})`, strata: false, argv: strataAt(base), env: process.env, samples: [] }] : []),
-    // the path before the in-process server, same build: strata-overlay and its daemon (two more node start-ups)
-    { name: `the same through the mount program and its daemon (STRATA_RUN_DAEMON=1, ${caNote})`, strata: false, argv: strata(), env: { ...process.env, STRATA_RUN_DAEMON: '1' }, samples: [] },
+    // the path before the in-process server, same build: the mount daemon strata-init starts (one more node start-up)
+    { name: `the same through the mount daemon (STRATA_RUN_DAEMON=1, ${caNote})`, strata: false, argv: strata(), env: { ...process.env, STRATA_RUN_DAEMON: '1' }, samples: [] },
     ...(caSet() ? [{ name: 'the same through the daemon, without NODE_EXTRA_CA_CERTS', strata: false, argv: strata(), env: { ...withoutCa(), STRATA_RUN_DAEMON: '1' }, samples: [] }] : []),
   ];
   if (process.getuid?.() !== 0) contenders[1]!.name += ' (rootless: the daemon path)';
+  else {
+    // rootless, side by side (STRATA_BENCH_ROOTLESS=0 leaves it out): the mount daemon runs
+    // in the container's user namespace, no in-process server
+    const rl = process.env.STRATA_BENCH_ROOTLESS === '0' ? { skip: 'STRATA_BENCH_ROOTLESS=0' } : await rootlessSetup(ws, rootfs);
+    const name = `strata run --rm busybox true as uid ${ROOTLESS_UID} (rootless, ${caNote})`;
+    if ('skip' in rl) contenders.push({ name, strata: true, argv: [], env: process.env, skip: rl.skip, samples: [] });
+    else {
+      contenders.push({ name, strata: true, argv: rl.argvFor(strataBin), env: rl.env, samples: [] });
+      if (base) contenders.push({ name: `the same rootless, base build ${base} (${caNote})`, strata: false, argv: rl.argvFor(base), env: rl.env, samples: [] });
+    }
+  }
   contenders.push(await podmanContender(ws, rootfs));
   for (const c of contenders) {
     if (c.skip) opts.log(`run: skipping ${c.name}: ${c.skip}`);

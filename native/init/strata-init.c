@@ -7,7 +7,8 @@
 //     by that namespace;
 //  2. enters a private mount namespace and mounts the union there, so it is never
 //     visible on the host: either by running the mount program (fuse-overlayfs's
-//     command line), whose daemon then serves it, or (--fuse-sock, a foreground `strata
+//     command line), whose daemon then serves it (with --mount-serves the program is the
+//     daemon: it reports readiness on its fd 3 and stays), or (--fuse-sock, a foreground `strata
 //     run`) by mounting /dev/fuse itself and sending the fd to strata over a unix socket
 //     (SCM_RIGHTS), which serves the union in its own process: no daemon to start;
 //  3. enters new pid, uts, ipc (and net) namespaces and forks the container's pid 1, which
@@ -69,6 +70,7 @@ static struct {
   struct bind binds[MAXN]; int nbind;
   char **argv;
   int userns, netns, tty, stdin_open, status_fd, parent_death, on_exit_orphaned;
+  int mount_serves;
   int can_setgroups;
 } o = { .status_fd = -1, .fuse_sock = -1 };
 
@@ -223,7 +225,55 @@ static pid_t daemon_child(pid_t not) {
   return -1;
 }
 
+// The mount program failed (exit status st): its error, from msg or else its log.
+static void __attribute__((noreturn)) mount_failed(int st, const char *msg) {
+  char buf[300] = "";
+  snprintf(buf, sizeof buf, "%s", msg ? msg : "");
+  int fd = *buf || !o.mount_log ? -1 : open(o.mount_log, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+  }
+  for (char *c = buf; *c; c++) if (*c == '\n') *c = ' ';
+  size_t n = strlen(buf);
+  while (n > 0 && buf[n - 1] == ' ') buf[--n] = 0;
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  // (--mount-serves: mount_argv[0] is /usr/bin/env or node, which tells nobody anything)
+  if (o.mount_serves) setup_fail("the mount daemon failed (status %d)%s%s", code, *buf ? ": " : "", buf);
+  setup_fail("mount program %s failed (status %d)%s%s", o.mount_argv[0], code, *buf ? ": " : "", buf);
+}
+
+// --mount-serves: the mount program is the FUSE daemon itself (strata's, started by
+// node as the mount program is: no second node start-up behind a program that waits for
+// its daemon and exits). It reports "ready" (the kernel's INIT answered) or "error MSG" on
+// its fd 3 and closes it; it stays, our child, serving the mount.
+static void wait_mount_ready(pid_t p, int fd) {
+  char msg[600];
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, msg + len, sizeof msg - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+    if (len >= sizeof msg - 1) break;
+  }
+  close(fd);
+  msg[len] = 0;
+  if (!strncmp(msg, "ready", 5)) {
+    daemon_pid = p;
+    return;
+  }
+  int st;
+  while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
+  const char *text = !strncmp(msg, "error ", 6) ? msg + 6 : NULL;
+  if (text) text = strtok(msg + 6, "\n");
+  mount_failed(st, text);
+}
+
 static void mount_union(void) {
+  int ready[2] = { -1, -1 };
+  if (o.mount_serves && pipe2(ready, O_CLOEXEC) < 0) setup_fail("pipe: %s", strerror(errno));
   pid_t p = fork();
   if (p < 0) setup_fail("fork: %s", strerror(errno));
   if (p == 0) {
@@ -231,26 +281,23 @@ static void mount_union(void) {
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
     if (nul >= 0) dup2(nul, 0);
+    // the report pipe as fd 3, open across the exec (dup2 onto itself would keep CLOEXEC)
+    if (ready[1] >= 0) {
+      if (ready[1] == 3) fcntl(3, F_SETFD, 0);
+      else dup2(ready[1], 3);
+    }
     execvp(o.mount_argv[0], (char *const *)o.mount_argv);
     dprintf(2, "cannot execute %s: %s\n", o.mount_argv[0], strerror(errno));
     _exit(127);
   }
+  if (o.mount_serves) {
+    close(ready[1]);
+    wait_mount_ready(p, ready[0]);
+    return;
+  }
   int st;
   while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    char msg[300] = "";
-    int fd = o.mount_log ? open(o.mount_log, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd >= 0) {
-      ssize_t n = read(fd, msg, sizeof msg - 1);
-      close(fd);
-      msg[n > 0 ? n : 0] = 0;
-      for (char *c = msg; *c; c++) if (*c == '\n') *c = ' ';
-    }
-    size_t n = strlen(msg);
-    while (n > 0 && msg[n - 1] == ' ') msg[--n] = 0;
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    setup_fail("mount program %s failed (status %d)%s%s", o.mount_argv[0], code, *msg ? ": " : "", msg);
-  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) mount_failed(st, NULL);
   // the daemon it left behind is now ours (we are a subreaper)
   daemon_pid = daemon_child(on_exit_waiter);
 }
@@ -850,6 +897,7 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--rootfs")) o.rootfs = NEXT();
     else if (!strcmp(a, "--mount")) { if (o.nmount >= MAXN) too_many("mount arguments"); o.mount_argv[o.nmount++] = NEXT(); }
     else if (!strcmp(a, "--mount-log")) o.mount_log = NEXT();
+    else if (!strcmp(a, "--mount-serves")) o.mount_serves = 1;
     else if (!strcmp(a, "--fuse-sock")) o.fuse_sock = atoi(NEXT());
     else if (!strcmp(a, "--fuse-opts")) o.fuse_opts = NEXT();
     else if (!strcmp(a, "--fuse-source")) o.fuse_source = NEXT();

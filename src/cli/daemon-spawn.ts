@@ -3,33 +3,23 @@
 // validated, so node's start-up and the engine's loading in the daemon (~100 ms) overlap
 // the CLI's own. The early daemon waits for its config on stdin and does nothing, writes
 // nothing, until it gets one; an empty stdin (bad usage, a failed validation, a CLI that
-// died) makes it exit. Only node built-ins and passthrough.ts here: main.ts loads this
-// module for every command.
+// died) makes it exit. Only node built-ins, passthrough.ts and programs.ts here: main.ts
+// loads this module for every command.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nodeCommand } from '../run/programs.js';
 import { commandIndex } from './passthrough.js';
 
-const daemonScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'daemon.js');
-
-/** The environment of a mount daemon: the caller's, less what only network code needs.
- * NODE_EXTRA_CA_CERTS makes node read and parse the whole bundle at start-up (~80 ms here,
- * before any of our code runs); a daemon serving FUSE requests never opens TLS (registry
- * code runs in the CLI process only), so it is safe to drop. */
-export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
-  delete out.NODE_EXTRA_CA_CERTS;
-  return out;
-}
-
-/** Starts `node daemon.js ARG [SHOWN...]`, detached; fd 3 is its report pipe. SHOWN is
- * not read: it keeps the mountpoint and layers in the daemon's command line, for ps and
- * for tools that find a daemon by its mountpoint, as fuse-overlayfs's shows them. */
+/** Starts `node strata-mount-daemon.cjs ARG [SHOWN...]` (daemon.ts's bundle, started as
+ * programs.ts starts ours: node never reads NODE_EXTRA_CA_CERTS, the daemon's environment
+ * has it back), detached; fd 3 is its report pipe. SHOWN is not read: it keeps the
+ * mountpoint and layers in the daemon's command line, for ps and for tools that find a
+ * daemon by its mountpoint, as fuse-overlayfs's shows them. */
 export function spawnDaemon(arg: string, stdin: 'ignore' | 'pipe', log: number | 'ignore', shown: string[] = []): ChildProcess {
-  return spawn(process.execPath, [daemonScript, arg, ...shown], {
+  const c = nodeCommand('strata-mount-daemon', [arg, ...shown]);
+  return spawn(c.file, c.args, {
     detached: true,
     cwd: '/', // pin no directory of the caller's
-    env: daemonEnv(),
+    env: c.env,
     stdio: [stdin, log, log, 'pipe'],
   });
 }

@@ -7,6 +7,8 @@
 // -u; an unset variable expands to ''). restoreExtraCaVar() then puts the variable back,
 // so what strata spawns sees the user's environment, and remembers that node did not load
 // the file: http.ts adds its certificates to node's default list itself, as node would have.
+// The node processes strata starts itself (its mount daemon, strata-overlay, `rm --force`:
+// src/run/programs.ts) get the same stash from stashExtraCaVar() and restore it the same way.
 // Only node built-ins here, and no node:tls (~8 ms to load): main.ts loads this first.
 
 const STASH = 'STRATA_EXTRA_CA_CERTS';
@@ -23,6 +25,17 @@ export function restoreExtraCaVar(env: NodeJS.ProcessEnv = process.env): void {
   if (!file) return;
   env.NODE_EXTRA_CA_CERTS = file;
   deferred = file;
+}
+
+/** The environment for starting one of strata's own node programs: env with
+ * NODE_EXTRA_CA_CERTS moved aside as the shebang moves it, for restoreExtraCaVar() in the
+ * program to put back. An empty or unset variable costs node nothing and stays as it is. */
+export function stashExtraCaVar(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (!file) return { ...env };
+  const out: NodeJS.ProcessEnv = { ...env, [STASH]: file };
+  delete out.NODE_EXTRA_CA_CERTS;
+  return out;
 }
 
 /** The NODE_EXTRA_CA_CERTS file this node was started without, if any: TLS code must add it. */

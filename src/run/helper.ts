@@ -5,23 +5,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { nodeArgv } from './programs.js';
 import type { ContainerConfig, Layout } from './state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
 
 export const initPath = (): string => path.join(repoRoot, 'native/build/Release/strata-init');
-export const mainJs = (): string => path.join(repoRoot, 'dist/src/cli/main.js');
 
-/** The mount program with fuse-overlayfs's command line: $STRATA_MOUNT_PROGRAM, or
- * Strata's own overlay.js run by this node. strata-init passes its environment on; a mount
- * program never touches the network, so node is started without NODE_EXTRA_CA_CERTS,
- * which it would otherwise read and parse at start-up (~80 ms here). */
-export function mountProgram(env: NodeJS.ProcessEnv = process.env): string[] {
+/** The mount program, to be given fuse-overlayfs's command line: $STRATA_MOUNT_PROGRAM
+ * (which mounts, leaves its daemon and exits, as fuse-overlayfs does), or Strata's mount
+ * daemon itself (`serves`: strata-init waits for its READY on fd 3 and it stays). The
+ * daemon rather than strata-overlay: strata-overlay would only validate the options, start
+ * that daemon and wait for it, one node start-up more (~100 ms here). Started as
+ * programs.ts starts strata's programs (strata-init passes its environment on). */
+export function mountProgram(env: NodeJS.ProcessEnv = process.env): { argv: string[]; serves: boolean } {
   const p = env.STRATA_MOUNT_PROGRAM;
-  if (p) return [p];
-  const node = [process.execPath, path.join(repoRoot, 'dist/src/cli/overlay.js')];
-  return env.NODE_EXTRA_CA_CERTS === undefined ? node : ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS', ...node];
+  if (p) return { argv: [p], serves: false };
+  return { argv: nodeArgv('strata-mount-daemon', ['--overlay'], env), serves: true };
 }
 
 export function mountArgs(lowers: string[], l: Layout): string[] {
@@ -101,7 +102,11 @@ export interface InitOptions {
 export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
   const a: string[] = ['--rootfs', l.rootfs, '--mount-log', l.mountLog, '--exit-file', l.exit, '--status-fd', String(o.statusFd)];
   if (o.fuse) a.push('--fuse-sock', String(o.fuse.sock), '--fuse-opts', o.fuse.options.join(','));
-  else for (const m of [...mountProgram(), ...mountArgs(c.lowers, l)]) a.push('--mount', m);
+  else {
+    const p = mountProgram();
+    if (p.serves) a.push('--mount-serves');
+    for (const m of [...p.argv, ...mountArgs(c.lowers, l)]) a.push('--mount', m);
+  }
   if (c.rootless) {
     const maps = idMaps();
     a.push('--userns');

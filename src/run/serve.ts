@@ -1,7 +1,7 @@
 // A foreground `strata run` serves its container's union in its own process: strata-init
 // mounts /dev/fuse inside the container's mount namespace and sends the fd here over a
-// socket (see mount_fuse in native/init/strata-init.c). That saves the mount program and
-// its daemon: two node start-ups per run.
+// socket (see mount_fuse in native/init/strata-init.c). That saves the mount daemon: a
+// node start-up per run.
 //
 // Only as the host's root. Rootless, the mount is made in the container's user namespace
 // and its requests carry ids of that namespace; a server outside it runs without the

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
-import { initArgs, initPath, mainJs } from './helper.js';
+import { initArgs, initPath } from './helper.js';
+import { nodeArgv } from './programs.js';
 import type { ImageConfig } from './image-config.js';
 import { bootId, procRef } from './proc.js';
 import { hostsFile, resolveRun, resolvConfFile, type RunOptions } from './spec.js';
@@ -174,7 +175,8 @@ function watchStatus(created: Created, child: ChildProcess, onFuse?: () => void,
   return { started, error: () => error, ended, exitCode: () => exitCode };
 }
 
-const removeArgv = (root: string, id: string): string[] => [process.execPath, mainJs(), '--root', root, 'rm', '--force', id];
+/** strata-init's --on-exit: the strata bin as programs.ts starts it */
+const removeArgv = (root: string, id: string): string[] => nodeArgv('strata', ['--root', root, 'rm', '--force', id]);
 
 /** Runs the container in the foreground: strata-init is this process's child, and (as
  * root) this process serves the container's union (src/run/serve.ts). */

@@ -78,7 +78,8 @@ test('restoreExtraCaVar puts the stashed variable back, and only the shebang\'s 
 
 test('the bins\' shebangs stash the variable the same way', (t) => {
   // the package's bins (package.json) and the ES module stubs tests and `node main.js` run
-  for (const f of ['strata.cjs', 'strata-overlay.cjs', 'main.js', 'overlay.js']) {
+  // (and the mount daemon's, which strata starts itself: src/run/programs.ts)
+  for (const f of ['strata.cjs', 'strata-overlay.cjs', 'strata-mount-daemon.cjs', 'main.js', 'overlay.js', 'daemon.js']) {
     const first = fs.readFileSync(path.join(path.dirname(strataJs), f), 'utf8').split('\n')[0];
     t.is(first, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS STRATA_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node', f);
   }

@@ -4,7 +4,9 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { containerDirs, eventually, inPty, makeCtx, makeImage, mountsUnder, NOBODY, processesUsing, run, runArgv, spawnRun, strata, type Image } from '../helpers/containers.js';
+import { containerDirs, eventually, inPty, makeCtx, makeImage, mountsUnder, NOBODY, processesUsing, run, runArgv, spawnRun, strata, type Ctx, type Image } from '../helpers/containers.js';
+import { distDir } from '../helpers/daemon.js';
+import type { ContainerState } from '../../src/run/state.js';
 
 let image: Image;
 test.before(() => {
@@ -90,4 +92,56 @@ test('rootless -it: a terminal from the container\'s own devpts', async (t) => {
   t.regex(r.out, /\/dev\/pts\/0/);
   t.regex(r.out, /got hi/);
   t.deepEqual(containerDirs(ctx), []);
+});
+
+const stateOf = (ctx: Ctx, id: string): ContainerState =>
+  JSON.parse(fs.readFileSync(path.join(ctx.root, 'containers', id, 'state.json'), 'utf8')) as ContainerState;
+
+const argvOf = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+
+test('rootless: strata-init runs the mount daemon itself (no strata-overlay), in the user namespace; it outlives strata with -d', async (t) => {
+  const ctx = makeCtx(t, image, true);
+  const d = await run(ctx, { command: ['sh', '-c', 'echo up; while true; do sleep 0.05; done'], detach: true, name: 'direct' });
+  t.is(d.code, 0, d.err);
+  const id = d.out.trim();
+  const st = stateOf(ctx, id);
+  t.truthy(st.daemon);
+  const argv = argvOf(st.daemon!.pid);
+  t.is(argv[0], process.execPath);
+  t.is(argv[1], path.join(distDir, 'src/cli/strata-mount-daemon.cjs'));
+  t.is(argv[2], '--overlay', 'strata-overlay\'s command line, handed to the daemon directly');
+  t.true(argv.includes(path.join(ctx.root, 'containers', id, 'rootfs')));
+  // strata-init's own child (not an orphan of a mount program), as the unprivileged user,
+  // in the container's user namespace
+  const status = fs.readFileSync(`/proc/${st.daemon!.pid}/status`, 'utf8');
+  t.is(Number(/^PPid:\s+(\d+)/m.exec(status)![1]), st.supervisor.pid);
+  t.regex(status, new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'));
+  t.is(fs.readlinkSync(`/proc/${st.daemon!.pid}/ns/user`), fs.readlinkSync(`/proc/${st.init.pid}/ns/user`));
+  t.not(fs.readlinkSync(`/proc/${st.daemon!.pid}/ns/user`), fs.readlinkSync('/proc/self/ns/user'));
+  t.false(processesUsing(ctx.root).some((p) => p.includes('strata-overlay')), processesUsing(ctx.root).join('\n'));
+  t.is(strata(ctx, ['exec', 'direct', 'sh', '-c', 'echo hi > /f; cat /f']).out, 'hi\n');
+  t.is(strata(ctx, ['rm', '-f', 'direct']).code, 0);
+  t.true(await eventually(() => !fs.existsSync(`/proc/${st.daemon!.pid}`)), 'the daemon ends with its container');
+  t.deepEqual(processesUsing(ctx.root), []);
+  t.deepEqual(containerDirs(ctx), []);
+});
+
+test('rootless: the mount daemon\'s error reaches strata as one line; strata-overlay as STRATA_MOUNT_PROGRAM still mounts', async (t) => {
+  const ctx = makeCtx(t, image, true);
+  // a lower the namespace's root may not read: the daemon's validation fails
+  const hidden = fs.mkdtempSync(path.join(ctx.home, 'lower-'));
+  fs.chmodSync(hidden, 0o700);
+  const bad = { ...ctx, image: { ...ctx.image, lowers: [hidden, ...ctx.image.lowers] } };
+  const r = await run(bad, { command: ['true'] });
+  t.is(r.code, 125);
+  t.regex(r.err, /^strata: the mount daemon failed \(status 1\): EACCES: .*lower-/);
+  t.is(r.err.split('\n').length, 2, 'one line');
+  t.deepEqual(containerDirs(ctx), []);
+  t.deepEqual(processesUsing(ctx.root), []);
+  // the mount program that leaves its daemon and exits, as fuse-overlayfs does
+  const overlay = await run(ctx, { command: ['cat', '/etc/app'], rm: true }, { env: { STRATA_MOUNT_PROGRAM: path.join(distDir, 'src/cli/strata-overlay.cjs') } });
+  t.is(overlay.code, 0, overlay.err);
+  t.is(overlay.out, 'app layer\n');
+  t.deepEqual(containerDirs(ctx), []);
+  t.deepEqual(processesUsing(ctx.root), []);
 });

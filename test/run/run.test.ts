@@ -4,6 +4,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { distDir } from '../helpers/daemon.js';
 import { baseConfig, containerDirs, eventually, inPty, mainArgv, makeCtx, makeImage, mountsUnder, processesUsing, run, runArgv, spawnRun, strata, type Image } from '../helpers/containers.js';
 
 let image: Image;
@@ -213,6 +214,22 @@ test('signals are forwarded to the command; a killed strata takes its container 
   await g.closed;
   t.true(await eventually(() => !strata(ctx, ['ps', '-a']).out.includes('orphan-rm'), 10_000), strata(ctx, ['ps', '-a']).out);
   t.true(await eventually(() => containerDirs(ctx).length === 1), 'only the first orphan is left');
+  t.true(await eventually(() => processesUsing(ctx.root).length === 0, 5000), processesUsing(ctx.root).join('\n'));
+});
+
+test('a killed `run --rm`: strata-init\'s fallback is the strata bin (CommonJS, NODE_EXTRA_CA_CERTS stashed), and it removes the record', async (t) => {
+  const ctx = makeCtx(t, image);
+  const ca = '/etc/ssl/certs/ca-certificates.crt';
+  const g = spawnRun(ctx, { ...sh('echo ready; sleep 1000'), name: 'fallback', rm: true }, { NODE_EXTRA_CA_CERTS: ca });
+  t.true(await eventually(() => g.output().includes('ready'), 10_000), g.output());
+  const init = processesUsing(ctx.root).map((p) => p.split(' ')).find((a) => a[1]!.endsWith('/strata-init'));
+  t.truthy(init, processesUsing(ctx.root).join('\n'));
+  const onExit = init!.flatMap((a, i) => (i > 0 && init![i - 1] === '--on-exit' ? [a] : []));
+  const [id] = containerDirs(ctx);
+  t.deepEqual(onExit, ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS', `STRATA_EXTRA_CA_CERTS=${ca}`, process.execPath, path.join(distDir, 'src/cli/strata.cjs'), '--root', ctx.root, 'rm', '--force', id]);
+  g.child.kill('SIGKILL');
+  await g.closed;
+  t.true(await eventually(() => containerDirs(ctx).length === 0, 10_000), strata(ctx, ['ps', '-a']).out);
   t.true(await eventually(() => processesUsing(ctx.root).length === 0, 5000), processesUsing(ctx.root).join('\n'));
 });
 

@@ -5,6 +5,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
+import { distDir } from '../helpers/daemon.js';
 import { containerDirs, eventually, makeCtx, makeImage, mountsUnder, processesUsing, run, spawnRun, strata, type Image } from '../helpers/containers.js';
 
 let image: Image;
@@ -132,18 +133,34 @@ test('in-process: SIGKILL of strata run leaves no mount, no process, no namespac
   }
 });
 
-test('STRATA_RUN_DAEMON=1 keeps the mount program and its daemon', async (t) => {
+test('STRATA_RUN_DAEMON=1 keeps the mount daemon: the bundle, started without NODE_EXTRA_CA_CERTS', async (t) => {
   const ctx = makeCtx(t, image);
-  const r = spawnRun(ctx, { ...sh('cat /etc/app; sleep 2'), rm: true }, { STRATA_RUN_DAEMON: '1' });
+  const ca = '/etc/ssl/certs/ca-certificates.crt';
+  const r = spawnRun(ctx, { ...sh('cat /etc/app; sleep 2'), rm: true }, { STRATA_RUN_DAEMON: '1', NODE_EXTRA_CA_CERTS: ca });
   t.teardown(() => void r.child.kill('SIGKILL'));
-  let daemonSeen = false;
+  let daemon: { argv: string[]; environ: string[] } | undefined;
   while (r.child.exitCode === null && r.child.signalCode === null) {
-    if (processesUsing(ctx.root).some((p) => p.includes('daemon.js'))) daemonSeen = true;
+    // "PID: ARGV...": the process that runs the daemon's stub (strata-init's line names it too)
+    const pid = processesUsing(ctx.root).find((p) => p.split(' ')[2]?.endsWith('/strata-mount-daemon.cjs'))?.split(':')[0];
+    try {
+      if (pid && !daemon) {
+        daemon = {
+          argv: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'),
+          environ: fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0'),
+        };
+      }
+    } catch {
+      // it ended meanwhile
+    }
     await new Promise((res) => setTimeout(res, 100));
   }
   t.is(await r.closed, 0, r.output());
   t.is(r.output(), 'app layer\n');
-  t.true(daemonSeen, 'a daemon served it');
+  t.truthy(daemon, 'a daemon served it');
+  t.is(daemon!.argv[0], process.execPath);
+  t.is(daemon!.argv[1], path.join(distDir, 'src/cli/strata-mount-daemon.cjs'));
+  t.false(daemon!.environ.some((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')));
+  t.true(daemon!.environ.includes(`STRATA_EXTRA_CA_CERTS=${ca}`), 'stashed, for the daemon to put back');
   t.deepEqual(processesUsing(ctx.root), []);
   t.deepEqual(containerDirs(ctx), []);
 });

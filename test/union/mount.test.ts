@@ -177,29 +177,45 @@ function environOf(pid: number): Record<string, string | undefined> {
   return Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
 }
 
+/** A container's mount program as strata-init runs it (--mount-serves): it stays, serving
+ * the mount, once it has said "ready" on fd 3. */
+async function startServingMountProgram(argv: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; stderr: string }> {
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let report = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdio[3]!.on('data', (d: Buffer) => (report += d.toString()));
+  await new Promise((r) => child.stdio[3]!.once('close', r));
+  child.unref();
+  (child.stderr as unknown as { unref(): void }).unref();
+  return { status: report.startsWith('ready') ? 0 : 1, stderr: stderr + report };
+}
+
 for (const how of ['strata mount', 'strata-overlay', "containers' mount program"] as const) {
-  test(`${how}: the mount daemon starts without NODE_EXTRA_CA_CERTS, with the rest of the environment`, async (t) => {
+  test(`${how}: the mount daemon runs the CommonJS bundle, started without NODE_EXTRA_CA_CERTS (stashed), with the rest of the environment`, async (t) => {
     const l = makeLayers(t, fixture);
     let pid: number | undefined;
     cleanupMount(t, l.mnt, () => pid);
     const mark = `${process.pid}-${how}-${Date.now()}`;
     const env = { ...process.env, ...CA, STRATA_TEST_MARK: mark };
-    const argv =
+    const r =
       how === 'strata mount'
-        ? [process.execPath, mainJs, 'mount', '-o', layerOptions(l), l.mnt]
+        ? spawnSync(process.execPath, [mainJs, 'mount', '-o', layerOptions(l), l.mnt], { encoding: 'utf8', env })
         : how === 'strata-overlay'
-          ? [process.execPath, overlayJs, '-o', layerOptions(l), l.mnt]
-          : [...mountProgram(env), '-o', layerOptions(l), l.mnt];
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env });
+          ? spawnSync(process.execPath, [overlayJs, '-o', layerOptions(l), l.mnt], { encoding: 'utf8', env })
+          : await startServingMountProgram([...mountProgram(env).argv, '-o', layerOptions(l), l.mnt], env);
     t.is(r.status, 0, r.stderr);
     // what is left with the mark: the daemon (the mount commands have exited)
     const left = await settled(mark, 1);
     t.is(left.size, 1);
     pid = [...left.keys()][0]!;
-    t.regex(left.get(pid)![1]!, /\/cli\/daemon\.js$/);
+    t.is(left.get(pid)![0], process.execPath);
+    t.regex(left.get(pid)![1]!, /\/cli\/strata-mount-daemon\.cjs$/);
     t.is(fs.readFileSync(path.join(l.mnt, 'shared'), 'utf8'), 'l1');
+    // the environment node started with; the daemon puts the variable back for what it runs
     const e = environOf(pid);
     t.is(e.NODE_EXTRA_CA_CERTS, undefined);
+    t.is(e.STRATA_EXTRA_CA_CERTS, CA.NODE_EXTRA_CA_CERTS);
     t.is(e.STRATA_TEST_ENV, 'kept');
     t.is(e.PATH, process.env.PATH);
   });
@@ -263,10 +279,14 @@ test('strata mount starts its daemon early; one not needed (bad usage, bad optio
   t.true(fs.existsSync(log));
 });
 
-test("containers' mount program: node without NODE_EXTRA_CA_CERTS, fuse-overlayfs as given", (t) => {
-  t.deepEqual(mountProgram({ ...CA }).slice(0, 3), ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS']);
-  t.deepEqual(mountProgram({}).slice(0, 1), [process.execPath]);
-  t.deepEqual(mountProgram({ ...CA, STRATA_MOUNT_PROGRAM: 'fuse-overlayfs' }), ['fuse-overlayfs']);
+test("containers' mount program: the daemon's bundle with NODE_EXTRA_CA_CERTS stashed, fuse-overlayfs as given", (t) => {
+  const daemon = path.join(path.dirname(mainJs), 'strata-mount-daemon.cjs');
+  t.deepEqual(mountProgram({ ...CA }), {
+    argv: ['/usr/bin/env', '-u', 'NODE_EXTRA_CA_CERTS', `STRATA_EXTRA_CA_CERTS=${CA.NODE_EXTRA_CA_CERTS}`, process.execPath, daemon, '--overlay'],
+    serves: true,
+  });
+  t.deepEqual(mountProgram({}), { argv: [process.execPath, daemon, '--overlay'], serves: true });
+  t.deepEqual(mountProgram({ ...CA, STRATA_MOUNT_PROGRAM: 'fuse-overlayfs' }), { argv: ['fuse-overlayfs'], serves: false });
 });
 
 test('rootless: as an unprivileged user in a user namespace, whiteouts are 0/0 and opaque is user.overlay.opaque', (t) => {
