@@ -522,7 +522,8 @@ static ssize_t read_length(int fd, size_t size, off_t off) {
 
 /* Answers a READ with len bytes of fd at off by splice. true: answered (or the kernel has
  * forgotten the request); false: nothing was sent, answer by copy. A file that shrank
- * since read_length shows as a short splice, and falls back too. */
+ * since its length was taken (read_length, or the JS thread's probe) splices short, and
+ * falls back too. */
 static bool reply_spliced(session_t *s, fuse_req_t req, uint64_t unique, int fd, size_t len, off_t off,
                           bool *refused) {
   size_t first = (size_t)off / 4096, end = ((size_t)off + len + 4095) / 4096;
