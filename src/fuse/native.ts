@@ -48,7 +48,13 @@ export interface SessionSettings {
   readdirplusAuto?: boolean;
   parallelDirops?: boolean;
   cacheSymlinks?: boolean;
+  /** libfuse's splice (FUSE_CAP_SPLICE_*: requests received and replies sent through its
+   * pipes), threaded loop only; it turns spliceRead off */
   splice?: boolean;
+  /** READ replies of files with a backing fd (not passthrough) sent by splice: the backing
+   * file's page-cache pages go to /dev/fuse by reference, without the daemon's copy.
+   * STRATA_SPLICE_READ=0|1 overrides it (sessionSpliceRead). */
+  spliceRead?: boolean;
   /** offer kernel passthrough in the INIT reply (drops writeback when agreed); only for a
    * daemon that may open backing files: CAP_SYS_ADMIN in the initial user namespace */
   passthrough?: boolean;
@@ -64,6 +70,11 @@ export interface SessionStats {
   reads: number;
   /** FLUSH requests (one per close(2) of an open without FOPEN_NOFLUSH) */
   flushes: number;
+  /** READs answered by splice, and those that tried it and were copied after all (a reply
+   * bigger than the pipe may grow: pipe-max-size without CAP_SYS_RESOURCE; a file that
+   * shrank under the read; a splice refused) */
+  splicedReads: number;
+  spliceFallbacks: number;
   jsRequests: number;
   outstanding: number;
   /** 1 when the INIT reply agreed to passthrough */

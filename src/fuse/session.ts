@@ -52,6 +52,15 @@ export function sessionLoop(setting: SessionLoop | undefined, env = process.env.
   return setting ?? 'js';
 }
 
+/** Whether READ replies go by splice: STRATA_SPLICE_READ (0 or 1, for A/B runs), else the
+ * setting, else SPLICE_READ_DEFAULT. */
+export const SPLICE_READ_DEFAULT = true;
+export function sessionSpliceRead(setting: boolean | undefined, env = process.env.STRATA_SPLICE_READ): boolean {
+  if (env === '0' || env === '1') return env === '1';
+  if (env) throw new Error(`STRATA_SPLICE_READ=${env}: expected 0 or 1`);
+  return setting ?? SPLICE_READ_DEFAULT;
+}
+
 export class FuseSession {
   readonly mountpoint: string;
   /** Resolves once the kernel's INIT is answered: the mount is usable. */
@@ -83,7 +92,7 @@ export class FuseSession {
     if (opts.defaultPermissions) o.push('default_permissions');
     if (opts.readOnly) o.push('ro');
     o.push(...(opts.extra ?? []));
-    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop) };
+    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), spliceRead: sessionSpliceRead(opts.settings?.spliceRead) };
     this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, (op, req, ...args) =>
       this.dispatch(op, req, args, onReady, onClosed),
     );

@@ -139,6 +139,146 @@ test('a connection aborted with pool work outstanding: the daemon waits for it, 
   t.false(isMounted(mnt));
 });
 
+/** bytes no two offsets (nor files, by seed) are likely to share by chance */
+function pattern(size: number, seed = 0): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + (i >>> 11) + seed * 7) & 0xff;
+  return b;
+}
+
+/** pread of len bytes at pos: what came back */
+function pread(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  return b.subarray(0, fs.readSync(fd, b, 0, len, pos));
+}
+
+/** Reads through a --direct-io mount (each read(2) is a READ at its own offset and size)
+ * and checks every byte; returns the daemon's counters before and after the tiny file. */
+async function spliceReads(t: ExecutionContext, d: Daemon, src: string, mnt: string): Promise<{ mid: SessionStats; end: SessionStats }> {
+  const size = 3 * 1024 * 1024 + 12345;
+  const data = pattern(size);
+  fs.writeFileSync(path.join(src, 'f'), data);
+  fs.writeFileSync(path.join(src, 'short'), pattern(50_000, 1)); // one READ, cut by the end of file
+  fs.writeFileSync(path.join(src, 'tiny'), pattern(20_000, 2)); // below SPLICE_MIN_BYTES: copied
+  const fd = fs.openSync(path.join(mnt, 'f'), 'r');
+  try {
+    const whole = Buffer.concat(Array.from({ length: Math.ceil(size / 131072) }, (_, i) => pread(fd, i * 131072, 131072)));
+    t.true(whole.equals(data), 'the whole file, in READs of 128 KiB');
+    for (const [pos, len] of [
+      [1024 * 1024 + 7, 300_000],
+      [4095, 40_000],
+      [123_457, 65_536],
+      [size - 40_000, 65_536], // across the end, long enough to splice
+      [size - 100, 4096], // across the end, copied
+    ] as const) {
+      t.true(pread(fd, pos, len).equals(data.subarray(pos, pos + len)), `${len} bytes at ${pos}`);
+    }
+    t.is(pread(fd, size + 10, 65_536).length, 0, 'past the end: nothing');
+  } finally {
+    fs.closeSync(fd);
+  }
+  t.true(fs.readFileSync(path.join(mnt, 'short')).equals(pattern(50_000, 1)), 'a short file');
+  const mid = await statsOf(d);
+  const tiny = fs.openSync(path.join(mnt, 'tiny'), 'r');
+  try {
+    t.true(pread(tiny, 0, 65_536).equals(pattern(20_000, 2)), 'a file too small to splice');
+  } finally {
+    fs.closeSync(tiny);
+  }
+  return { mid, end: await statsOf(d) };
+}
+
+for (const loop of ['js', 'threads'] as const) {
+  test(`${loop} loop: READ replies go by splice, with the exact bytes at odd offsets and sizes, across and past the end`, async (t) => {
+    const dir = tempDir(t);
+    const src = path.join(dir, 'src');
+    const mnt = path.join(dir, 'mnt');
+    const d = await mount(t, src, mnt, ['--direct-io', '--splice-read', '1', '--loop', loop]);
+    const { mid, end } = await spliceReads(t, d, src, mnt);
+    // the whole file's 24 full READs (its 12,345-byte tail is too small) and 3 at odd
+    // places; the threaded loop also splices the READ across the end and the short file
+    // (the js loop copies a READ the file ends in: its residency check asks for the last byte)
+    t.true(mid.splicedReads >= (loop === 'js' ? 27 : 29), `spliced: ${JSON.stringify(mid)}`);
+    t.is(end.splicedReads, mid.splicedReads, 'the tiny file was copied');
+    t.true(end.reads > mid.reads, 'the tiny file was read by the daemon');
+    t.is(end.spliceFallbacks, 0);
+    if (loop === 'js') t.true(mid.inlineOps >= mid.splicedReads, 'page-cache reads were spliced on the JS thread');
+  });
+}
+
+test('spliceRead off: the same reads, every one copied', async (t) => {
+  const dir = tempDir(t);
+  const src = path.join(dir, 'src');
+  const mnt = path.join(dir, 'mnt');
+  const d = await mount(t, src, mnt, ['--direct-io', '--splice-read', '0']);
+  const { end } = await spliceReads(t, d, src, mnt);
+  t.is(end.splicedReads + end.spliceFallbacks, 0);
+  t.true(end.inlineOps > 30, `copied on the JS thread: ${JSON.stringify(end)}`);
+});
+
+test('a backing file not in the page cache is read and spliced in the pool', async (t) => {
+  const dir = tempDir(t);
+  const src = path.join(dir, 'src');
+  const mnt = path.join(dir, 'mnt');
+  const d = await mount(t, src, mnt, ['--splice-read', '1']);
+  const data = pattern(4 * 1024 * 1024 + 333, 3);
+  fs.writeFileSync(path.join(src, 'cold'), data);
+  // written back, then dropped from the page cache (posix_fadvise DONTNEED)
+  sh(`sync ${src}/cold && dd if=${src}/cold iflag=nocache count=0 status=none`);
+  t.is(sh(`cat ${mnt}/cold | md5sum`).out, sh(`md5sum < ${src}/cold`).out);
+  const s = await statsOf(d);
+  t.true(s.poolOps > 0, `the reads missed the page cache: ${JSON.stringify(s)}`);
+  t.true(s.splicedReads > s.inlineOps, 'the pool spliced its reads too');
+  t.is(s.poolPending, 0);
+});
+
+test('reads racing a backing file that shrinks and grows get its bytes or a short read, never wrong ones', async (t) => {
+  const dir = tempDir(t);
+  const src = path.join(dir, 'src');
+  const mnt = path.join(dir, 'mnt');
+  const d = await mount(t, src, mnt, ['--direct-io', '--splice-read', '1']);
+  const size = 2 * 1024 * 1024;
+  const data = pattern(size, 4);
+  fs.writeFileSync(path.join(src, 'f'), data);
+  // cut the file at random lengths and write its tail back, for as long as the reader runs
+  const churn = spawn('python3', [
+    '-c',
+    `import os, random, sys
+p, size = sys.argv[1], int(sys.argv[2])
+data = open(p, 'rb').read()
+fd = os.open(p, os.O_WRONLY)
+while True:
+    n = random.randrange(0, size)
+    os.ftruncate(fd, n)
+    os.pwrite(fd, data[n:], n)`,
+    path.join(src, 'f'),
+    String(size),
+  ]);
+  const fd = fs.openSync(path.join(mnt, 'f'), 'r');
+  let reads = 0;
+  let wrong = 0;
+  let zeroed = 0;
+  try {
+    for (const end = Date.now() + 1500; Date.now() < end; reads++) {
+      const pos = Math.floor(Math.random() * (size - 32_768));
+      const len = 32_768 + Math.floor(Math.random() * 100_000);
+      const got = pread(fd, pos, len);
+      if (got.equals(data.subarray(pos, pos + got.length))) continue;
+      // a truncate zeroes the cut folio's tail in place, and a read that took the size
+      // before it may copy those zeros (pread as well as splice); nothing else may differ
+      for (let i = 0; i < got.length; i++) if (got[i] !== data[pos + i] && got[i] !== 0) wrong++;
+      zeroed++;
+    }
+  } finally {
+    fs.closeSync(fd);
+    churn.kill();
+  }
+  const s = await statsOf(d);
+  t.log(`${reads} reads (${zeroed} with zeros of a truncate), ${s.splicedReads} spliced, ${s.spliceFallbacks} fell back to a copy`);
+  t.is(wrong, 0, 'every byte read is the file\'s');
+  t.true(s.splicedReads > 0);
+});
+
 test.after.always('nothing this file mounted stays mounted', (t) => {
   t.deepEqual(mounted.filter(isMounted), []);
 });

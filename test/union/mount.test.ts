@@ -68,6 +68,54 @@ test('st_ino and hard links survive a copy-up seen through the mount', (t) => {
   t.is(new Set(sh(`stat -c %d ${m}/a ${m}/d/b ${m}`).out.trim().split('\n')).size, 1, 'one st_dev per mount');
 });
 
+// A lower file's READs are answered by splice (from its page cache) and copied up while
+// open: its readers, racing the copy-up or not, must go on reading from the copy.
+const readersMove = String.raw`
+import json, os, sys, threading
+m, upper, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+chunk = 128 * 1024
+stats = lambda: json.loads(os.getxattr(m, 'strata.session'))
+r = os.open(m + '/f', os.O_RDONLY)
+bad = []
+def reader():  # its first half again and again, from its own fd, across the copy-up
+    fd = os.open(m + '/f', os.O_RDONLY)
+    for _ in range(4):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # from the daemon each time
+        for off in range(chunk, size // 2, chunk):
+            b = os.pread(fd, chunk, off)
+            if b != b'L' * len(b) or len(b) != min(chunk, size - off): bad.append(off)
+    os.close(fd)
+th = threading.Thread(target=reader)
+th.start()
+first = os.pread(r, 2 * chunk, 0)
+w = os.open(m + '/f', os.O_WRONLY)
+os.pwrite(w, b'W', 0)  # copies f up
+th.join()
+# the copy changed behind the mount's back, where no reader has read yet
+u = os.open(upper + '/f', os.O_WRONLY)
+os.pwrite(u, b'C' * 2 * chunk, size - 4 * chunk)
+os.close(u)
+before = stats()
+late = os.pread(r, 2 * chunk, size - 4 * chunk)
+after = stats()
+print(json.dumps({'first': first == b'L' * 2 * chunk, 'racing': bad, 'late': late == b'C' * 2 * chunk,
+                  'spliced': after['splicedReads'] - before['splicedReads']}))
+`;
+
+test('a reader of a lower file moves to its copy at copy-up: spliced reads, racing it or after it', (t) => {
+  const size = 16 << 20;
+  const l = makeLayers(t, [{ f: 'L'.repeat(size) }]);
+  mountStrata(t, l);
+  sh(`cat ${l.lowers[0]}/f > /dev/null`); // in the page cache: READs are spliced inline
+  const r = spawnSync('python3', ['-c', readersMove, l.mnt, l.upper, String(size)], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { first: boolean; racing: number[]; late: boolean; spliced: number };
+  t.true(got.first, 'the lower file read right');
+  t.deepEqual(got.racing, [], 'no read racing the copy-up saw a wrong byte');
+  t.true(got.late, 'the reader opened before the copy-up reads the copy');
+  t.true(got.spliced > 0, 'by splice');
+});
+
 test('a read-only union answers EROFS', (t) => {
   const l = makeLayers(t, fixture);
   let pid: number | undefined;
