@@ -16,7 +16,7 @@ struct wire_dirent {
 };
 
 /* direntsEncode(names, inos, types) -> [Buffer, starts]: names joined by NULs (count =
- * inos.length), d_ino in a Float64Array, S_IF* type bits in a Uint32Array; entry i gets
+ * inos.length), d_ino in a Float64Array, DT_* types in a Uint8Array; entry i gets
  * d_off i + 1; starts (Uint32Array, count + 1) holds each entry's byte offset, then the end. */
 static napi_value js_dirents_encode(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
@@ -30,14 +30,14 @@ static napi_value js_dirents_encode(napi_env env, napi_callback_info info) {
   void *ip, *tp;
   napi_value ab;
   if (napi_get_typedarray_info(env, argv[1], &ti, &count, &ip, &ab, &o) != napi_ok || ti != napi_float64_array ||
-      napi_get_typedarray_info(env, argv[2], &tt, &tcount, &tp, &ab, &o) != napi_ok || tt != napi_uint32_array || tcount != count) {
-    napi_throw_type_error(env, "EINVAL", "expected a Float64Array and a Uint32Array of one length");
+      napi_get_typedarray_info(env, argv[2], &tt, &tcount, &tp, &ab, &o) != napi_ok || tt != napi_uint8_array || tcount != count) {
+    napi_throw_type_error(env, "EINVAL", "expected a Float64Array and a Uint8Array of one length");
     return NULL;
   }
   char *names = malloc(nlen + 1);
   napi_get_value_string_utf8(env, argv[0], names, nlen + 1, &nlen);
   const double *inos = ip;
-  const uint32_t *types = tp;
+  const uint8_t *types = tp;
   /* first pass: sizes (names split at NULs; one name per entry) */
   size_t total = 0, n = 0, p = 0;
   napi_value startsab, starts;
@@ -59,7 +59,7 @@ static napi_value js_dirents_encode(napi_env env, napi_callback_info info) {
   for (n = 0; n < count; n++) {
     size_t l = p <= nlen ? strnlen(names + p, nlen - p) : 0;
     struct wire_dirent d = {
-      .ino = inos[n] < 0 ? 0 : (uint64_t)inos[n], .off = n + 1, .namelen = (uint32_t)l, .type = (types[n] & 0170000) >> 12,
+      .ino = inos[n] < 0 ? 0 : (uint64_t)inos[n], .off = n + 1, .namelen = (uint32_t)l, .type = types[n],
     };
     memcpy(out + st[n], &d, sizeof d);
     memcpy(out + st[n] + sizeof d, names + p, l);

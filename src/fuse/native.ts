@@ -114,8 +114,8 @@ export interface FuseNative {
   replyLseek(req: Req, off: number): boolean;
   replyReaddir(req: Req, entries: DirEntry[]): number;
   /** a whole listing as struct fuse_dirent (native/src/dirent.c): names joined by NULs,
-   * d_ino, S_IF* types; entry i gets d_off i + 1. The buffer and each entry's byte offset. */
-  direntsEncode(names: string, inos: Float64Array, types: Uint32Array): [Buffer, Uint32Array];
+   * d_ino, DT_* types; entry i gets d_off i + 1. The buffer and each entry's byte offset. */
+  direntsEncode(names: string, inos: Float64Array, types: Uint8Array): [Buffer, Uint32Array];
 }
 
 export const fuse = addon as FuseNative;

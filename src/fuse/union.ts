@@ -1,7 +1,7 @@
 // The FUSE adapter of the union engine: turns FuseHandlers calls into engine calls and
 // engine nodes into kernel entries with long cache timeouts (every change goes through
 // the mount, and lowers never change). The only union code that knows FUSE.
-import type { Union, Node, MergedEntry } from '../union/engine.js';
+import type { Union, Node, Listing } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers } from './handlers.js';
@@ -27,6 +27,35 @@ export interface UnionHandlerOptions {
   /** the session's counters, for SESSION_XATTR */
   stats?: () => SessionStats;
   log?: (line: string) => void;
+}
+
+const DT_DIR = sys.S_IFDIR >> 12;
+
+/** A listing's plain readdir entries, '.' and '..' first, as the engine numbers them: the
+ * listing's columns handed to the addon as they are (the names one string), the inode
+ * numbers that are not the listed d_ino looked up first. */
+function encodeListing(u: Union, l: { node: Node; entries: Listing }): EncodedListing {
+  const e = l.entries;
+  const n = e.count;
+  const inos = new Float64Array(n + 2);
+  const dtypes = new Uint8Array(n + 2);
+  inos.set(e.inos, 2);
+  dtypes.set(e.dtypes, 2);
+  dtypes[0] = dtypes[1] = DT_DIR;
+  inos[1] = 1;
+  let big = typeof l.node.stIno === 'bigint';
+  if (!big) inos[0] = l.node.stIno as number;
+  for (let i = 0; i < n && !big; i++) {
+    if (inos[i + 2]! >= 0) continue;
+    const ino = u.direntIno(e, i);
+    if (typeof ino === 'bigint') big = true;
+    else inos[i + 2] = ino;
+  }
+  if (!big) return EncodedListing.encode(n === 0 ? '.\0..' : `.\0..\0${e.joined}`, inos, dtypes);
+  // an inode number past 2^53: encoded entry by entry
+  const all: (number | bigint)[] = [l.node.stIno, 1];
+  for (let i = 0; i < n; i++) all.push(u.direntIno(e, i));
+  return EncodedListing.encodeEach(['.', '..', ...e.names], all, dtypes);
 }
 
 export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHandlers {
@@ -65,7 +94,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   };
   let nextFh = 1;
   /** a listing pass's entries, encoded at its first reply that has no attributes */
-  const encoded = new WeakMap<readonly MergedEntry[], EncodedListing>();
+  const encoded = new WeakMap<Listing, EncodedListing>();
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const handle = (fd: number): number => {
@@ -76,23 +105,16 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : fds.get(fh));
 
   /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
-  const encodedOf = (l: { node: Node; entries: readonly MergedEntry[] }): EncodedListing => {
+  const encodedOf = (l: { node: Node; entries: Listing }): EncodedListing => {
     let enc = encoded.get(l.entries);
-    if (enc) return enc;
-    const names = ['.', '..'];
-    const inos: (number | bigint)[] = [l.node.stIno, 1];
-    const types = [sys.S_IFDIR, sys.S_IFDIR];
-    for (const e of l.entries) {
-      names.push(e.name);
-      inos.push(u.direntIno(e));
-      types.push(e.type);
+    if (!enc) {
+      enc = encodeListing(u, l);
+      encoded.set(l.entries, enc);
     }
-    enc = EncodedListing.encode(names, inos, types);
-    encoded.set(l.entries, enc);
     return enc;
   };
   /** a readdirplus reply with every entry's attributes: one lookup each */
-  const plusReply = (ino: number, listing: { node: Node; entries: readonly MergedEntry[] }, offset: number, room: number): DirReply => {
+  const plusReply = (ino: number, listing: { node: Node; entries: Listing }, offset: number, room: number): DirReply => {
     const reply = new DirReply(room);
     // only what fits in the kernel's buffer: each entry costs a lookup, and one the reply
     // has no room for would be thrown away (the kernel asks again from its offset)
@@ -184,7 +206,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       // listing goes without attributes: a names-only listing then costs no stat and no
       // kernel inode per entry, and a long listing (ls -l) loses only this reply's share of
       // the LOOKUPs it makes for the rest anyway.
-      if (plus && (offset > 0 || listing.entries.length * direntPlusSize(8) <= 4 * room)) return plusReply(ino, listing, offset, room);
+      if (plus && (offset > 0 || listing.entries.count * direntPlusSize(8) <= 4 * room)) return plusReply(ino, listing, offset, room);
       const enc = encodedOf(listing);
       return DirReply.of(plus ? enc.slicePlus(offset, room) : enc.slice(offset, room));
     },
