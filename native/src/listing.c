@@ -210,7 +210,7 @@ static napi_value typed(napi_env env, napi_typedarray_type type, size_t elem, co
 /* readdirMerged(paths, exact) -> [names, types, inos, layers]: the merged listing of the
  * directories in paths (a union directory's layers, top first). exact (a Uint8Array, one
  * flag a layer) says whose d_ino is the st_ino lookup shows; the others' entries get -1
- * (as do inode numbers past 2^53). names are joined by NULs; types are DT_* values, those
+ * (as do inode numbers past 2^53). names: a Buffer of them joined by NULs; types are DT_*, those
  * getdents left unknown (and char devices, to tell whiteouts) taken from lstat; layers
  * holds the index in paths each entry comes from. */
 static napi_value js_readdir_merged(napi_env env, napi_callback_info info) {
@@ -247,8 +247,11 @@ static napi_value js_readdir_merged(napi_env env, napi_callback_info info) {
     res = throw_errno(env, err, "scandir", path);
     goto out;
   }
+  /* the names stay bytes: encoded into readdir replies as they are, decoded only when a
+   * caller wants them as strings */
   napi_value names;
-  napi_create_string_utf8(env, o.names.p ? o.names.p : "", o.names.len, &names);
+  void *copy;
+  napi_create_buffer_copy(env, o.names.len, o.names.p ? o.names.p : "", &copy, &names);
   napi_create_array_with_length(env, 4, &res);
   napi_set_element(env, res, 0, names);
   napi_set_element(env, res, 1, typed(env, napi_uint8_array, 1, o.types, o.count));

@@ -158,8 +158,8 @@ export class EncodedListing {
   }
 
   /** names joined by NULs (one for each of inos), d_ino, DT_* types: encoded by the addon */
-  static encode(joined: string, inos: Float64Array, dtypes: Uint8Array): EncodedListing {
-    const [buf, starts] = fuse.direntsEncode(joined, inos, dtypes);
+  static encode(names: Buffer, inos: Float64Array, dtypes: Uint8Array): EncodedListing {
+    const [buf, starts] = fuse.direntsEncode(names, inos, dtypes);
     return new EncodedListing(buf, starts);
   }
 
@@ -184,16 +184,8 @@ export class EncodedListing {
   /** The entries from index offset on that fit in size bytes as readdirplus entries with
    * no inode (nodeid 0): each one the plain entry after a zeroed struct fuse_entry_out. */
   slicePlus(offset: number, size: number): Buffer {
-    const out = Buffer.alloc(size);
-    let pos = 0;
-    for (let i = offset; i < this.count; i++) {
-      const a = this.starts[i]!;
-      const b = this.starts[i + 1]!;
-      if (pos + ENTRY_OUT + (b - a) > size) break;
-      this.buf.copy(out, pos + ENTRY_OUT, a, b);
-      pos += ENTRY_OUT + (b - a);
-    }
-    return out.subarray(0, pos);
+    // in the addon: a copy per entry, on a fresh mount's first reply (cold code)
+    return fuse.direntsSlicePlus(this.buf, this.starts, offset, size);
   }
 
   /** the entries from index offset on that fit in size bytes */

@@ -30,6 +30,8 @@ export interface UnionHandlerOptions {
 }
 
 const DT_DIR = sys.S_IFDIR >> 12;
+const DOTS = Buffer.from('.\0..');
+const NUL = Buffer.alloc(1);
 
 /** A listing's plain readdir entries, '.' and '..' first, as the engine numbers them: the
  * listing's columns handed to the addon as they are (the names one string), the inode
@@ -45,13 +47,14 @@ function encodeListing(u: Union, l: { node: Node; entries: Listing }): EncodedLi
   inos[1] = 1;
   let big = typeof l.node.stIno === 'bigint';
   if (!big) inos[0] = l.node.stIno as number;
-  for (let i = 0; i < n && !big; i++) {
+  // the d_ino not listed (-1: upper entries, stacked layers), looked up; a plain lower dir has none
+  for (let i = e.inos.indexOf(-1); i >= 0 && i < n && !big; i++) {
     if (inos[i + 2]! >= 0) continue;
     const ino = u.direntIno(e, i);
     if (typeof ino === 'bigint') big = true;
     else inos[i + 2] = ino;
   }
-  if (!big) return EncodedListing.encode(n === 0 ? '.\0..' : `.\0..\0${e.joined}`, inos, dtypes);
+  if (!big) return EncodedListing.encode(Buffer.concat(n === 0 ? [DOTS] : [DOTS, NUL, e.nameBytes]), inos, dtypes);
   // an inode number past 2^53: encoded entry by entry
   const all: (number | bigint)[] = [l.node.stIno, 1];
   for (let i = 0; i < n; i++) all.push(u.direntIno(e, i));

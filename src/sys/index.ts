@@ -100,8 +100,8 @@ export function readdirInos(p: string): { names: string[]; types: Uint8Array; in
   return { names: types.length === 0 ? [] : joined.split('\0'), types, inos };
 }
 export interface MergedListing {
-  /** the names joined by NULs ('' for none): split only when single names are needed */
-  joined: string;
+  /** the names as bytes, joined by NULs (empty for none): decoded only when wanted */
+  names: Buffer;
   /** DT_* of each entry (S_IF* >> 12), never DT_UNKNOWN */
   types: Uint8Array;
   /** d_ino, or -1 where it is not the st_ino to show (a layer not flagged exact, past 2^53) */
@@ -114,8 +114,8 @@ export interface MergedListing {
  * left out, a `.wh.NAME` hiding NAME in the layers below; a layer missing the directory
  * (ENOENT, ENOTDIR) adds nothing. exact[i]: whether layer i's d_ino is the st_ino. */
 export function readdirMerged(paths: readonly string[], exact: readonly boolean[]): MergedListing {
-  const [joined, types, inos, layers] = call(() => native.readdirMerged(paths, Uint8Array.from(exact, (x) => (x ? 1 : 0))));
-  return { joined, types, inos, layers };
+  const [names, types, inos, layers] = call(() => native.readdirMerged(paths, Uint8Array.from(exact, (x) => (x ? 1 : 0))));
+  return { names, types, inos, layers };
 }
 export const mkdir = (p: string, mode = 0o777): void => call(() => fs.mkdirSync(p, { mode }));
 export const mkdirp = (p: string, mode = 0o755): void => call(() => void fs.mkdirSync(p, { mode, recursive: true }));

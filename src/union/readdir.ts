@@ -4,8 +4,8 @@
 // while entries come and go.
 //
 // The merge itself runs in the addon (sys.readdirMerged), and a listing stays in the
-// columns it gives: no object per entry, and the names one string until a caller needs
-// them one by one. A plain listing of a big directory on a fresh mount (the daemon's code
+// columns it gives: no object per entry, and the names bytes until a caller needs them
+// as strings. A plain listing of a big directory on a fresh mount (the daemon's code
 // not yet compiled) otherwise cost ~2 us an entry in JS and garbage collection.
 import * as sys from '../sys/index.js';
 import { INO_XATTR } from './inode.js';
@@ -34,9 +34,9 @@ export class Listing {
     return this.columns.types.length;
   }
 
-  /** the names joined by NULs ('' when there are none) */
-  get joined(): string {
-    return this.columns.joined;
+  /** the names as bytes, joined by NULs (empty when there are none) */
+  get nameBytes(): Buffer {
+    return this.columns.names;
   }
 
   /** each entry's DT_* (S_IF* >> 12) */
@@ -50,7 +50,7 @@ export class Listing {
   }
 
   get names(): readonly string[] {
-    this.split ??= this.count === 0 ? [] : this.columns.joined.split('\0');
+    this.split ??= this.count === 0 ? [] : this.columns.names.toString('utf8').split('\0');
     return this.split;
   }
 

@@ -98,7 +98,7 @@ test('entries are added while they fit and never past the size asked', (t) => {
 test('an encoded listing answers each offset with whole entries that fit, in order, to the end', (t) => {
   const names = ['.', '..', ...Array.from({ length: 500 }, (_, i) => `entry-${i}${i % 7 === 0 ? '-ünï' : ''}`)];
   const dtypes = Uint8Array.from(names, (_, i) => (i < 2 ? sys.S_IFDIR : i % 3 ? sys.S_IFREG : sys.S_IFLNK) >> 12);
-  const enc = EncodedListing.encode(names.join('\0'), Float64Array.from(names, (_, i) => i + 100), dtypes);
+  const enc = EncodedListing.encode(Buffer.from(names.join('\0')), Float64Array.from(names, (_, i) => i + 100), dtypes);
   const seen: string[] = [];
   let off = 0;
   for (;;) {
