@@ -207,66 +207,141 @@ static napi_value typed(napi_env env, napi_typedarray_type type, size_t elem, co
   return arr;
 }
 
-/* readdirMerged(paths, exact) -> [names, types, inos, layers]: the merged listing of the
- * directories in paths (a union directory's layers, top first). exact (a Uint8Array, one
- * flag a layer) says whose d_ino is the st_ino lookup shows; the others' entries get -1
- * (as do inode numbers past 2^53). names: a Buffer of them joined by NULs; types are DT_*, those
- * getdents left unknown (and char devices, to tell whiteouts) taken from lstat; layers
- * holds the index in paths each entry comes from. */
-static napi_value js_readdir_merged(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
+/* one merge: its layers, then its result (or the errno and the layer it failed on) */
+typedef struct {
+  char **paths;
+  unsigned char *exact;
   uint32_t nlayers;
+  struct listing o;
+  int err;
+  uint32_t failed;
+  /* async: */
+  napi_async_work work;
+  napi_deferred deferred;
+} merge_job;
+
+static void job_free(merge_job *j) {
+  for (uint32_t i = 0; j->paths && i < j->nlayers; i++) free(j->paths[i]);
+  free(j->paths);
+  free(j->exact);
+  free(j->o.names.p);
+  free(j->o.types);
+  free(j->o.inos);
+  free(j->o.layers);
+  free(j);
+}
+
+/* (paths, exact) into a job; NULL with an exception pending when they are not that */
+static merge_job *job_of(napi_env env, napi_value paths, napi_value exact) {
+  uint32_t n;
   bool isarr;
   napi_typedarray_type et;
   size_t ecount, eoff;
   void *edata;
   napi_value eab;
-  if (napi_is_array(env, argv[0], &isarr) != napi_ok || !isarr || napi_get_array_length(env, argv[0], &nlayers) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &et, &ecount, &edata, &eab, &eoff) != napi_ok || et != napi_uint8_array ||
-      ecount != nlayers || nlayers > UINT16_MAX) {
+  if (napi_is_array(env, paths, &isarr) != napi_ok || !isarr || napi_get_array_length(env, paths, &n) != napi_ok ||
+      napi_get_typedarray_info(env, exact, &et, &ecount, &edata, &eab, &eoff) != napi_ok || et != napi_uint8_array ||
+      ecount != n || n > UINT16_MAX) {
     napi_throw_type_error(env, "EINVAL", "expected an array of paths and a Uint8Array of one flag each");
     return NULL;
   }
-  const unsigned char *exact = edata;
-  struct listing o = {0};
-  struct name_set seen = {0};
-  int err = 0;
-  char *path = NULL;
-  napi_value res = NULL;
-  for (uint32_t i = 0; i < nlayers && !err; i++) {
+  merge_job *j = calloc(1, sizeof *j);
+  if (j) j->paths = calloc(n ? n : 1, sizeof *j->paths);
+  if (j) j->exact = malloc(n ? n : 1);
+  if (!j || !j->paths || !j->exact) {
+    if (j) job_free(j);
+    throw_errno(env, ENOMEM, "scandir", NULL);
+    return NULL;
+  }
+  j->nlayers = n;
+  memcpy(j->exact, edata, n);
+  for (uint32_t i = 0; i < n; i++) {
     napi_value v;
-    napi_get_element(env, argv[0], i, &v);
-    if (!arg_string(env, v, &path)) goto out;
-    err = merge_layer(&o, &seen, nlayers > 1, path, (uint16_t)i, exact[i] != 0);
-    if (!err) {
-      free(path);
-      path = NULL;
+    napi_get_element(env, paths, i, &v);
+    if (!arg_string(env, v, &j->paths[i])) {
+      job_free(j);
+      return NULL;
     }
   }
-  if (err) {
-    res = throw_errno(env, err, "scandir", path);
-    goto out;
+  return j;
+}
+
+/* the merge itself: no napi, so that it may run in a worker thread */
+static void job_run(merge_job *j) {
+  struct name_set seen = {0};
+  for (uint32_t i = 0; i < j->nlayers && !j->err; i++) {
+    j->err = merge_layer(&j->o, &seen, j->nlayers > 1, j->paths[i], (uint16_t)i, j->exact[i] != 0);
+    if (j->err) j->failed = i;
   }
+  set_free(&seen);
+}
+
+static napi_value job_error(napi_env env, merge_job *j) {
+  return errno_error(env, j->err, "scandir", j->paths[j->failed]);
+}
+
+/* [names, types, inos, layers] */
+static napi_value job_result(napi_env env, merge_job *j) {
+  struct listing *o = &j->o;
   /* the names stay bytes: encoded into readdir replies as they are, decoded only when a
    * caller wants them as strings */
-  napi_value names;
+  napi_value names, res;
   void *copy;
-  napi_create_buffer_copy(env, o.names.len, o.names.p ? o.names.p : "", &copy, &names);
+  napi_create_buffer_copy(env, o->names.len, o->names.p ? o->names.p : "", &copy, &names);
   napi_create_array_with_length(env, 4, &res);
   napi_set_element(env, res, 0, names);
-  napi_set_element(env, res, 1, typed(env, napi_uint8_array, 1, o.types, o.count));
-  napi_set_element(env, res, 2, typed(env, napi_float64_array, sizeof(double), o.inos, o.count));
-  napi_set_element(env, res, 3, typed(env, napi_uint16_array, sizeof(uint16_t), o.layers, o.count));
-out:
-  free(path);
-  free(o.names.p);
-  free(o.types);
-  free(o.inos);
-  free(o.layers);
-  set_free(&seen);
+  napi_set_element(env, res, 1, typed(env, napi_uint8_array, 1, o->types, o->count));
+  napi_set_element(env, res, 2, typed(env, napi_float64_array, sizeof(double), o->inos, o->count));
+  napi_set_element(env, res, 3, typed(env, napi_uint16_array, sizeof(uint16_t), o->layers, o->count));
   return res;
+}
+
+/* readdirMerged(paths, exact) -> [names, types, inos, layers]: the merged listing of the
+ * directories in paths (a union directory's layers, top first). exact (a Uint8Array, one
+ * flag a layer) says whose d_ino is the st_ino lookup shows; the others' entries get -1
+ * (as do inode numbers past 2^53). names: a Buffer of them joined by NULs; types are DT_*,
+ * those getdents left unknown (and char devices, to tell whiteouts) taken from lstat;
+ * layers holds the index in paths each entry comes from. */
+static napi_value js_readdir_merged(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  merge_job *j = job_of(env, argv[0], argv[1]);
+  if (!j) return NULL;
+  job_run(j);
+  napi_value res = NULL;
+  if (j->err) napi_throw(env, job_error(env, j));
+  else res = job_result(env, j);
+  job_free(j);
+  return res;
+}
+
+static void job_execute(napi_env env, void *data) {
+  job_run(data);
+}
+
+static void job_complete(napi_env env, napi_status status, void *data) {
+  merge_job *j = data;
+  if (status != napi_ok && !j->err) j->err = EIO;
+  if (j->err) napi_reject_deferred(env, j->deferred, job_error(env, j));
+  else napi_resolve_deferred(env, j->deferred, job_result(env, j));
+  napi_delete_async_work(env, j->work);
+  job_free(j);
+}
+
+/* readdirMergedAsync(paths, exact) -> Promise of readdirMerged's result, merged in a
+ * worker thread (libuv's pool): a listing read ahead while the JS thread serves others. */
+static napi_value js_readdir_merged_async(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  merge_job *j = job_of(env, argv[0], argv[1]);
+  if (!j) return NULL;
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "strata-readdir", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
 }
 
 void listing_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "readdirMerged", js_readdir_merged);
+  export_fn(env, exports, "readdirMergedAsync", js_readdir_merged_async);
 }

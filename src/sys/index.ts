@@ -114,8 +114,18 @@ export interface MergedListing {
  * left out, a `.wh.NAME` hiding NAME in the layers below; a layer missing the directory
  * (ENOENT, ENOTDIR) adds nothing. exact[i]: whether layer i's d_ino is the st_ino. */
 export function readdirMerged(paths: readonly string[], exact: readonly boolean[]): MergedListing {
-  const [names, types, inos, layers] = call(() => native.readdirMerged(paths, Uint8Array.from(exact, (x) => (x ? 1 : 0))));
+  const [names, types, inos, layers] = call(() => native.readdirMerged(paths, flags(exact)));
   return { names, types, inos, layers };
+}
+const flags = (exact: readonly boolean[]): Uint8Array => Uint8Array.from(exact, (x) => (x ? 1 : 0));
+/** readdirMerged in a worker thread (libuv's pool), the JS thread free meanwhile. */
+export async function readdirMergedAsync(paths: readonly string[], exact: readonly boolean[]): Promise<MergedListing> {
+  try {
+    const [names, types, inos, layers] = await native.readdirMergedAsync(paths, flags(exact));
+    return { names, types, inos, layers };
+  } catch (e) {
+    throw toSysError(e);
+  }
 }
 export const mkdir = (p: string, mode = 0o777): void => call(() => fs.mkdirSync(p, { mode }));
 export const mkdirp = (p: string, mode = 0o755): void => call(() => void fs.mkdirSync(p, { mode, recursive: true }));

@@ -9,7 +9,7 @@ import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { detectUserxattr, prepareWorkdir } from './layers.js';
 import { lookupName } from './namei.js';
-import { entryIno, listMerged, type Listing } from './readdir.js';
+import { entryIno, listMerged, listMergedAsync, type Listing } from './readdir.js';
 import type { AttrChange, Caller, UnionConfig } from './types.js';
 import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
 
@@ -35,6 +35,10 @@ export class Union {
   private nextDirHandle = 1;
   /** listings of lower-only dirs: immutable until copied up (which changes their key) */
   private readonly listings = new LRUCache<string, Listing>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.count + 1 });
+  /** lower-only dirs whose listing is being read ahead (prefetchListing), by key */
+  private readonly readingAhead = new Map<string, Promise<void>>();
+  /** listings read ahead so far (for tests and the session counters) */
+  listingsReadAhead = 0;
 
   /** Prepares workdir/work (crash leftovers removed) and detects the xattr namespace.
    * The config must have passed validateConfig. */
@@ -273,6 +277,32 @@ export class Union {
     const l = listMerged(this.core.stack, this.core.dirOf(n));
     this.listings.set(n.key, l);
     return l;
+  }
+
+  /** Reads a lower-only directory's listing ahead, in a worker thread, for a readdir that
+   * is likely to come (the FUSE adapter asks when a listing with attributes shows a big
+   * directory): the readdir then finds it cached, or waits for it (listingReady). Lower
+   * layers never change, so a listing read early is the one a later opendir would read. */
+  prefetchListing(id: number): void {
+    const n = this.node(id);
+    if (!n.isDir || n.inUpper || this.listings.has(n.key) || this.readingAhead.has(n.key)) return;
+    const key = n.key;
+    this.listingsReadAhead++;
+    const done = listMergedAsync(this.core.stack, this.core.dirOf(n))
+      .then(
+        (l) => void this.listings.set(key, l),
+        () => undefined, // read again when listed, and its error answered then
+      )
+      .finally(() => this.readingAhead.delete(key));
+    this.readingAhead.set(key, done);
+  }
+
+  /** What to wait for before listingOf(fh, offset): the listing it would take, while that
+   * is being read ahead; undefined when there is nothing to wait for. */
+  listingReady(fh: number, offset: number): Promise<void> | undefined {
+    const h = this.dirs.get(fh);
+    if (!h || (offset !== 0 && h.entries) || h.node.inUpper) return undefined;
+    return this.readingAhead.get(h.node.key);
   }
 
   /** The listing a handle reads from offset on (taken anew at offset 0, once per pass; one

@@ -73,17 +73,22 @@ export function layerDirs(stack: Stack, dir: ParentDir): LayerDir[] {
   return out;
 }
 
-export function listMerged(stack: Stack, dir: ParentDir): Listing {
+/** the layers' directories, and whether each one's d_ino is the st_ino lookup shows */
+function mergeArgs(stack: Stack, dir: ParentDir): { dirs: LayerDir[]; paths: string[]; exact: boolean[] } {
   const dirs = layerDirs(stack, dir);
   // an upper entry's st_ino may be a copy-up's recorded origin, a merged dir's the lower one's
-  const exact = dirs.map((d) => !d.fromUpper && stack.dInoExact(d.layer));
-  return new Listing(
-    dirs,
-    sys.readdirMerged(
-      dirs.map((d) => d.path),
-      exact,
-    ),
-  );
+  return { dirs, paths: dirs.map((d) => d.path), exact: dirs.map((d) => !d.fromUpper && stack.dInoExact(d.layer)) };
+}
+
+export function listMerged(stack: Stack, dir: ParentDir): Listing {
+  const { dirs, paths, exact } = mergeArgs(stack, dir);
+  return new Listing(dirs, sys.readdirMerged(paths, exact));
+}
+
+/** listMerged in a worker thread: a listing read ahead. */
+export async function listMergedAsync(stack: Stack, dir: ParentDir): Promise<Listing> {
+  const { dirs, paths, exact } = mergeArgs(stack, dir);
+  return new Listing(dirs, await sys.readdirMergedAsync(paths, exact));
 }
 
 /** The d_ino of entry i, matching what lookup will show as st_ino. */

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
+import { Union } from '../../src/union/engine.js';
 import { makeLayers, type Spec } from './layers.js';
 import { mountStrata } from './mount-helper.js';
 
@@ -122,4 +123,43 @@ test('a dir one layer holds, changed through the mount: names removed, created a
   t.deepEqual(fs.readdirSync(dir), []);
   fs.rmdirSync(dir);
   t.false(fs.existsSync(dir));
+});
+
+test('a listing read ahead: the readdir waits for it and shows the same entries; an upper dir or a file is never read ahead', async (t) => {
+  const names = range(3000, (i) => `entry-${i}`);
+  const l = makeLayers(t, [{ big: Object.fromEntries(names.map((n) => [n, ''])), f: 'x' }], { up: { a: 'x' } });
+  const u = Union.open({ lowers: l.lowers, upper: l.upper, work: l.work, timeout: 1, readOnly: false });
+  const big = u.lookupPath('big');
+  u.prefetchListing(big.id);
+  const fh = u.opendir(big.id);
+  const ahead = u.listingReady(fh, 0);
+  t.true(ahead instanceof Promise, 'the first readdir of the handle waits for the listing read ahead');
+  await ahead;
+  t.is(u.listingReady(fh, 0), undefined, 'nothing left to wait for');
+  const l1 = u.listingOf(fh, 0).entries;
+  t.deepEqual([...l1.names].sort(), [...names].sort());
+  t.is(u.listingOf(fh, 0).entries, l1, 'the listing read ahead is the one a readdir takes');
+  u.releasedir(fh);
+  for (const p of ['up', 'f']) {
+    const n = u.lookupPath(p);
+    u.prefetchListing(n.id);
+    if (n.isDir) t.is(u.listingReady(u.opendir(n.id), 0), undefined, `${p}: not read ahead`);
+  }
+});
+
+test('through the mount: a big dir seen by ls -l of its parent lists right, also when changed while read ahead', (t) => {
+  const names = range(6000, (i) => `a-long-name-for-a-bigger-directory-${i}`);
+  const l = makeLayers(t, [{ big: Object.fromEntries(names.map((n) => [n, ''])), other: { x: '' } }]);
+  mountStrata(t, l);
+  t.true(fs.statSync(path.join(l.lowers[0]!, 'big')).size >= 64 << 10, 'big enough to be read ahead');
+  const readAhead = (): number => JSON.parse(spawnSync('getfattr', ['--only-values', '--absolute-names', '-n', 'strata.session', l.mnt], { encoding: 'utf8' }).stdout).listingsReadAhead;
+  t.is(readAhead(), 0);
+  const ls = spawnSync('ls', ['-l', l.mnt], { encoding: 'utf8' });
+  t.regex(ls.stdout, / big\n/);
+  t.is(readAhead(), 1, 'big was read ahead, other (small) was not');
+  fs.unlinkSync(path.join(l.mnt, 'big', names[0]!)); // copies the dir up: a listing of the lower alone is stale now
+  const listed1 = fs.readdirSync(path.join(l.mnt, 'big'));
+  t.is(listed1.length, names.length - 1);
+  t.false(listed1.includes(names[0]!));
+  t.deepEqual([...fs.readdirSync(path.join(l.mnt, 'big'))].sort(), names.slice(1).sort());
 });
