@@ -40,7 +40,7 @@ const DOTS = Buffer.from('.\0..');
 const NUL = Buffer.alloc(1);
 
 /** A listing's plain readdir entries, '.' and '..' first, as the engine numbers them: the
- * listing's columns handed to the addon as they are (the names one string), the inode
+ * listing's columns handed to the addon as they are (the names as bytes), the inode
  * numbers that are not the listed d_ino looked up first. */
 function encodeListing(u: Union, l: { node: Node; entries: Listing }): EncodedListing {
   const e = l.entries;
