@@ -157,13 +157,16 @@ export class EncodedListing {
     return this.starts.length - 1;
   }
 
-  static encode(names: readonly string[], inos: readonly (number | bigint)[], types: readonly number[]): EncodedListing {
+  /** names joined by NULs (one for each of inos), d_ino, DT_* types: encoded by the addon */
+  static encode(names: Buffer, inos: Float64Array, dtypes: Uint8Array): EncodedListing {
+    const [buf, starts] = fuse.direntsEncode(names, inos, dtypes);
+    return new EncodedListing(buf, starts);
+  }
+
+  /** The same bytes from entries one by one, in JS: for an inode number past 2^53 (a
+   * bigint), which a Float64Array cannot hold. */
+  static encodeEach(names: readonly string[], inos: readonly (number | bigint)[], dtypes: ArrayLike<number>): EncodedListing {
     const count = names.length;
-    if (inos.every((i) => typeof i === 'number')) {
-      const [buf, starts] = fuse.direntsEncode(names.join('\0'), Float64Array.from(inos as number[]), Uint32Array.from(types));
-      return new EncodedListing(buf, starts);
-    }
-    // an inode number past 2^53 (a bigint): encoded here
     const bytes = new Uint16Array(count);
     const starts = new Uint32Array(count + 1);
     let total = 0;
@@ -174,23 +177,15 @@ export class EncodedListing {
     }
     starts[count] = total;
     const r = new DirReply(total);
-    for (let i = 0; i < count; i++) r.add(names[i]!, bytes[i]!, inos[i]!, types[i]!, i + 1);
+    for (let i = 0; i < count; i++) r.add(names[i]!, bytes[i]!, inos[i]!, dtypes[i]! << 12, i + 1);
     return new EncodedListing(r.bytes(), starts);
   }
 
   /** The entries from index offset on that fit in size bytes as readdirplus entries with
    * no inode (nodeid 0): each one the plain entry after a zeroed struct fuse_entry_out. */
   slicePlus(offset: number, size: number): Buffer {
-    const out = Buffer.alloc(size);
-    let pos = 0;
-    for (let i = offset; i < this.count; i++) {
-      const a = this.starts[i]!;
-      const b = this.starts[i + 1]!;
-      if (pos + ENTRY_OUT + (b - a) > size) break;
-      this.buf.copy(out, pos + ENTRY_OUT, a, b);
-      pos += ENTRY_OUT + (b - a);
-    }
-    return out.subarray(0, pos);
+    // in the addon: a copy per entry, on a fresh mount's first reply (cold code)
+    return fuse.direntsSlicePlus(this.buf, this.starts, offset, size);
   }
 
   /** the entries from index offset on that fit in size bytes */

@@ -132,8 +132,11 @@ export interface FuseNative {
   replyLseek(req: Req, off: number): boolean;
   replyReaddir(req: Req, entries: DirEntry[]): number;
   /** a whole listing as struct fuse_dirent (native/src/dirent.c): names joined by NULs,
-   * d_ino, S_IF* types; entry i gets d_off i + 1. The buffer and each entry's byte offset. */
-  direntsEncode(names: string, inos: Float64Array, types: Uint32Array): [Buffer, Uint32Array];
+   * d_ino, DT_* types; entry i gets d_off i + 1. The buffer and each entry's byte offset. */
+  direntsEncode(names: Buffer, inos: Float64Array, types: Uint8Array): [Buffer, Uint32Array];
+  /** direntsEncode's entries from index offset on that fit in size bytes as readdirplus
+   * entries with no inode (nodeid 0) */
+  direntsSlicePlus(encoded: Buffer, starts: Uint32Array, offset: number, size: number): Buffer;
 }
 
 export const fuse = addon as FuseNative;

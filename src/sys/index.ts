@@ -99,6 +99,34 @@ export function readdirInos(p: string): { names: string[]; types: Uint8Array; in
   // no name is empty: '' is no entries, not one
   return { names: types.length === 0 ? [] : joined.split('\0'), types, inos };
 }
+export interface MergedListing {
+  /** the names as bytes, joined by NULs (empty for none): decoded only when wanted */
+  names: Buffer;
+  /** DT_* of each entry (S_IF* >> 12), never DT_UNKNOWN */
+  types: Uint8Array;
+  /** d_ino, or -1 where it is not the st_ino to show (a layer not flagged exact, past 2^53) */
+  inos: Float64Array;
+  /** the index in paths of the layer each entry was found in */
+  layers: Uint16Array;
+}
+/** A union directory's merged listing from its layers' directories (top first), in one
+ * call to the addon: each name once, the topmost; char-0/0 whiteouts and `.wh.` markers
+ * left out, a `.wh.NAME` hiding NAME in the layers below; a layer missing the directory
+ * (ENOENT, ENOTDIR) adds nothing. exact[i]: whether layer i's d_ino is the st_ino. */
+export function readdirMerged(paths: readonly string[], exact: readonly boolean[]): MergedListing {
+  const [names, types, inos, layers] = call(() => native.readdirMerged(paths, flags(exact)));
+  return { names, types, inos, layers };
+}
+const flags = (exact: readonly boolean[]): Uint8Array => Uint8Array.from(exact, (x) => (x ? 1 : 0));
+/** readdirMerged in a worker thread (libuv's pool), the JS thread free meanwhile. */
+export async function readdirMergedAsync(paths: readonly string[], exact: readonly boolean[]): Promise<MergedListing> {
+  try {
+    const [names, types, inos, layers] = await native.readdirMergedAsync(paths, flags(exact));
+    return { names, types, inos, layers };
+  } catch (e) {
+    throw toSysError(e);
+  }
+}
 export const mkdir = (p: string, mode = 0o777): void => call(() => fs.mkdirSync(p, { mode }));
 export const mkdirp = (p: string, mode = 0o755): void => call(() => void fs.mkdirSync(p, { mode, recursive: true }));
 export const rmdir = (p: string): void => call(() => fs.rmdirSync(p));

@@ -56,6 +56,11 @@ export interface Native {
   /** a directory's entries but . and ..: names joined by NULs, d_type, d_ino (-1 past
    * 2^53); the count is types.length */
   readdirInos(path: string): [string, Uint8Array, Float64Array];
+  /** the merged listing of a union directory's layers (top first): names joined by NULs
+   * (bytes), DT_* types, d_ino (-1 where exact[i] is 0 or past 2^53), each entry's layer */
+  readdirMerged(paths: readonly string[], exact: Uint8Array): [Buffer, Uint8Array, Float64Array, Uint16Array];
+  /** the same, merged in a worker thread */
+  readdirMergedAsync(paths: readonly string[], exact: Uint8Array): Promise<[Buffer, Uint8Array, Float64Array, Uint16Array]>;
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;

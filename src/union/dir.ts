@@ -164,7 +164,7 @@ export async function rmdirEntry(core: UnionCore, parent: Node, name: string): P
   core.checkWritable(p);
   const r = lookupOrThrow(core, parent, name);
   if (!r.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'rmdir', p);
-  if (listMerged(core.stack, { path: p, inUpper: r.inUpper, lowerDirs: r.lowerDirs }).length > 0) {
+  if (listMerged(core.stack, { path: p, inUpper: r.inUpper, lowerDirs: r.lowerDirs }).count > 0) {
     throw new sys.SysError(sys.E.ENOTEMPTY, 'rmdir', p);
   }
   await core.ensureUp(parent);
@@ -224,7 +224,7 @@ export async function renameEntry(core: UnionCore, parent: Node, name: string, n
       throw new sys.SysError(sys.E.EXDEV, 'rename', p);
     }
   }
-  if (dst && !exchange && dst.isDir && listMerged(core.stack, { path: to, inUpper: dst.inUpper, lowerDirs: dst.lowerDirs }).length > 0) {
+  if (dst && !exchange && dst.isDir && listMerged(core.stack, { path: to, inUpper: dst.inUpper, lowerDirs: dst.lowerDirs }).count > 0) {
     throw new sys.SysError(sys.E.ENOTEMPTY, 'rename', to);
   }
   await core.ensureUp(parent);

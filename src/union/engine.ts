@@ -9,13 +9,13 @@ import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { detectUserxattr, prepareWorkdir } from './layers.js';
 import { lookupName } from './namei.js';
-import { entryIno, listMerged, type MergedEntry } from './readdir.js';
+import { entryIno, listMerged, listMergedAsync, type Listing } from './readdir.js';
 import type { AttrChange, Caller, UnionConfig } from './types.js';
 import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
 
 export { ROOT_ID } from './inode.js';
 export type { Node } from './inode.js';
-export type { MergedEntry } from './readdir.js';
+export type { Listing } from './readdir.js';
 
 export interface DirEntryOut {
   name: string;
@@ -26,7 +26,7 @@ export interface DirEntryOut {
 
 interface DirHandle {
   node: Node;
-  entries: MergedEntry[] | undefined;
+  entries: Listing | undefined;
 }
 
 export class Union {
@@ -34,7 +34,11 @@ export class Union {
   private readonly dirs = new Map<number, DirHandle>();
   private nextDirHandle = 1;
   /** listings of lower-only dirs: immutable until copied up (which changes their key) */
-  private readonly listings = new LRUCache<string, MergedEntry[]>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.length + 1 });
+  private readonly listings = new LRUCache<string, Listing>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.count + 1 });
+  /** lower-only dirs whose listing is being read ahead (prefetchListing), by key */
+  private readonly readingAhead = new Map<string, Promise<void>>();
+  /** listings read ahead so far (for tests and the session counters) */
+  listingsReadAhead = 0;
 
   /** Prepares workdir/work (crash leftovers removed) and detects the xattr namespace.
    * The config must have passed validateConfig. */
@@ -265,7 +269,7 @@ export class Union {
     return fh;
   }
 
-  private listing(n: Node): MergedEntry[] {
+  private listing(n: Node): Listing {
     if (n.inUpper) return listMerged(this.core.stack, this.core.dirOf(n));
     const cached = this.listings.get(n.key);
     if (cached) return cached;
@@ -274,19 +278,45 @@ export class Union {
     return l;
   }
 
+  /** Reads a lower-only directory's listing ahead, in a worker thread, for a readdir that
+   * is likely to come (the FUSE adapter asks when a listing with attributes shows a big
+   * directory): the readdir then finds it cached, or waits for it (listingReady). Lower
+   * layers never change, so a listing read early is the one a later opendir would read. */
+  prefetchListing(id: number): void {
+    const n = this.node(id);
+    if (!n.isDir || n.inUpper || this.listings.has(n.key) || this.readingAhead.has(n.key)) return;
+    const key = n.key;
+    this.listingsReadAhead++;
+    const done = listMergedAsync(this.core.stack, this.core.dirOf(n))
+      .then(
+        (l) => void this.listings.set(key, l),
+        () => undefined, // read again when listed, and its error answered then
+      )
+      .finally(() => this.readingAhead.delete(key));
+    this.readingAhead.set(key, done);
+  }
+
+  /** What to wait for before listingOf(fh, offset): the listing it would take, while that
+   * is being read ahead; undefined when there is nothing to wait for. */
+  listingReady(fh: number, offset: number): Promise<void> | undefined {
+    const h = this.dirs.get(fh);
+    if (!h || (offset !== 0 && h.entries) || h.node.inUpper) return undefined;
+    return this.readingAhead.get(h.node.key);
+  }
+
   /** The listing a handle reads from offset on (taken anew at offset 0, once per pass; one
-   * array per pass, so a caller may key what it derives from the listing on it): the
+   * Listing per pass, so a caller may key what it derives from the listing on it): the
    * directory's node and its merged entries, '.' and '..' not included. */
-  listingOf(fh: number, offset: number): { node: Node; entries: readonly MergedEntry[] } {
+  listingOf(fh: number, offset: number): { node: Node; entries: Listing } {
     const h = this.dirs.get(fh);
     if (!h) throw new sys.SysError(sys.E.EBADF, 'readdir', String(fh));
     if (offset === 0 || !h.entries) h.entries = this.listing(h.node);
     return { node: h.node, entries: h.entries };
   }
 
-  /** the d_ino of a listed entry: the st_ino its lookup shows */
-  direntIno(e: MergedEntry): number | bigint {
-    return entryIno(this.core.stack, e);
+  /** the d_ino of entry i of a listing: the st_ino its lookup shows */
+  direntIno(l: Listing, i: number): number | bigint {
+    return entryIno(this.core.stack, l, i);
   }
 
   /** Entries from offset on (at most max, and while their sizes fit in budget.bytes, the
@@ -299,7 +329,7 @@ export class Union {
 
   /** readdir's entries of a listing listingOf gave (which takes it anew at offset 0) */
   entriesOf(
-    l: { node: Node; entries: readonly MergedEntry[] },
+    l: { node: Node; entries: Listing },
     offset: number,
     max = 1024,
     withIno = true,
@@ -307,19 +337,17 @@ export class Union {
   ): DirEntryOut[] {
     const out: DirEntryOut[] = [];
     const all = l.entries;
+    const names = all.names;
     let left = budget?.bytes ?? Infinity;
-    for (let i = offset; i < all.length + 2 && out.length < max; i++) {
-      const name = i === 0 ? '.' : i === 1 ? '..' : all[i - 2]!.name;
+    for (let i = offset; i < all.count + 2 && out.length < max; i++) {
+      const name = i === 0 ? '.' : i === 1 ? '..' : names[i - 2]!;
       if (budget) {
         left -= budget.size(name);
         if (left < 0 && out.length > 0) break;
       }
       if (i === 0) out.push({ name, off: 1, ino: l.node.stIno, type: sys.S_IFDIR });
       else if (i === 1) out.push({ name, off: 2, ino: 1, type: sys.S_IFDIR });
-      else {
-        const e = all[i - 2]!;
-        out.push({ name, off: i + 1, ino: withIno ? entryIno(this.core.stack, e) : 0, type: e.type });
-      }
+      else out.push({ name, off: i + 1, ino: withIno ? entryIno(this.core.stack, all, i - 2) : 0, type: all.type(i - 2) });
     }
     return out;
   }

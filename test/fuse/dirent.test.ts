@@ -97,7 +97,8 @@ test('entries are added while they fit and never past the size asked', (t) => {
 
 test('an encoded listing answers each offset with whole entries that fit, in order, to the end', (t) => {
   const names = ['.', '..', ...Array.from({ length: 500 }, (_, i) => `entry-${i}${i % 7 === 0 ? '-ünï' : ''}`)];
-  const enc = EncodedListing.encode(names, names.map((_, i) => i + 100), names.map((_, i) => (i < 2 ? sys.S_IFDIR : i % 3 ? sys.S_IFREG : sys.S_IFLNK)));
+  const dtypes = Uint8Array.from(names, (_, i) => (i < 2 ? sys.S_IFDIR : i % 3 ? sys.S_IFREG : sys.S_IFLNK) >> 12);
+  const enc = EncodedListing.encode(Buffer.from(names.join('\0')), Float64Array.from(names, (_, i) => i + 100), dtypes);
   const seen: string[] = [];
   let off = 0;
   for (;;) {
@@ -109,6 +110,7 @@ test('an encoded listing answers each offset with whole entries that fit, in ord
     for (const e of ents) {
       t.is(e.ino, BigInt(seen.length + 100));
       t.is(e.off, BigInt(seen.length + 1), 'd_off is the index of the next entry');
+      t.is(e.type, dtypes[seen.length]!, 'd_type');
       seen.push(e.name);
     }
     off = Number(ents.at(-1)!.off);
@@ -116,7 +118,7 @@ test('an encoded listing answers each offset with whole entries that fit, in ord
   t.deepEqual(seen, names);
   t.is(decode(enc.slice(3, 1 << 20), false)[0]!.name, names[3]!, 'from any offset');
   // the native encoder and the JS one (taken for inode numbers past 2^53) write the same bytes
-  const js = EncodedListing.encode(names, names.map((_, i) => BigInt(i + 100)), names.map((_, i) => (i < 2 ? sys.S_IFDIR : i % 3 ? sys.S_IFREG : sys.S_IFLNK)));
+  const js = EncodedListing.encodeEach(names, names.map((_, i) => BigInt(i + 100)), dtypes);
   t.true(js.slice(0, 1 << 20).equals(enc.slice(0, 1 << 20)));
   t.is(js.count, enc.count);
   // as readdirplus entries with no inode: the same entries, fewer to a reply
