@@ -1755,11 +1755,13 @@ static void fill_passthrough_open(struct strata_open_out *o, const struct fuse_f
   o->backing_id = backing_id;
 }
 
-static handle_t *new_handle(session_t *s, uint64_t fh, int fd) {
+/* passthrough: the kernel reads and writes the file itself, so whether the fd is O_DIRECT
+ * (a fcntl per open) never matters here */
+static handle_t *new_handle(session_t *s, uint64_t fh, int fd, bool passthrough) {
   handle_t *h = calloc(1, sizeof *h);
   h->fh = fh;
   h->fd = fd;
-  if (fd >= 0 && s->js_loop) {
+  if (fd >= 0 && s->js_loop && !passthrough) {
     int fl = fcntl(fd, F_GETFL);
     h->direct = fl >= 0 && (fl & O_DIRECT);
   }
@@ -1769,7 +1771,7 @@ static handle_t *new_handle(session_t *s, uint64_t fh, int fd) {
 /* The create reply once its fields are read: entry e, JS's fh, the flags in fi. */
 static napi_value reply_create(napi_env env, request_t *r, const struct fuse_entry_param *e, uint64_t fh,
                                struct fuse_file_info *fi, int fd, int id) {
-  handle_t *h = new_handle(r->s, fh, fd);
+  handle_t *h = new_handle(r->s, fh, fd, id > 0);
   fi->fh = (uintptr_t)h;
   int res;
   if (id > 0) {
@@ -1795,7 +1797,7 @@ static napi_value reply_open(napi_env env, request_t *r, uint64_t fh, struct fus
     fi->fh = fh;
     id = 0;
   } else {
-    h = new_handle(r->s, fh, fd);
+    h = new_handle(r->s, fh, fd, id > 0);
     fi->fh = (uintptr_t)h;
   }
   int res;
