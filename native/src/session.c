@@ -19,6 +19,7 @@
  * Lifetime: the session is destroyed only when its loop has ended and every request
  * handed to JS has been answered, so a late reply never touches freed memory. A request
  * object that JS drops without answering is answered EIO when the GC collects it. */
+#include "inoset.h"
 #include "napi_util.h"
 #include "ops.h"
 
@@ -99,6 +100,16 @@ typedef struct session {
    * to the pool; loop wake-ups (poll callbacks) and requests read in them. Only the JS
    * thread touches these (the pool's items are counted when submitted): no atomics. */
   uint64_t inline_ops, pool_ops, wakeups, received;
+  /* settings.capsCache: inodes known to have no security.capability. The kernel asks for
+   * it before every write(2) and chown(2) of a file (file_remove_privs, notify_change): a
+   * GETXATTR round trip to JS each, over a quarter of an untar's requests. JS's ENODATA
+   * answer is kept (and a file CREATE made has none), until a SETXATTR or REMOVEXATTR of
+   * the inode or its FORGET; then asked again. Sound for a filesystem whose xattrs change
+   * only through the mount. Locked: worker threads (threads loop) ask it too. */
+  bool caps_cache;
+  pthread_mutex_t caps_lock;
+  ino_set_t nocaps;
+  atomic_uint_fast64_t caps_answered;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -137,6 +148,7 @@ typedef struct request {
   char *data;
   size_t len;
   size_t size; /* what the kernel asked for: read, readdir, getxattr, listxattr */
+  bool caps_query; /* a GETXATTR of security.capability whose ENODATA capsCache keeps */
   uint64_t *forgets; /* ino, nlookup pairs */
   size_t nforgets;
   uid_t uid;
@@ -210,6 +222,7 @@ static void maybe_destroy(session_t *s) {
    * finishes the last one while the session exits wakes the JS thread to come back) */
   if (!pool_idle(s)) return;
   s->destroyed = true;
+  ino_set_free(&s->nocaps);
   fuse_session_destroy(s->se);
   s->se = NULL;
   if (s->js_loop) {
@@ -282,6 +295,28 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   submit(s, r);
 }
 
+/* capsCache (see session_t): a no-op unless the setting is on */
+static bool caps_known_none(session_t *s, uint64_t ino) {
+  pthread_mutex_lock(&s->caps_lock);
+  bool none = ino_set_has(&s->nocaps, ino);
+  pthread_mutex_unlock(&s->caps_lock);
+  return none;
+}
+
+static void caps_none(session_t *s, uint64_t ino) {
+  if (!s->caps_cache) return;
+  pthread_mutex_lock(&s->caps_lock);
+  ino_set_add(&s->nocaps, ino); /* out of memory: not kept, asked again */
+  pthread_mutex_unlock(&s->caps_lock);
+}
+
+static void caps_forget(session_t *s, uint64_t ino) {
+  if (!s->caps_cache) return;
+  pthread_mutex_lock(&s->caps_lock);
+  ino_set_del(&s->nocaps, ino);
+  pthread_mutex_unlock(&s->caps_lock);
+}
+
 #define SIMPLE(fn, OPC, ...)                              \
   static void fn {                                        \
     request_t *r = new_request(OPC, req);                 \
@@ -322,11 +357,26 @@ SIMPLE(ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 SIMPLE(ll_statfs(fuse_req_t req, fuse_ino_t ino), OP_STATFS, r->ino = ino)
 SIMPLE(ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags),
        OP_SETXATTR, r->ino = ino; r->name = strdup(name); r->data = malloc(size ? size : 1); memcpy(r->data, value, size);
-       r->len = size; r->a = flags)
-SIMPLE(ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size), OP_GETXATTR,
-       r->ino = ino; r->name = strdup(name); r->size = size)
+       r->len = size; r->a = flags; caps_forget(r->s, ino))
 SIMPLE(ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size), OP_LISTXATTR, r->ino = ino; r->size = size)
-SIMPLE(ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name), OP_REMOVEXATTR, r->ino = ino; r->name = strdup(name))
+SIMPLE(ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name), OP_REMOVEXATTR, r->ino = ino; r->name = strdup(name);
+       caps_forget(r->s, ino))
+
+static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  session_t *s = fuse_req_userdata(req);
+  bool caps = s->caps_cache && strcmp(name, "security.capability") == 0;
+  if (caps && caps_known_none(s, ino)) {
+    atomic_fetch_add(&s->caps_answered, 1);
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  request_t *r = new_request(OP_GETXATTR, req);
+  r->ino = ino;
+  r->name = strdup(name);
+  r->size = size;
+  r->caps_query = caps;
+  submit(s, r);
+}
 SIMPLE(ll_access(fuse_req_t req, fuse_ino_t ino, int mask), OP_ACCESS, r->ino = ino; r->a = mask)
 SIMPLE(ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi), OP_CREATE,
        r->ino = parent; r->name = strdup(name); r->a = mode; r->b = fi->flags)
@@ -339,6 +389,7 @@ static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   r->forgets[0] = ino;
   r->forgets[1] = nlookup;
   r->nforgets = 1;
+  caps_forget(s, ino);
   fuse_reply_none(req);
   submit(s, r);
 }
@@ -351,6 +402,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   for (size_t i = 0; i < count; i++) {
     r->forgets[2 * i] = forgets[i].ino;
     r->forgets[2 * i + 1] = forgets[i].nlookup;
+    caps_forget(s, forgets[i].ino);
   }
   r->nforgets = count;
   fuse_reply_none(req);
@@ -1587,6 +1639,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   SETTING_B("spliceRead", splice_read, false)
   SETTING_B("passthrough", passthrough_wanted, false)
   SETTING_U("maxStackDepth", max_stack_depth, 1)
+  SETTING_B("capsCache", caps_cache, false)
 #undef SETTING_U
 #undef SETTING_B
   s->js_loop = true;
@@ -1607,6 +1660,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     }
   }
   pthread_mutex_init(&s->pool_lock, NULL);
+  pthread_mutex_init(&s->caps_lock, NULL);
   if (s->max_threads < 1) s->max_threads = 1;
   if (s->max_stack_depth < 1 || s->max_stack_depth > 2) s->max_stack_depth = 1; /* FILESYSTEM_MAX_STACK_DEPTH */
 
@@ -1726,6 +1780,7 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&s->pool_lock);
   set_int(env, o, "wakeups", (int64_t)s->wakeups);
   set_int(env, o, "received", (int64_t)s->received);
+  set_int(env, o, "capsAnswered", (int64_t)atomic_load(&s->caps_answered));
   return o;
 }
 
@@ -1837,7 +1892,11 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(2);
   int32_t err;
   if (!arg_int32(env, argv[1], &err)) return NULL;
-  return finish(env, r, fuse_reply_err(r->req, err < 0 ? -err : err));
+  if (err < 0) err = -err;
+  if (r->op == OP_GETXATTR && r->caps_query && err == ENODATA) caps_none(r->s, r->ino);
+  /* a getxattr answered while the change was under way may have kept the old state */
+  if (r->op == OP_SETXATTR || r->op == OP_REMOVEXATTR) caps_forget(r->s, r->ino);
+  return finish(env, r, fuse_reply_err(r->req, err));
 }
 
 static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
@@ -1900,11 +1959,13 @@ static void fill_passthrough_open(struct strata_open_out *o, const struct fuse_f
   o->backing_id = backing_id;
 }
 
-static handle_t *new_handle(session_t *s, uint64_t fh, int fd) {
+/* passthrough: the kernel reads and writes the file itself, so whether the fd is O_DIRECT
+ * (a fcntl per open) never matters here */
+static handle_t *new_handle(session_t *s, uint64_t fh, int fd, bool passthrough) {
   handle_t *h = calloc(1, sizeof *h);
   h->fh = fh;
   h->fd = fd;
-  if (fd >= 0 && s->js_loop) {
+  if (fd >= 0 && s->js_loop && !passthrough) {
     int fl = fcntl(fd, F_GETFL);
     h->direct = fl >= 0 && (fl & O_DIRECT);
   }
@@ -1914,7 +1975,7 @@ static handle_t *new_handle(session_t *s, uint64_t fh, int fd) {
 /* The create reply once its fields are read: entry e, JS's fh, the flags in fi. */
 static napi_value reply_create(napi_env env, request_t *r, const struct fuse_entry_param *e, uint64_t fh,
                                struct fuse_file_info *fi, int fd, int id) {
-  handle_t *h = new_handle(r->s, fh, fd);
+  handle_t *h = new_handle(r->s, fh, fd, id > 0);
   fi->fh = (uintptr_t)h;
   int res;
   if (id > 0) {
@@ -1929,6 +1990,7 @@ static napi_value reply_create(napi_env env, request_t *r, const struct fuse_ent
     res = fuse_reply_create(r->req, e, fi);
   }
   if (res != 0) free(h); /* no release will come for it */
+  else caps_none(r->s, e->ino); /* a file create made carries no xattr the kernel asks for */
   return finish(env, r, res);
 }
 
@@ -1939,7 +2001,7 @@ static napi_value reply_open(napi_env env, request_t *r, uint64_t fh, struct fus
     fi->fh = fh;
     id = 0;
   } else {
-    h = new_handle(r->s, fh, fd);
+    h = new_handle(r->s, fh, fd, id > 0);
     fi->fh = (uintptr_t)h;
   }
   int res;

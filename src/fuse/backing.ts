@@ -40,14 +40,15 @@ export class BackingTable {
   }
 
   /** The mode of a new open of ino on fd: passthrough (with the id to reply) when wanted and
-   * the inode's other opens allow it, else cached. */
-  open(ino: number, fd: number, wanted: boolean): OpenIo {
+   * the inode's other opens allow it, else cached. knownKey: fd's file's dev:ino, when the
+   * caller has just seen it (a create), instead of an fstat. */
+  open(ino: number, fd: number, wanted: boolean, knownKey?: string): OpenIo {
     const s = this.io(ino);
     if (s.cached === 0) {
       const live = s.backing && s.backing.refs > 0 ? s.backing : undefined;
       // the key matters only to join or register a backing file: a cached open of a file
       // nobody serves through passthrough (a lower file of a writable union) needs no fstat
-      const key = live || wanted ? keyOfFd(fd) : undefined;
+      const key = live || wanted ? (knownKey ?? keyOfFd(fd)) : undefined;
       // joining the inode's passthrough opens is always right when the file is the same. A
       // node whose file changed (a new file on a reused inode number) while the old one's
       // RELEASE is still on its way gets its own: the kernel dropped the old one already

@@ -61,6 +61,11 @@ export interface SessionSettings {
   /** fuse_init_out.max_stack_depth with passthrough: 1 lets an overlayfs stack on this
    * mount; 2 lets backing files live on a stacked filesystem (overlayfs) themselves */
   maxStackDepth?: number;
+  /** answer GETXATTR of security.capability with ENODATA in C for an inode known to have
+   * none: one JS answered ENODATA for, or a file CREATE made, until a SETXATTR,
+   * REMOVEXATTR or FORGET of it. The kernel asks before every write(2) and chown(2).
+   * Only for a filesystem whose xattrs change through the mount alone. */
+  capsCache?: boolean;
 }
 
 export interface SessionStats {
@@ -84,6 +89,8 @@ export interface SessionStats {
   backingOpen: number;
   /** the loop serving the session */
   loop: SessionLoop;
+  /** capsCache: GETXATTRs of security.capability answered in C */
+  capsAnswered: number;
   /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
    * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
    * not answered yet */

@@ -100,7 +100,10 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
     // time with always-plus, while listings of dirs up to ~200 entries (one 32 KiB plus
     // reply) stay all-plus; a long listing of a huge dir (ls -l, find -ls) pays a LOOKUP per
     // entry past the first reply instead (bench/union: readdir, ls-l, find-ls).
-    settings: { readdirplus: true, readdirplusAuto: parsed.readdirplus === 'auto', parallelDirops: true, maxThreads: 4, writeback, passthrough, maxStackDepth },
+    // capsCache: lowers never change and the upper only through the mount, so a file's
+    // "no security.capability" holds until a setxattr or removexattr of it (the kernel asks
+    // before each write and chown: a quarter of an untar's requests)
+    settings: { readdirplus: true, readdirplusAuto: parsed.readdirplus === 'auto', parallelDirops: true, maxThreads: 4, writeback, passthrough, maxStackDepth, capsCache: true },
     ...(o.debug ? { debug: o.debug } : {}),
     ...(o.log ? { log: o.log } : {}),
   });

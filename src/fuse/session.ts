@@ -61,6 +61,28 @@ export function sessionSpliceRead(setting: boolean | undefined, env = process.en
   return setting ?? SPLICE_READ_DEFAULT;
 }
 
+/** The caller of a request, taken from the native request when a handler first reads it:
+ * a setattr handler seldom does, and the object cost a native call per request. */
+class LazyContext implements RequestContext {
+  private c: RequestContext | undefined;
+  constructor(private readonly req: Req) {}
+  private get ctx(): RequestContext {
+    return (this.c ??= fuse.reqContext(this.req));
+  }
+  get uid(): number {
+    return this.ctx.uid;
+  }
+  get gid(): number {
+    return this.ctx.gid;
+  }
+  get pid(): number {
+    return this.ctx.pid;
+  }
+  get umask(): number {
+    return this.ctx.umask;
+  }
+}
+
 export class FuseSession {
   readonly mountpoint: string;
   /** Resolves once the kernel's INIT is answered: the mount is usable. */
@@ -213,7 +235,7 @@ export class FuseSession {
       case Op.LOOKUP: return this.run(req, op, h.lookup && (() => h.lookup!(n(0), s(1))), entry);
       case Op.GETATTR: return this.run(req, op, h.getattr && (() => h.getattr!(n(0), a[1] as number | undefined)), attr);
       case Op.SETATTR:
-        return this.run(req, op, h.setattr && (() => h.setattr!(n(0), a[1] as SetAttr, a[2] as number | undefined, ctx())), attr);
+        return this.run(req, op, h.setattr && (() => h.setattr!(n(0), a[1] as SetAttr, a[2] as number | undefined, new LazyContext(req))), attr);
       case Op.READLINK: return this.run(req, op, h.readlink && (() => h.readlink!(n(0))), (t) => fuse.replyReadlink(req, t));
       case Op.MKNOD: return this.run(req, op, h.mknod && (() => h.mknod!(n(0), s(1), n(2), n(3), ctx())), entry);
       case Op.MKDIR: return this.run(req, op, h.mkdir && (() => h.mkdir!(n(0), s(1), n(2), ctx())), entry);

@@ -3,6 +3,7 @@
 // the mount, and lowers never change). The only union code that knows FUSE.
 import type { Union, Node, Listing } from '../union/engine.js';
 import * as sys from '../sys/index.js';
+import { andThen } from '../union/lock.js';
 import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers, OpenReply } from './handlers.js';
 import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
@@ -91,14 +92,14 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   /** Registers an open of ino on fd with flags (its io mode too) and answers its reply.
    * A read-only open gets no FLUSH at close (FOPEN_NOFLUSH): its flush would close a dup of
    * a read-only fd, which reports nothing, and close(2) would wait a round trip for it. */
-  const openFile = (ino: number, fd: number, flags: number): OpenReply => {
+  const openFile = (ino: number, fd: number, flags: number, key?: string): OpenReply => {
     const fh = nextFh++;
     const f: OpenFile = { fd, io: undefined };
     files.set(fh, f);
     const noflush = (flags & 0o3) === sys.O.O_RDONLY;
     if (!backing) return { fh, backingFd: fd, keepCache: true, noflush };
     const wanted = wantsPassthrough(ino);
-    const io = (f.io = backing.open(ino, fd, wanted));
+    const io = (f.io = backing.open(ino, fd, wanted, key));
     if (io.backing) return { fh, backingFd: fd, backingId: io.backing.id, noflush };
     // a cached open of a file that was (or may yet be) written through passthrough finds
     // stale pages in the fuse inode's cache: drop them at open
@@ -191,13 +192,14 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     forget: (ino, n) => u.forget(ino, n),
     getattr: (ino, fh) => ({ attr: u.getattr(ino, fdOf(fh)), timeout: t }),
-    async setattr(ino, set) {
-      return { attr: await u.setattr(ino, set), timeout: t };
+    setattr(ino, set) {
+      const attr = u.setattr(ino, set);
+      return attr instanceof Promise ? attr.then((a) => ({ attr: a, timeout: t })) : { attr, timeout: t };
     },
     readlink: (ino) => u.readlink(ino),
-    mknod: async (parent, name, mode, rdev, ctx) => entry(await u.mknod(parent, name, mode, rdev, caller(ctx))),
-    mkdir: async (parent, name, mode, ctx) => entry(await u.mkdir(parent, name, mode, caller(ctx))),
-    symlink: async (parent, name, target, ctx) => entry(await u.symlink(parent, name, target, caller(ctx))),
+    mknod: (parent, name, mode, rdev, ctx) => andThen(u.mknod(parent, name, mode, rdev, caller(ctx)), (n) => entry(n)),
+    mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(n)),
+    symlink: (parent, name, target, ctx) => andThen(u.symlink(parent, name, target, caller(ctx)), (n) => entry(n)),
     link: async (ino, newParent, newName) => entry(await u.link(ino, newParent, newName)),
     unlink: (parent, name) => u.unlink(parent, name),
     rmdir: (parent, name) => u.rmdir(parent, name),
@@ -206,9 +208,11 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       const fd = u.open(ino, fixFlags(flags));
       return typeof fd === 'number' ? openFile(ino, fd, flags) : fd.then((f) => openFile(ino, f, flags));
     },
-    async create(parent, name, mode, flags, ctx) {
-      const { node, fd } = await u.create(parent, name, mode, fixFlags(flags), caller(ctx));
-      return { entry: entry(node), ...openFile(node.id, fd, flags) };
+    create(parent, name, mode, flags, ctx) {
+      return andThen(u.create(parent, name, mode, fixFlags(flags), caller(ctx)), ({ node, fd, attr, key }) => ({
+        entry: entry(node, attr),
+        ...openFile(node.id, fd, flags, key),
+      }));
     },
     release: (ino, fh, _flags, backingFd) => closeFile(ino, fh, backingFd),
     // the kernel never saw this open (interrupted): no RELEASE will come for it

@@ -17,21 +17,40 @@ function checkName(name: string): void {
   if (isMarkerName(name)) throw new sys.SysError(sys.E.EINVAL, 'create', name, `EINVAL: ${name}: names starting with .wh. are whiteout markers`);
 }
 
+/** A new entry: its node (counted for the kernel) and the real attr it has now. */
+export interface Created {
+  node: Node;
+  attr: sys.Attr;
+}
+
 /** Builds a new entry with build(dest); over a whiteout it is built in the work dir and
- * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden). */
-export async function createEntry(
+ * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden).
+ * Synchronous when the parent is in the upper already (no copy-up to wait for). */
+export function createEntry(
   core: UnionCore,
   parent: Node,
   name: string,
   caller: Caller,
   kind: { isDir: boolean; mode: number; symlink?: boolean },
   build: (dest: string) => void,
-): Promise<Node> {
+): Created | Promise<Created> {
   const p = join(parent.path, name);
   core.checkWritable(p);
   checkName(name);
   if (lookupName(core.stack, core.dirOf(parent), name).found) throw new sys.SysError(sys.E.EEXIST, 'create', p);
-  await core.ensureUp(parent);
+  if (parent.inUpper) return buildEntry(core, parent, name, caller, kind, build);
+  return core.ensureUp(parent).then(() => buildEntry(core, parent, name, caller, kind, build));
+}
+
+function buildEntry(
+  core: UnionCore,
+  parent: Node,
+  name: string,
+  caller: Caller,
+  kind: { isDir: boolean; mode: number; symlink?: boolean },
+  build: (dest: string) => void,
+): Created {
+  const p = join(parent.path, name);
   const target = core.stack.upperPath(p);
   const existing = sys.lstatIfExists(target);
   const overWhiteout = existing !== undefined && isWhiteoutAttr(existing);
@@ -74,7 +93,18 @@ export async function createEntry(
       throw e;
     }
   }
-  return obtainCounted(core, parent, name);
+  if (kind.isDir) {
+    // a directory may merge with lower ones (a .wh.NAME marker hid them, not a whiteout):
+    // the full lookup says
+    const node = obtainCounted(core, parent, name);
+    return { node, attr: sys.lstat(target) };
+  }
+  // a new non-directory in the upper hides whatever is below it: what a lookup would find
+  // is the file itself, and a file just made carries no recorded st_ino
+  const attr = sys.lstat(target);
+  const node = core.nodes.obtain(core.stack, p, { isDir: false, inUpper: true, attr, lowerDirs: [], opaque: false, hidden: [] }, { fresh: true });
+  node.nlookup++;
+  return { node, attr };
 }
 
 /** Looks name up again after a change and counts the kernel's new reference. */

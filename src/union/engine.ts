@@ -4,9 +4,10 @@ import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
 import { UnionCore } from './core.js';
-import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry } from './dir.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
-import { presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
+import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
+import { andThen } from './lock.js';
 import { detectUserxattr, prepareWorkdir } from './layers.js';
 import { lookupName } from './namei.js';
 import { entryIno, listMerged, listMergedAsync, type Listing } from './readdir.js';
@@ -22,6 +23,15 @@ export interface DirEntryOut {
   off: number;
   ino: number | bigint;
   type: number;
+}
+
+/** What create() made: the node, the open fd, its attr as the mount shows it, and the
+ * real file's dev:ino. */
+export interface CreatedFile {
+  node: Node;
+  fd: number;
+  attr: Attr;
+  key: string;
 }
 
 interface DirHandle {
@@ -149,69 +159,101 @@ export class Union {
     return presentAttr(n, sys.fstat(fd), this.core.ids);
   }
 
-  setattr(id: number, set: AttrChange): Promise<Attr> {
-    return this.core.mutex.run(async () => {
-      const n = this.node(id);
+  /** Synchronous unless a copy-up has to come first (or another change holds the lock). */
+  setattr(id: number, set: AttrChange): Attr | Promise<Attr> {
+    const n = this.node(id);
+    const change = (): Attr => {
       const unlinked = this.unlinkedFd(n);
-      if (unlinked !== undefined) return this.setattrFd(n, unlinked, set);
-      await this.core.ensureUp(n, { noData: set.size === 0 });
-      const p = this.core.stack.upperPath(n.path);
-      const real = sys.lstat(p);
-      if (set.uid !== undefined || set.gid !== undefined) {
-        sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
-      }
-      if (set.mode !== undefined && !sys.isLnk(real.mode)) sys.chmod(p, set.mode);
-      if (set.size !== undefined) {
-        if (sys.isDir(real.mode)) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
-        sys.truncate(p, set.size);
-      }
-      if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
-        const omit = sys.C.UTIME_OMIT;
-        sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
-      }
-      return presentAttr(n, sys.lstat(p), this.core.ids);
+      return unlinked !== undefined ? this.setattrFd(n, unlinked, set) : this.setattrUpper(n, set);
+    };
+    if (n.inUpper || this.unlinkedFd(n) !== undefined) {
+      return this.core.mutex.runNow(() => {
+        if (this.unlinkedFd(n) === undefined) this.core.checkWritable(n.path);
+        return change();
+      });
+    }
+    return this.core.mutex.run(async () => {
+      if (this.unlinkedFd(n) === undefined) await this.core.ensureUp(n, { noData: set.size === 0 });
+      return change();
     });
+  }
+
+  /** setattr of a node in the upper, by path; the node's type is known (it never changes),
+   * so only the answer needs a stat */
+  private setattrUpper(n: Node, set: AttrChange): Attr {
+    const p = this.core.stack.upperPath(n.path);
+    if (set.uid !== undefined || set.gid !== undefined) {
+      sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+    }
+    if (set.mode !== undefined && n.fmt !== sys.S_IFLNK) sys.chmod(p, set.mode);
+    if (set.size !== undefined) {
+      if (n.isDir) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
+      sys.truncate(p, set.size);
+    }
+    if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
+      const omit = sys.C.UTIME_OMIT;
+      sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
+    }
+    return presentAttr(n, sys.lstat(p), this.core.ids);
   }
 
   readlink(id: number): string {
     return sys.readlink(realPathOf(this.core.stack, this.node(id)));
   }
 
-  mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Promise<Node> {
-    return this.core.mutex.run(() =>
-      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) =>
-        sys.mknod(dest, mode, rdev),
+  // Creations are synchronous when their parent is in the upper already (and nothing
+  // holds the lock): no copy-up to wait for.
+  mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Node | Promise<Node> {
+    return this.core.mutex.runNow(() =>
+      andThen(
+        createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => sys.mknod(dest, mode, rdev)),
+        (c) => c.node,
       ),
     );
   }
 
-  mkdir(parentId: number, name: string, mode: number, caller: Caller): Promise<Node> {
-    return this.core.mutex.run(() =>
-      createEntry(this.core, this.node(parentId), name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700)),
-    );
-  }
-
-  symlink(parentId: number, name: string, target: string, caller: Caller): Promise<Node> {
-    return this.core.mutex.run(() =>
-      createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) =>
-        sys.symlink(target, dest),
+  mkdir(parentId: number, name: string, mode: number, caller: Caller): Node | Promise<Node> {
+    return this.core.mutex.runNow(() =>
+      andThen(
+        createEntry(this.core, this.node(parentId), name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700)),
+        (c) => c.node,
       ),
     );
   }
 
-  /** open(2) with O_CREAT|O_EXCL of a new file; the fd is the caller's to close. */
-  create(parentId: number, name: string, mode: number, flags: number, caller: Caller): Promise<{ node: Node; fd: number }> {
-    return this.core.mutex.run(async () => {
+  symlink(parentId: number, name: string, target: string, caller: Caller): Node | Promise<Node> {
+    return this.core.mutex.runNow(() =>
+      andThen(
+        createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) => sys.symlink(target, dest)),
+        (c) => c.node,
+      ),
+    );
+  }
+
+  /** open(2) with O_CREAT|O_EXCL of a new file; the fd is the caller's to close. With the
+   * node comes the attr of the new file as the mount shows it (no second stat for the
+   * kernel's entry) and its real dev:ino. */
+  create(parentId: number, name: string, mode: number, flags: number, caller: Caller): CreatedFile | Promise<CreatedFile> {
+    return this.core.mutex.runNow(() => {
       let fd = -1;
       const openFlags = (flags & ~(sys.O.O_TRUNC | sys.O.O_NOFOLLOW)) | sys.O.O_CREAT | sys.O.O_EXCL;
-      try {
-        const node = await createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
-          fd = sys.open(dest, openFlags, 0o600);
-        });
-        return { node, fd: this.track(node, fd) };
-      } catch (e) {
+      const fail = (e: unknown): never => {
         if (fd >= 0) sys.close(fd);
         throw e;
+      };
+      const done = (c: Created): CreatedFile => ({
+        node: c.node,
+        fd: this.track(c.node, fd),
+        attr: this.withKernelNlink(c.node, presentAttr(c.node, c.attr, this.core.ids)),
+        key: keyOf(c.attr),
+      });
+      try {
+        const made = createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
+          fd = sys.open(dest, openFlags, 0o600);
+        });
+        return made instanceof Promise ? made.then(done, fail) : done(made);
+      } catch (e) {
+        return fail(e);
       }
     });
   }

@@ -62,8 +62,8 @@ export const keyOf = (a: Attr): string => `${a.dev}:${a.ino}`;
 
 /** The st_ino a resolution shows: a copy-up's recorded origin, else a lower dir merged
  * under an upper one, else the real file's own. */
-export function stInoOf(stack: Stack, p: string, r: Resolution): number | bigint {
-  if (r.inUpper && stack.upper && (sys.isReg(r.attr.mode) || sys.isDir(r.attr.mode))) {
+export function stInoOf(stack: Stack, p: string, r: Resolution, fresh = false): number | bigint {
+  if (r.inUpper && stack.upper && !fresh && (sys.isReg(r.attr.mode) || sys.isDir(r.attr.mode))) {
     const v = sys.lgetxattrIfExists(stack.real(stack.upper, p), stack.prefix + INO_XATTR);
     if (v) {
       const s = v.toString();
@@ -102,8 +102,9 @@ export class NodeTable {
     return this.byKey.get(key);
   }
 
-  /** The node for a resolved entry: the existing one of the same file, or a new one. */
-  obtain(stack: Stack, p: string, r: Resolution): Node {
+  /** The node for a resolved entry: the existing one of the same file, or a new one.
+   * fresh: a file the union just made (no st_ino recorded on it to read). */
+  obtain(stack: Stack, p: string, r: Resolution, opts: { fresh?: boolean } = {}): Node {
     const key = keyOf(r.attr);
     let n = this.byKey.get(key);
     if (n && n.fmt !== (r.attr.mode & sys.S_IFMT)) {
@@ -115,7 +116,7 @@ export class NodeTable {
       this.addAlias(n, p, true);
       return n;
     }
-    n = new Node(this.nextId++, p, r, key, stInoOf(stack, p, r));
+    n = new Node(this.nextId++, p, r, key, stInoOf(stack, p, r, opts.fresh));
     this.byId.set(n.id, n);
     this.byKey.set(key, n);
     this.claimPath(p, n);
