@@ -195,3 +195,21 @@ void export_fn(napi_env env, napi_value exports, const char *name, napi_callback
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
   napi_set_named_property(env, exports, name, fn);
 }
+
+bool arg_float64s(napi_env env, napi_value v, size_t min, const char *what, double **out) {
+  bool is;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t n, off;
+    napi_value ab;
+    void *data;
+    napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off);
+    if (type == napi_float64_array && n >= min) {
+      *out = data;
+      return true;
+    }
+  }
+  napi_throw_type_error(env, "EINVAL", what);
+  return false;
+}

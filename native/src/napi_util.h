@@ -37,6 +37,8 @@ bool arg_int64(napi_env env, napi_value v, int64_t *out);  /* number or bigint *
 bool arg_uint64(napi_env env, napi_value v, uint64_t *out);
 bool arg_int32(napi_env env, napi_value v, int32_t *out);
 bool arg_buffer(napi_env env, napi_value v, void **data, size_t *len);
+/* a Float64Array of at least min doubles; else a TypeError saying what (what) was expected */
+bool arg_float64s(napi_env env, napi_value v, size_t min, const char *what, double **out);
 
 napi_value make_int64(napi_env env, int64_t n);   /* number when exact, bigint otherwise */
 napi_value make_uint64(napi_env env, uint64_t n);

@@ -2060,21 +2060,7 @@ enum { PK_DIRECT_IO = 1, PK_KEEP_CACHE = 2, PK_NONSEEKABLE = 4, PK_CACHE_READDIR
 static int64_t pk_int(double d) { return d == d ? (int64_t)d : 0; }
 
 static bool arg_packed(napi_env env, napi_value v, const double **out) {
-  bool is;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t n, off;
-    napi_value ab;
-    void *data;
-    napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off);
-    if (type == napi_float64_array && n >= PK_LEN) {
-      *out = data;
-      return true;
-    }
-  }
-  napi_throw_type_error(env, "EINVAL", "expected a packed Float64Array");
-  return false;
+  return arg_float64s(env, v, PK_LEN, "expected a packed Float64Array", (double **)out);
 }
 
 static void packed_attr(const double *b, struct stat *st) {

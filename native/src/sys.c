@@ -56,21 +56,7 @@ static int fill_stat(const struct stat *st, double *b) {
 }
 
 static bool arg_stat_buf(napi_env env, napi_value v, double **out) {
-  bool is;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t n, off;
-    napi_value ab;
-    void *data;
-    napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off);
-    if (type == napi_float64_array && n >= 16) {
-      *out = data;
-      return true;
-    }
-  }
-  napi_throw_type_error(env, "EINVAL", "expected a Float64Array(16)");
-  return false;
+  return arg_float64s(env, v, 16, "expected a Float64Array(16)", out);
 }
 
 static napi_value js_lstat_into(napi_env env, napi_callback_info info) {
