@@ -2100,6 +2100,24 @@ static void packed_open_flags(uint32_t bits, struct fuse_file_info *fi) {
   fi->noflush = (bits & PK_NOFLUSH) != 0;
 }
 
+/* the open half of a packed open or create reply: fh, flag bits, backing fd and id, from
+ * four arguments in a row */
+struct open_parts {
+  uint64_t fh;
+  struct fuse_file_info fi;
+  int32_t fd, id;
+};
+static bool arg_open_parts(napi_env env, const napi_value *argv, struct open_parts *o) {
+  uint32_t bits;
+  if (!arg_uint64(env, argv[0], &o->fh)) return false;
+  if (napi_get_value_uint32(env, argv[1], &bits) != napi_ok || !arg_int32(env, argv[2], &o->fd) || !arg_int32(env, argv[3], &o->id)) {
+    napi_throw_type_error(env, "EINVAL", "expected numbers");
+    return false;
+  }
+  packed_open_flags(bits, &o->fi);
+  return true;
+}
+
 /* replyEntryPacked(req, packed) */
 static napi_value js_reply_entry_packed(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(2);
@@ -2123,17 +2141,9 @@ static napi_value js_reply_attr_packed(napi_env env, napi_callback_info info) {
 /* replyOpenPacked(req, fh, bits, backingFd, backingId) */
 static napi_value js_reply_open_packed(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(5);
-  uint64_t fh;
-  uint32_t bits;
-  int32_t fd, id;
-  if (!arg_uint64(env, argv[1], &fh)) return NULL;
-  if (napi_get_value_uint32(env, argv[2], &bits) != napi_ok || !arg_int32(env, argv[3], &fd) || !arg_int32(env, argv[4], &id)) {
-    napi_throw_type_error(env, "EINVAL", "expected numbers");
-    return NULL;
-  }
-  struct fuse_file_info fi;
-  packed_open_flags(bits, &fi);
-  return reply_open(env, r, fh, &fi, fd, id);
+  struct open_parts o;
+  if (!arg_open_parts(env, argv + 1, &o)) return NULL;
+  return reply_open(env, r, o.fh, &o.fi, o.fd, o.id);
 }
 
 /* replyCreatePacked(req, packed entry, fh, bits, backingFd, backingId) */
@@ -2141,19 +2151,11 @@ static napi_value js_reply_create_packed(napi_env env, napi_callback_info info) 
   REPLY_PROLOGUE(6);
   const double *b;
   if (!arg_packed(env, argv[1], &b)) return NULL;
-  uint64_t fh;
-  uint32_t bits;
-  int32_t fd, id;
-  if (!arg_uint64(env, argv[2], &fh)) return NULL;
-  if (napi_get_value_uint32(env, argv[3], &bits) != napi_ok || !arg_int32(env, argv[4], &fd) || !arg_int32(env, argv[5], &id)) {
-    napi_throw_type_error(env, "EINVAL", "expected numbers");
-    return NULL;
-  }
+  struct open_parts o;
+  if (!arg_open_parts(env, argv + 2, &o)) return NULL;
   struct fuse_entry_param e;
   packed_entry(b, &e);
-  struct fuse_file_info fi;
-  packed_open_flags(bits, &fi);
-  return reply_create(env, r, &e, fh, &fi, fd, id);
+  return reply_create(env, r, &e, o.fh, &o.fi, o.fd, o.id);
 }
 
 /* backingOpen(session, fd) -> id: registers fd's file as a backing file of this
@@ -2336,48 +2338,17 @@ static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
   return num(env, added);
 }
 
-/* reqContext(req) -> {uid, gid, pid, umask} of the process that made the request */
-static napi_value js_req_context(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  request_t *r = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || !r) {
-    napi_throw_type_error(env, "EINVAL", "not a FUSE request");
-    return NULL;
-  }
-  napi_value o;
-  napi_create_object(env, &o);
-  set_int(env, o, "uid", r->uid);
-  set_int(env, o, "gid", r->gid);
-  set_int(env, o, "pid", r->pid);
-  set_int(env, o, "umask", r->umask);
-  return o;
-}
-
 /* reqContextInto(req, Float64Array(4)): uid, gid, pid, umask, with no object built in C
  * (four named properties set from C cost more than the rest of an OPEN's dispatch) */
 static napi_value js_req_context_into(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  GET_ARGS(2);
   request_t *r = NULL;
-  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || !r) {
+  if (napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || !r) {
     napi_throw_type_error(env, "EINVAL", "not a FUSE request");
     return NULL;
   }
-  bool is;
-  napi_typedarray_type type;
-  size_t n = 0, off;
-  napi_value ab;
-  void *data = NULL;
-  napi_is_typedarray(env, argv[1], &is);
-  if (is) napi_get_typedarray_info(env, argv[1], &type, &n, &data, &ab, &off);
-  if (!is || type != napi_float64_array || n < 4) {
-    napi_throw_type_error(env, "EINVAL", "expected a Float64Array(4)");
-    return NULL;
-  }
-  double *b = data;
+  double *b;
+  if (!arg_float64s(env, argv[1], 4, "expected a Float64Array(4)", &b)) return NULL;
   b[0] = r->uid;
   b[1] = r->gid;
   b[2] = r->pid;
@@ -2387,7 +2358,6 @@ static napi_value js_req_context_into(napi_env env, napi_callback_info info) {
 
 void session_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "reqContextInto", js_req_context_into);
-  export_fn(env, exports, "reqContext", js_req_context);
   export_fn(env, exports, "mount", js_mount);
   export_fn(env, exports, "sessionFd", js_session_fd);
   export_fn(env, exports, "sessionStats", js_session_stats);

@@ -114,7 +114,6 @@ export type Dispatch = (op: number, req: Req | undefined, ...args: unknown[]) =>
 export interface FuseNative {
   mount(mountpoint: string, args: string[], settings: SessionSettings, dispatch: Dispatch): SessionHandle;
   sessionFd(s: SessionHandle): number;
-  reqContext(req: Req): RequestContext;
   /** uid, gid, pid, umask into b (no object built in C) */
   reqContextInto(req: Req, b: Float64Array): void;
   sessionStats(s: SessionHandle): SessionStats;

@@ -61,13 +61,13 @@ export function sessionSpliceRead(setting: boolean | undefined, env = process.en
   return setting ?? SPLICE_READ_DEFAULT;
 }
 
-/** The caller of a request, taken from the native request when a handler first reads it:
- * a setattr handler seldom does, and the object cost a native call per request. */
+/** The caller of a request, taken from the native request (contextOf) when a handler
+ * first reads it: a setattr handler seldom does. */
 class LazyContext implements RequestContext {
   private c: RequestContext | undefined;
   constructor(private readonly req: Req) {}
   private get ctx(): RequestContext {
-    return (this.c ??= fuse.reqContext(this.req));
+    return (this.c ??= contextOf(this.req));
   }
   get uid(): number {
     return this.ctx.uid;
@@ -147,13 +147,18 @@ export class FuseSession {
     await this.closed;
   }
 
-  private fail(req: Req, op: Op, e: unknown): void {
-    const errno = errnoFrom(e);
+  /** Logs a handler's failure if it was unexpected (a bug); whether it was expected. */
+  private report(op: Op, e: unknown): boolean {
     const expected = isExpected(e);
     if (!expected) this.log(`${Op[op]} failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     this.debug?.(`  ${Op[op]} -> ${(e as { code?: string })?.code ?? 'EIO'}`);
+    return expected;
+  }
+
+  private fail(req: Req, op: Op, e: unknown): void {
+    const expected = this.report(op, e);
     try {
-      fuse.replyErr(req, expected ? errno : E.EIO);
+      fuse.replyErr(req, expected ? errnoFrom(e) : E.EIO);
     } catch {
       // already answered: nothing more to say to the kernel
     }
@@ -293,10 +298,7 @@ export class FuseSession {
   /** A RELEASE the kernel has its answer to (it ignores the result anyway): a failure is
    * logged as fail() would, and goes nowhere else. */
   private released(ino: number, fh: number, flags: number, backingFd: number): void {
-    const fail = (e: unknown): void => {
-      if (!isExpected(e)) this.log(`RELEASE failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      this.debug?.(`  RELEASE -> ${(e as { code?: string })?.code ?? 'EIO'}`);
-    };
+    const fail = (e: unknown): void => void this.report(Op.RELEASE, e);
     try {
       const v = this.handlers.release?.(ino, fh, flags, backingFd);
       if (v instanceof Promise) v.catch(fail);

@@ -192,10 +192,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     forget: (ino, n) => u.forget(ino, n),
     getattr: (ino, fh) => ({ attr: u.getattr(ino, fdOf(fh)), timeout: t }),
-    setattr(ino, set) {
-      const attr = u.setattr(ino, set);
-      return attr instanceof Promise ? attr.then((a) => ({ attr: a, timeout: t })) : { attr, timeout: t };
-    },
+    setattr: (ino, set) => andThen(u.setattr(ino, set), (attr) => ({ attr, timeout: t })),
     readlink: (ino) => u.readlink(ino),
     mknod: (parent, name, mode, rdev, ctx) => andThen(u.mknod(parent, name, mode, rdev, caller(ctx)), (n) => entry(n)),
     mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(n)),

@@ -23,6 +23,9 @@ export interface Created {
   attr: sys.Attr;
 }
 
+/** What createEntry makes: a directory, a file or node of mode, or a symlink. */
+type EntryKind = { isDir: boolean; mode: number; symlink?: boolean };
+
 /** Builds a new entry with build(dest); over a whiteout it is built in the work dir and
  * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden).
  * Synchronous when the parent is in the upper already (no copy-up to wait for). */
@@ -31,15 +34,15 @@ export function createEntry(
   parent: Node,
   name: string,
   caller: Caller,
-  kind: { isDir: boolean; mode: number; symlink?: boolean },
+  kind: EntryKind,
   build: (dest: string) => void,
 ): Created | Promise<Created> {
   const p = join(parent.path, name);
   core.checkWritable(p);
   checkName(name);
   if (lookupName(core.stack, core.dirOf(parent), name).found) throw new sys.SysError(sys.E.EEXIST, 'create', p);
-  if (parent.inUpper) return buildEntry(core, parent, name, caller, kind, build);
-  return core.ensureUp(parent).then(() => buildEntry(core, parent, name, caller, kind, build));
+  const made = (): Created => buildEntry(core, parent, name, caller, kind, build);
+  return parent.inUpper ? made() : core.ensureUp(parent).then(made);
 }
 
 function buildEntry(
@@ -47,7 +50,7 @@ function buildEntry(
   parent: Node,
   name: string,
   caller: Caller,
-  kind: { isDir: boolean; mode: number; symlink?: boolean },
+  kind: EntryKind,
   build: (dest: string) => void,
 ): Created {
   const p = join(parent.path, name);
