@@ -216,8 +216,8 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     unanswered: (ino, fh) => closeFile(ino, fh),
     opendir: (ino) => ({ fh: u.opendir(ino), keepCache: true, cacheReaddir: true }),
     readdir(ino, fh, offset, plus, size) {
-      const ahead = u.listingReady(fh, offset);
-      return ahead ? ahead.then(() => readdirReply(ino, fh, offset, plus, size)) : readdirReply(ino, fh, offset, plus, size);
+      // a listing being read ahead is waited for
+      return andThen(u.listingReady(fh, offset), () => readdirReply(ino, fh, offset, plus, size));
     },
     releasedir: (_ino, fh) => u.releasedir(fh),
     fsyncdir: () => undefined,

@@ -24,7 +24,7 @@ export interface Created {
 }
 
 /** What createEntry makes: a directory, a file or node of mode, or a symlink. */
-type EntryKind = { isDir: boolean; mode: number; symlink?: boolean };
+export type EntryKind = { isDir: boolean; mode: number; symlink?: boolean };
 
 /** Builds a new entry with build(dest); over a whiteout it is built in the work dir and
  * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden).

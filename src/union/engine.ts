@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
 import { UnionCore } from './core.js';
-import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created } from './dir.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created, type EntryKind } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { andThen } from './lock.js';
@@ -204,30 +204,19 @@ export class Union {
   // Creations are synchronous when their parent is in the upper already (and nothing
   // holds the lock): no copy-up to wait for.
   mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Node | Promise<Node> {
-    return this.core.mutex.runNow(() =>
-      andThen(
-        createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => sys.mknod(dest, mode, rdev)),
-        (c) => c.node,
-      ),
-    );
+    return this.makeNode(parentId, name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => sys.mknod(dest, mode, rdev));
   }
 
   mkdir(parentId: number, name: string, mode: number, caller: Caller): Node | Promise<Node> {
-    return this.core.mutex.runNow(() =>
-      andThen(
-        createEntry(this.core, this.node(parentId), name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700)),
-        (c) => c.node,
-      ),
-    );
+    return this.makeNode(parentId, name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700));
   }
 
   symlink(parentId: number, name: string, target: string, caller: Caller): Node | Promise<Node> {
-    return this.core.mutex.runNow(() =>
-      andThen(
-        createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) => sys.symlink(target, dest)),
-        (c) => c.node,
-      ),
-    );
+    return this.makeNode(parentId, name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) => sys.symlink(target, dest));
+  }
+
+  private makeNode(parentId: number, name: string, caller: Caller, kind: EntryKind, build: (dest: string) => void): Node | Promise<Node> {
+    return this.core.mutex.runNow(() => andThen(createEntry(this.core, this.node(parentId), name, caller, kind, build), (c) => c.node));
   }
 
   /** open(2) with O_CREAT|O_EXCL of a new file; the fd is the caller's to close. With the
