@@ -107,9 +107,20 @@ typedef struct session {
    * the inode or its FORGET; then asked again. Sound for a filesystem whose xattrs change
    * only through the mount. Locked: worker threads (threads loop) ask it too. */
   bool caps_cache;
-  pthread_mutex_t caps_lock;
+  pthread_mutex_t xattr_lock;
   ino_set_t nocaps;
   atomic_uint_fast64_t caps_answered;
+  /* settings.xattrCache: inodes known to have no xattrs at all, as JS found them
+   * (xattrsNone). `ls -l` asks security.selinux and system.posix_acl_access of every entry
+   * (and getfattr, cp -a, tar and rsync ask more): a GETXATTR round trip to JS each, twice
+   * the requests of the listing and its lookups. GETXATTR of a name in one of the kernel's
+   * four namespaces is then answered ENODATA here and LISTXATTR an empty list (any other
+   * name is no real xattr: JS's virtual ones, strata.session and strata.explain, go to JS).
+   * Dropped as nocaps is (SETXATTR, REMOVEXATTR, FORGET; one lock for both), and when JS says
+   * the inode's real file changed (a copy-up: xattrsChanged). */
+  bool xattr_cache;
+  ino_set_t noxattrs;
+  atomic_uint_fast64_t xattrs_answered;
   /* the INIT exchange, seen by the custom io below */
   atomic_uint_fast64_t init_unique;
   atomic_bool kernel_parallel_dirops;
@@ -223,6 +234,7 @@ static void maybe_destroy(session_t *s) {
   if (!pool_idle(s)) return;
   s->destroyed = true;
   ino_set_free(&s->nocaps);
+  ino_set_free(&s->noxattrs);
   fuse_session_destroy(s->se);
   s->se = NULL;
   if (s->js_loop) {
@@ -297,24 +309,41 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
 
 /* capsCache (see session_t): a no-op unless the setting is on */
 static bool caps_known_none(session_t *s, uint64_t ino) {
-  pthread_mutex_lock(&s->caps_lock);
+  pthread_mutex_lock(&s->xattr_lock);
   bool none = ino_set_has(&s->nocaps, ino);
-  pthread_mutex_unlock(&s->caps_lock);
+  pthread_mutex_unlock(&s->xattr_lock);
   return none;
 }
 
 static void caps_none(session_t *s, uint64_t ino) {
   if (!s->caps_cache) return;
-  pthread_mutex_lock(&s->caps_lock);
+  pthread_mutex_lock(&s->xattr_lock);
   ino_set_add(&s->nocaps, ino); /* out of memory: not kept, asked again */
-  pthread_mutex_unlock(&s->caps_lock);
+  pthread_mutex_unlock(&s->xattr_lock);
 }
 
-static void caps_forget(session_t *s, uint64_t ino) {
-  if (!s->caps_cache) return;
-  pthread_mutex_lock(&s->caps_lock);
+/* what is known of ino's xattrs no longer holds: its xattrs changed, or its number went */
+static void xattrs_forget(session_t *s, uint64_t ino) {
+  if (!s->caps_cache && !s->xattr_cache) return;
+  pthread_mutex_lock(&s->xattr_lock);
   ino_set_del(&s->nocaps, ino);
-  pthread_mutex_unlock(&s->caps_lock);
+  ino_set_del(&s->noxattrs, ino);
+  pthread_mutex_unlock(&s->xattr_lock);
+}
+
+/* xattrCache (see session_t): a no-op unless the setting is on */
+static bool xattrs_known_none(session_t *s, uint64_t ino) {
+  if (!s->xattr_cache) return false;
+  pthread_mutex_lock(&s->xattr_lock);
+  bool none = ino_set_has(&s->noxattrs, ino);
+  pthread_mutex_unlock(&s->xattr_lock);
+  return none;
+}
+
+/* a name a real file may carry: one of the kernel's xattr namespaces (xattr.c) */
+static bool real_xattr_name(const char *name) {
+  return strncmp(name, "user.", 5) == 0 || strncmp(name, "trusted.", 8) == 0 || strncmp(name, "security.", 9) == 0 ||
+         strncmp(name, "system.", 7) == 0;
 }
 
 #define SIMPLE(fn, OPC, ...)                              \
@@ -357,16 +386,35 @@ SIMPLE(ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 SIMPLE(ll_statfs(fuse_req_t req, fuse_ino_t ino), OP_STATFS, r->ino = ino)
 SIMPLE(ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags),
        OP_SETXATTR, r->ino = ino; r->name = strdup(name); r->data = malloc(size ? size : 1); memcpy(r->data, value, size);
-       r->len = size; r->a = flags; caps_forget(r->s, ino))
-SIMPLE(ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size), OP_LISTXATTR, r->ino = ino; r->size = size)
+       r->len = size; r->a = flags; xattrs_forget(r->s, ino))
 SIMPLE(ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name), OP_REMOVEXATTR, r->ino = ino; r->name = strdup(name);
-       caps_forget(r->s, ino))
+       xattrs_forget(r->s, ino))
+
+static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  session_t *s = fuse_req_userdata(req);
+  if (xattrs_known_none(s, ino)) {
+    atomic_fetch_add(&s->xattrs_answered, 1);
+    /* an empty list: its size when asked for the size, else no bytes */
+    if (size == 0) fuse_reply_xattr(req, 0);
+    else fuse_reply_buf(req, NULL, 0);
+    return;
+  }
+  request_t *r = new_request(OP_LISTXATTR, req);
+  r->ino = ino;
+  r->size = size;
+  submit(s, r);
+}
 
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   session_t *s = fuse_req_userdata(req);
   bool caps = s->caps_cache && strcmp(name, "security.capability") == 0;
   if (caps && caps_known_none(s, ino)) {
     atomic_fetch_add(&s->caps_answered, 1);
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  if (real_xattr_name(name) && xattrs_known_none(s, ino)) {
+    atomic_fetch_add(&s->xattrs_answered, 1);
     fuse_reply_err(req, ENODATA);
     return;
   }
@@ -389,7 +437,7 @@ static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   r->forgets[0] = ino;
   r->forgets[1] = nlookup;
   r->nforgets = 1;
-  caps_forget(s, ino);
+  xattrs_forget(s, ino);
   fuse_reply_none(req);
   submit(s, r);
 }
@@ -402,7 +450,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   for (size_t i = 0; i < count; i++) {
     r->forgets[2 * i] = forgets[i].ino;
     r->forgets[2 * i + 1] = forgets[i].nlookup;
-    caps_forget(s, forgets[i].ino);
+    xattrs_forget(s, forgets[i].ino);
   }
   r->nforgets = count;
   fuse_reply_none(req);
@@ -1640,6 +1688,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   SETTING_B("passthrough", passthrough_wanted, false)
   SETTING_U("maxStackDepth", max_stack_depth, 1)
   SETTING_B("capsCache", caps_cache, false)
+  SETTING_B("xattrCache", xattr_cache, false)
 #undef SETTING_U
 #undef SETTING_B
   s->js_loop = true;
@@ -1660,7 +1709,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     }
   }
   pthread_mutex_init(&s->pool_lock, NULL);
-  pthread_mutex_init(&s->caps_lock, NULL);
+  pthread_mutex_init(&s->xattr_lock, NULL);
   if (s->max_threads < 1) s->max_threads = 1;
   if (s->max_stack_depth < 1 || s->max_stack_depth > 2) s->max_stack_depth = 1; /* FILESYSTEM_MAX_STACK_DEPTH */
 
@@ -1781,6 +1830,10 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   set_int(env, o, "wakeups", (int64_t)s->wakeups);
   set_int(env, o, "received", (int64_t)s->received);
   set_int(env, o, "capsAnswered", (int64_t)atomic_load(&s->caps_answered));
+  set_int(env, o, "xattrsAnswered", (int64_t)atomic_load(&s->xattrs_answered));
+  pthread_mutex_lock(&s->xattr_lock);
+  set_int(env, o, "xattrsKnownNone", (int64_t)s->noxattrs.count);
+  pthread_mutex_unlock(&s->xattr_lock);
   return o;
 }
 
@@ -1895,7 +1948,7 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   if (err < 0) err = -err;
   if (r->op == OP_GETXATTR && r->caps_query && err == ENODATA) caps_none(r->s, r->ino);
   /* a getxattr answered while the change was under way may have kept the old state */
-  if (r->op == OP_SETXATTR || r->op == OP_REMOVEXATTR) caps_forget(r->s, r->ino);
+  if (r->op == OP_SETXATTR || r->op == OP_REMOVEXATTR) xattrs_forget(r->s, r->ino);
   return finish(env, r, fuse_reply_err(r->req, err));
 }
 
@@ -2194,6 +2247,48 @@ static napi_value js_backing_close(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+/* xattrsNone(session, ids, count): the inodes ids[0..count) have no xattrs at all, as JS
+ * has just found (xattrCache; see session_t). Told before the reply that hands the
+ * kernel a new inode, so no request about it can come in between. */
+static napi_value js_xattrs_none(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  double *ids;
+  int32_t count;
+  if (!arg_float64s(env, argv[1], 0, "expected a Float64Array of inode numbers", &ids)) return NULL;
+  if (!arg_int32(env, argv[2], &count)) return NULL;
+  size_t n;
+  napi_get_typedarray_info(env, argv[1], NULL, &n, NULL, NULL, NULL);
+  if (count < 0) count = 0;
+  if ((size_t)count > n) count = (int32_t)n;
+  if (!s->xattr_cache) return make_undefined(env);
+  pthread_mutex_lock(&s->xattr_lock);
+  for (int32_t i = 0; i < count; i++)
+    if (ids[i] > 0) ino_set_add(&s->noxattrs, (uint64_t)ids[i]); /* out of memory: asked again */
+  pthread_mutex_unlock(&s->xattr_lock);
+  return make_undefined(env);
+}
+
+/* xattrsChanged(session, id): what is known of the inode's xattrs no longer holds (its
+ * real file changed: a copy-up) */
+static napi_value js_xattrs_changed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  double id;
+  if (napi_get_value_double(env, argv[1], &id) != napi_ok || !(id > 0)) {
+    napi_throw_type_error(env, "EINVAL", "expected an inode number");
+    return NULL;
+  }
+  xattrs_forget(s, (uint64_t)id);
+  return make_undefined(env);
+}
+
 static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(3);
   struct stat st;
@@ -2362,6 +2457,8 @@ void session_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "sessionFd", js_session_fd);
   export_fn(env, exports, "sessionStats", js_session_stats);
   export_fn(env, exports, "backingOpen", js_backing_open);
+  export_fn(env, exports, "xattrsNone", js_xattrs_none);
+  export_fn(env, exports, "xattrsChanged", js_xattrs_changed);
   export_fn(env, exports, "backingClose", js_backing_close);
   export_fn(env, exports, "replyErr", js_reply_err);
   export_fn(env, exports, "replyEntry", js_reply_entry);

@@ -35,6 +35,19 @@ export interface InitInfo {
   /** kernel passthrough agreed: backing files may be registered through `backing` */
   passthrough: boolean;
   backing?: BackingFiles;
+  /** with the session setting xattrCache: what the session knows of inodes' xattrs */
+  xattrs?: XattrKnowledge;
+}
+
+/** Inodes whose xattrs the session answers itself (settings.xattrCache): GETXATTR ENODATA
+ * and LISTXATTR empty in C, for an inode told to have none, until a SETXATTR, REMOVEXATTR
+ * or FORGET of it, or changed(). */
+export interface XattrKnowledge {
+  /** ids[0..count) have no xattrs at all: tell it before the reply that hands one to the
+   * kernel, so that nothing asked about it can come in between */
+  none(ids: Float64Array, count: number): void;
+  /** what was told of id no longer holds (its real file changed) */
+  changed(id: number): void;
 }
 
 /** The connection's backing files (FUSE_DEV_IOC_BACKING_OPEN/CLOSE); failures throw a

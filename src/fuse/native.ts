@@ -66,6 +66,11 @@ export interface SessionSettings {
    * REMOVEXATTR or FORGET of it. The kernel asks before every write(2) and chown(2).
    * Only for a filesystem whose xattrs change through the mount alone. */
   capsCache?: boolean;
+  /** answer GETXATTR (of a name in the user, trusted, security or system namespace) with
+   * ENODATA and LISTXATTR with an empty list in C for an inode JS told has no xattrs at
+   * all (InitInfo.xattrs), until a SETXATTR, REMOVEXATTR or FORGET of it, or JS says it
+   * changed. Only for a filesystem whose xattrs change through the mount alone. */
+  xattrCache?: boolean;
 }
 
 export interface SessionStats {
@@ -91,6 +96,9 @@ export interface SessionStats {
   loop: SessionLoop;
   /** capsCache: GETXATTRs of security.capability answered in C */
   capsAnswered: number;
+  /** xattrCache: GETXATTRs and LISTXATTRs answered in C, and the inodes known to have none */
+  xattrsAnswered: number;
+  xattrsKnownNone: number;
   /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
    * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
    * not answered yet */
@@ -119,6 +127,9 @@ export interface FuseNative {
   sessionStats(s: SessionHandle): SessionStats;
   backingOpen(s: SessionHandle, fd: number): number;
   backingClose(s: SessionHandle, id: number): void;
+  /** settings.xattrCache: ids[0..count) have no xattrs; id's changed */
+  xattrsNone(s: SessionHandle, ids: Float64Array, count: number): void;
+  xattrsChanged(s: SessionHandle, id: number): void;
   replyErr(req: Req, errno: number): boolean;
   replyEntry(req: Req, entry: EntryParam): boolean;
   replyCreate(req: Req, entry: EntryParam, fh: number, flags: OpenReplyFlags): boolean;

@@ -96,6 +96,8 @@ export class FuseSession {
   private isClosed = false;
   /** served on an fd someone else mounted, maybe in another mount namespace */
   private readonly external: boolean;
+  /** settings.xattrCache: the handlers get InitInfo.xattrs */
+  private readonly xattrCache: boolean;
 
   private constructor(mountpoint: string, handlers: FuseHandlers, opts: MountOptions, external = false) {
     this.external = external;
@@ -115,6 +117,7 @@ export class FuseSession {
     if (opts.readOnly) o.push('ro');
     o.push(...(opts.extra ?? []));
     const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), spliceRead: sessionSpliceRead(opts.settings?.spliceRead) };
+    this.xattrCache = settings.xattrCache === true;
     this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, (op, req, ...args) =>
       this.dispatch(op, req, args, onReady, onClosed),
     );
@@ -195,6 +198,12 @@ export class FuseSession {
         info.backing = {
           open: (fd) => fuse.backingOpen(this.handle, fd),
           close: (id) => fuse.backingClose(this.handle, id),
+        };
+      }
+      if (this.xattrCache) {
+        info.xattrs = {
+          none: (ids, count) => fuse.xattrsNone(this.handle, ids, count),
+          changed: (id) => fuse.xattrsChanged(this.handle, id),
         };
       }
       this.debug?.(`INIT passthrough=${info.passthrough ? 'on' : 'off'} writeback=${info.writeback ? 'on' : 'off'}`);

@@ -8,6 +8,7 @@ import { BackingTable, type OpenIo } from './backing.js';
 import type { FuseHandlers, OpenReply } from './handlers.js';
 import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
 import type { EntryParam, RequestContext, SessionStats } from './native.js';
+import { XattrScout } from './xattr-scout.js';
 
 /** getxattr of this name on any path answers the session's counters as JSON (never listed):
  * how tests and `explain`-like tools see whether reads reach the daemon. */
@@ -44,6 +45,8 @@ const DT_DIR = sys.S_IFDIR >> 12;
  * hop; fuse-overlayfs reads every subdirectory it stats, synchronously. */
 const READ_AHEAD_DIR_BYTES = 64 << 10;
 const DOTS = Buffer.from('.\0..');
+/** a name a real file may carry (the kernel's xattr namespaces); others are virtual */
+const REAL_XATTR = /^(user|trusted|security|system)\./;
 const NUL = Buffer.alloc(1);
 
 /** A listing's plain readdir entries, '.' and '..' first, as the engine numbers them: the
@@ -120,6 +123,8 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : files.get(fh)?.fd);
+  /** tells the session which inodes have no xattrs, where xattrs are being asked */
+  const scout = new XattrScout(u);
 
   /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
   const encodedOf = (l: { node: Node; entries: Listing }): EncodedListing => {
@@ -158,8 +163,10 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
         u.forget(found.node.id, 1);
         break;
       }
+      scout.entry(ino, found.node);
       if (sys.isDir(found.attr.mode) && found.attr.size >= READ_AHEAD_DIR_BYTES) u.prefetchListing(found.node.id);
     }
+    scout.flush();
     return reply;
   };
 
@@ -179,18 +186,25 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   return {
     init(info) {
       writeback = writeback && info.writeback;
+      scout.init(info.xattrs);
       if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
     },
     lookup(parent, name) {
       try {
         const found = u.lookupEntryIfExists(parent, name);
-        return found ? entry(found.node, found.attr) : negative;
+        if (!found) return negative;
+        scout.entry(parent, found.node);
+        scout.flush();
+        return entry(found.node, found.attr);
       } catch (e) {
         if (sys.hasErrno(e, sys.E.ENOENT)) return negative; // e.g. a parent with no name left
         throw e;
       }
     },
-    forget: (ino, n) => u.forget(ino, n),
+    forget(ino, n) {
+      u.forget(ino, n);
+      scout.forgot(ino);
+    },
     getattr: (ino, fh) => ({ attr: u.getattr(ino, fdOf(fh)), timeout: t }),
     setattr: (ino, set) => andThen(u.setattr(ino, set), (attr) => ({ attr, timeout: t })),
     readlink: (ino) => u.readlink(ino),
@@ -223,13 +237,24 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     fsyncdir: () => undefined,
     statfs: () => u.statfs(),
     setxattr: (ino, name, value, flags) => u.setxattr(ino, name, value, flags),
-    getxattr: (ino, name) =>
-      name === SESSION_XATTR && opts.stats
-        ? Buffer.from(
-            JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0, listingsReadAhead: u.listingsReadAhead }),
-          )
-        : u.getxattr(ino, name),
-    listxattr: (ino) => u.listxattr(ino),
+    getxattr(ino, name) {
+      if (name === SESSION_XATTR && opts.stats) {
+        return Buffer.from(
+          JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0, listingsReadAhead: u.listingsReadAhead }),
+        );
+      }
+      try {
+        return u.getxattr(ino, name);
+      } catch (e) {
+        if (sys.hasErrno(e, sys.E.ENODATA) && REAL_XATTR.test(name)) scout.askedNothing(ino);
+        throw e;
+      }
+    },
+    listxattr(ino) {
+      const names = u.listxattr(ino);
+      if (names.length === 0) scout.askedNothing(ino);
+      return names;
+    },
     removexattr: (ino, name) => u.removexattr(ino, name),
   };
 }

@@ -3,7 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
-import { UnionCore } from './core.js';
+import { parentOf, UnionCore } from './core.js';
 import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created, type EntryKind } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
@@ -108,6 +108,25 @@ export class Union {
 
   forget(id: number, count: number): void {
     this.core.nodes.forget(id, count);
+  }
+
+  /** whether the kernel still holds node id */
+  has(id: number): boolean {
+    return this.core.nodes.has(id);
+  }
+
+  /** the node of the directory holding id's (first) name, if the kernel holds one */
+  parentOf(id: number): Node | undefined {
+    const n = this.core.nodes.has(id) ? this.node(id) : undefined;
+    const p = n?.aliases[0];
+    if (p === undefined || p === '') return undefined;
+    return this.core.nodes.at(parentOf(p));
+  }
+
+  /** Calls fn with a node's id whenever the node comes to stand for another real file (a
+   * copy-up): what was known of the old file's xattrs no longer holds. One listener. */
+  onRealFileChange(fn: (id: number) => void): void {
+    this.core.nodes.onRealFileChange = fn;
   }
 
   getattr(id: number, fd?: number): Attr {
@@ -404,6 +423,20 @@ export class Union {
 
   listxattr(id: number): string[] {
     return listXattrs(this.core, this.node(id));
+  }
+
+  /** Whether the node shows no xattr at all (the private ones are never shown): one
+   * llistxattr. False when that cannot be told (an open file with no name left). Lower
+   * files never change; an upper one changes only through setxattr/removexattr and
+   * copy-up (onRealFileChange), which is when an answer stops holding. */
+  hasNoXattrs(id: number): boolean {
+    const n = this.node(id);
+    if (n.aliases.length === 0) return false;
+    try {
+      return listXattrs(this.core, n).length === 0;
+    } catch {
+      return false;
+    }
   }
 
   setxattr(id: number, name: string, value: Buffer, flags: number): Promise<void> {

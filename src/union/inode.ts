@@ -80,6 +80,9 @@ export class NodeTable {
   /** merged path -> node: renames and unlinks find their node without a scan */
   private readonly byPath = new Map<string, Node>();
   private nextId = ROOT_ID + 1;
+  /** told when a node comes to stand for another real file (a copy-up): what someone
+   * knew of the old one (its xattrs, say) no longer holds */
+  onRealFileChange: ((id: number) => void) | undefined;
 
   constructor(root: Node) {
     root.nlookup = 1;
@@ -92,6 +95,10 @@ export class NodeTable {
     return this.byId.size;
   }
 
+  has(id: number): boolean {
+    return this.byId.has(id);
+  }
+
   get(id: number): Node {
     const n = this.byId.get(id);
     if (!n) throw new sys.SysError(sys.E.ESTALE, 'node', String(id));
@@ -100,6 +107,11 @@ export class NodeTable {
 
   find(key: string): Node | undefined {
     return this.byKey.get(key);
+  }
+
+  /** the node a merged path names, if the kernel holds one */
+  at(p: string): Node | undefined {
+    return this.byPath.get(p);
   }
 
   /** The node for a resolved entry: the existing one of the same file, or a new one.
@@ -141,6 +153,7 @@ export class NodeTable {
     if (this.byKey.get(n.key) === n) this.byKey.delete(n.key);
     n.key = keyOf(attr);
     this.byKey.set(n.key, n);
+    this.onRealFileChange?.(n.id);
   }
 
   forget(id: number, count: number): void {
