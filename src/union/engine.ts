@@ -92,7 +92,10 @@ export class Union {
    * lookup is the common case (every create starts with one) and costs no exception. */
   lookupEntryIfExists(parentId: number, name: string): { node: Node; attr: Attr } | undefined {
     const parent = this.node(parentId);
-    const r = lookupName(this.core.stack, this.core.dirOf(parent), name).found;
+    // the node itself as the directory looked in (dirOf's snapshot is for callers that
+    // wait on something before they use it): no object per lookup
+    if (!parent.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'lookup', parent.path);
+    const r = lookupName(this.core.stack, parent, name).found;
     if (!r) return undefined;
     const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
     n.nlookup++;

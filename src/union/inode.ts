@@ -9,6 +9,12 @@ import type { Layer, LowerDir, Resolution } from './types.js';
 
 export const ROOT_ID = 1;
 
+/** the lowerDirs of every node that has none (every file): one array, not one per node */
+const NO_LOWER_DIRS: readonly LowerDir[] = Object.freeze([]);
+/** A resolution's lowerDirs as a node keeps them: shared, not copied (namei builds a fresh
+ * array per lookup and nothing changes one afterwards), a node record less per lookup. */
+const keptLowerDirs = (r: Resolution): readonly LowerDir[] => (r.lowerDirs.length === 0 ? NO_LOWER_DIRS : r.lowerDirs);
+
 /** The private xattr (in the mount's overlay namespace) holding the st_ino a copy-up keeps. */
 export const INO_XATTR = 'strata.ino';
 
@@ -19,7 +25,7 @@ export class Node {
   isDir: boolean;
   inUpper: boolean;
   lower: { layer: Layer; path: string; attr: Attr } | undefined;
-  lowerDirs: LowerDir[];
+  lowerDirs: readonly LowerDir[];
   opaque: boolean;
   stIno: number | bigint;
   key: string;
@@ -31,7 +37,7 @@ export class Node {
     this.isDir = r.isDir;
     this.inUpper = r.inUpper;
     this.lower = r.lower;
-    this.lowerDirs = [...r.lowerDirs];
+    this.lowerDirs = keptLowerDirs(r);
     this.opaque = r.opaque;
     this.stIno = stIno;
     this.key = key;
@@ -48,7 +54,7 @@ export class Node {
     this.isDir = r.isDir;
     this.inUpper = r.inUpper;
     this.lower = r.lower ?? this.lower;
-    this.lowerDirs = [...r.lowerDirs];
+    this.lowerDirs = keptLowerDirs(r);
     this.opaque = r.opaque;
   }
 
@@ -198,15 +204,15 @@ export class NodeTable {
   }
 }
 
-/** The attr the mount shows for a node: real attr, with st_ino, nlink and ids fixed up. */
+/** The attr the mount shows for a node: real attr, with st_ino, nlink and ids fixed up.
+ * Most often there is nothing to fix (a lower file, no id mapping): then it is real itself,
+ * not a copy (an attr is never changed once made, so it may be shared). */
 export function presentAttr(n: Node, real: Attr, ids: { uid: IdMap; gid: IdMap }): Attr {
-  return {
-    ...real,
-    ino: n.stIno,
-    nlink: n.isMerged ? 1 : real.nlink,
-    uid: ids.uid.toInside(real.uid),
-    gid: ids.gid.toInside(real.gid),
-  };
+  const nlink = n.isMerged ? 1 : real.nlink;
+  const uid = ids.uid.toInside(real.uid);
+  const gid = ids.gid.toInside(real.gid);
+  if (real.ino === n.stIno && real.nlink === nlink && real.uid === uid && real.gid === gid) return real;
+  return { ...real, ino: n.stIno, nlink, uid, gid };
 }
 
 /** the real path a node's data and attributes live at now */

@@ -20,33 +20,39 @@ export interface Lookup {
   readonly hidden: readonly Hiding[];
 }
 
+/** what a lookup that hid nothing reports (most do): no array per lookup */
+const NOTHING_HIDDEN: readonly Hiding[] = Object.freeze([]);
+const NOT_FOUND: Lookup = Object.freeze({ found: undefined, hidden: NOTHING_HIDDEN });
+/** a non-directory's lowerDirs */
+const NO_DIRS: readonly LowerDir[] = Object.freeze([]);
+
 export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: { lowersOnly?: boolean } = {}): Lookup {
-  const hidden: Hiding[] = [];
-  if (isMarkerName(name)) return { found: undefined, hidden };
-  const childPath = parent.path === '' ? name : `${parent.path}/${name}`;
+  if (isMarkerName(name)) return NOT_FOUND;
+  // made at the first thing hidden
+  let hidden: Hiding[] | undefined;
+  const hide = (h: Hiding): readonly Hiding[] => {
+    (hidden ??= []).push(h);
+    return hidden;
+  };
   let upperAttr: Attr | undefined;
   let opaque = false;
   if (parent.inUpper && stack.upper && !opts.lowersOnly) {
     const upper: Layer = stack.upper;
-    const p = stack.real(upper, childPath);
+    const p = stack.real(upper, parent.path === '' ? name : `${parent.path}/${name}`);
     const a = sys.lstatIfExists(p);
-    if (a && isWhiteoutAttr(a)) {
-      hidden.push({ layer: upper, kind: 'whiteout', path: p });
-      return { found: undefined, hidden };
-    }
+    if (a && isWhiteoutAttr(a)) return { found: undefined, hidden: hide({ layer: upper, kind: 'whiteout', path: p }) };
     if (!a && hasWhFile(stack.real(upper, parent.path), name)) {
-      hidden.push({ layer: upper, kind: 'whiteout', path: joinReal(stack.real(upper, parent.path), '.wh.' + name) });
-      return { found: undefined, hidden };
+      return { found: undefined, hidden: hide({ layer: upper, kind: 'whiteout', path: joinReal(stack.real(upper, parent.path), '.wh.' + name) }) };
     }
     if (a && !sys.isDir(a.mode)) {
-      return { found: { isDir: false, inUpper: true, attr: a, lowerDirs: [], opaque: false, hidden }, hidden };
+      return { found: { isDir: false, inUpper: true, attr: a, lowerDirs: NO_DIRS, opaque: false, hidden: NOTHING_HIDDEN }, hidden: NOTHING_HIDDEN };
     }
     if (a) {
       upperAttr = a;
       opaque = isOpaqueDir(p);
       if (opaque) {
-        hidden.push({ layer: upper, kind: 'opaque', path: p });
-        return { found: { isDir: true, inUpper: true, attr: a, lowerDirs: [], opaque, hidden }, hidden };
+        const h = hide({ layer: upper, kind: 'opaque', path: p });
+        return { found: { isDir: true, inUpper: true, attr: a, lowerDirs: [], opaque, hidden: h }, hidden: h };
       }
     }
   }
@@ -57,37 +63,39 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
     const a = sys.lstatIfExists(p);
     if (!a) {
       if (hasWhFile(ld.path, name)) {
-        hidden.push({ layer: ld.layer, kind: 'whiteout', path: joinReal(ld.path, '.wh.' + name) });
+        hide({ layer: ld.layer, kind: 'whiteout', path: joinReal(ld.path, '.wh.' + name) });
         break;
       }
       continue;
     }
     if (isWhiteoutAttr(a)) {
-      hidden.push({ layer: ld.layer, kind: 'whiteout', path: p });
+      hide({ layer: ld.layer, kind: 'whiteout', path: p });
       break;
     }
     if (!sys.isDir(a.mode)) {
       if (upperAttr || lowerDirs.length > 0) {
-        hidden.push({ layer: ld.layer, kind: 'non-dir', path: p });
+        hide({ layer: ld.layer, kind: 'non-dir', path: p });
         break;
       }
-      const found: Resolution = { isDir: false, inUpper: false, attr: a, lower: { layer: ld.layer, path: p, attr: a }, lowerDirs: [], opaque: false, hidden };
-      return { found, hidden };
+      const h = hidden ?? NOTHING_HIDDEN;
+      const found: Resolution = { isDir: false, inUpper: false, attr: a, lower: { layer: ld.layer, path: p, attr: a }, lowerDirs: NO_DIRS, opaque: false, hidden: h };
+      return { found, hidden: h };
     }
     const op = isOpaqueDir(p);
     lowerDirs.push({ layer: ld.layer, path: p, opaque: op });
     lower ??= { layer: ld.layer, path: p, attr: a };
     if (op) {
-      hidden.push({ layer: ld.layer, kind: 'opaque', path: p });
+      hide({ layer: ld.layer, kind: 'opaque', path: p });
       break;
     }
   }
+  const h = hidden ?? NOTHING_HIDDEN;
   if (upperAttr) {
-    const found: Resolution = { isDir: true, inUpper: true, attr: upperAttr, lowerDirs, opaque, hidden, ...(lower ? { lower } : {}) };
-    return { found, hidden };
+    const found: Resolution = { isDir: true, inUpper: true, attr: upperAttr, lowerDirs, opaque, hidden: h, ...(lower ? { lower } : {}) };
+    return { found, hidden: h };
   }
-  if (lower) return { found: { isDir: true, inUpper: false, attr: lower.attr, lower, lowerDirs, opaque: false, hidden }, hidden };
-  return { found: undefined, hidden };
+  if (lower) return { found: { isDir: true, inUpper: false, attr: lower.attr, lower, lowerDirs, opaque: false, hidden: h }, hidden: h };
+  return h === NOTHING_HIDDEN ? NOT_FOUND : { found: undefined, hidden: h };
 }
 
 /** Whether some lower layer shows an entry at this name (then removing it needs a whiteout). */
