@@ -14,7 +14,7 @@ import type { BackingFiles } from './handlers.js';
 interface Backing {
   id: number;
   /** dev:ino of the registered file: a node whose file changed must not reuse the id */
-  key: string;
+  key: sys.FileKey;
   refs: number;
 }
 
@@ -42,7 +42,7 @@ export class BackingTable {
   /** The mode of a new open of ino on fd: passthrough (with the id to reply) when wanted and
    * the inode's other opens allow it, else cached. knownKey: fd's file's dev:ino, when the
    * caller has just seen it (a create), instead of an fstat. */
-  open(ino: number, fd: number, wanted: boolean, knownKey?: string): OpenIo {
+  open(ino: number, fd: number, wanted: boolean, knownKey?: sys.FileKey): OpenIo {
     const s = this.io(ino);
     if (s.cached === 0) {
       const live = s.backing && s.backing.refs > 0 ? s.backing : undefined;
@@ -68,7 +68,7 @@ export class BackingTable {
     return { ino, backing: undefined };
   }
 
-  private register(fd: number, key: string): Backing | undefined {
+  private register(fd: number, key: sys.FileKey): Backing | undefined {
     try {
       return { id: this.files.open(fd), key, refs: 0 };
     } catch (e) {
@@ -96,10 +96,10 @@ export class BackingTable {
   }
 }
 
-function keyOfFd(fd: number): string | undefined {
+function keyOfFd(fd: number): sys.FileKey | undefined {
   try {
     const a = sys.fstat(fd);
-    return sys.isReg(a.mode) ? `${a.dev}:${a.ino}` : undefined;
+    return sys.isReg(a.mode) ? sys.fileKey(a) : undefined;
   } catch {
     return undefined;
   }

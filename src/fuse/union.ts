@@ -95,7 +95,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   /** Registers an open of ino on fd with flags (its io mode too) and answers its reply.
    * A read-only open gets no FLUSH at close (FOPEN_NOFLUSH): its flush would close a dup of
    * a read-only fd, which reports nothing, and close(2) would wait a round trip for it. */
-  const openFile = (ino: number, fd: number, flags: number, key?: string): OpenReply => {
+  const openFile = (ino: number, fd: number, flags: number, key?: sys.FileKey): OpenReply => {
     const fh = nextFh++;
     const f: OpenFile = { fd, io: undefined };
     files.set(fh, f);

@@ -60,6 +60,16 @@ function attrOf(b: Float64Array): Attr {
   };
 }
 
+/** A file's identity (dev and ino) as a Map key: a number when it fits one exactly (dev
+ * below 2^21 and ino below 2^32: nearly always), else a string. A "dev:ino" string per
+ * lookup cost ~1 µs of building and hashing (a fresh string's hash is computed anew). */
+export type FileKey = number | string;
+export function fileKey(a: { dev?: number | bigint; ino: number | bigint }): FileKey {
+  const { dev, ino } = a;
+  if (typeof dev === 'number' && typeof ino === 'number' && dev >= 0 && dev < 2 ** 21 && ino >= 0 && ino < 2 ** 32) return dev * 2 ** 32 + ino;
+  return `${dev}:${ino}`;
+}
+
 export function lstat(p: string): Attr {
   const r = native.lstatInto(p, statBuf);
   if (r === 0) return attrOf(statBuf);

@@ -31,7 +31,7 @@ export interface CreatedFile {
   node: Node;
   fd: number;
   attr: Attr;
-  key: string;
+  key: sys.FileKey;
 }
 
 interface DirHandle {
@@ -44,9 +44,9 @@ export class Union {
   private readonly dirs = new Map<number, DirHandle>();
   private nextDirHandle = 1;
   /** listings of lower-only dirs: immutable until copied up (which changes their key) */
-  private readonly listings = new LRUCache<string, Listing>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.count + 1 });
+  private readonly listings = new LRUCache<sys.FileKey, Listing>({ max: 1024, maxSize: 200_000, sizeCalculation: (l) => l.count + 1 });
   /** lower-only dirs whose listing is being read ahead (prefetchListing), by key */
-  private readonly readingAhead = new Map<string, Promise<void>>();
+  private readonly readingAhead = new Map<sys.FileKey, Promise<void>>();
   /** listings read ahead so far (for tests and the session counters) */
   listingsReadAhead = 0;
 

@@ -28,11 +28,11 @@ export class Node {
   lowerDirs: readonly LowerDir[];
   opaque: boolean;
   stIno: number | bigint;
-  key: string;
+  key: sys.FileKey;
   /** S_IFMT bits: a new file that reuses a dead one's inode number must not be taken for it */
   readonly fmt: number;
 
-  constructor(readonly id: number, p: string, r: Resolution, key: string, stIno: number | bigint) {
+  constructor(readonly id: number, p: string, r: Resolution, key: sys.FileKey, stIno: number | bigint) {
     this.aliases = [p];
     this.isDir = r.isDir;
     this.inUpper = r.inUpper;
@@ -64,7 +64,7 @@ export class Node {
   }
 }
 
-export const keyOf = (a: Attr): string => `${a.dev}:${a.ino}`;
+export const keyOf = (a: Attr): sys.FileKey => sys.fileKey(a);
 
 /** The st_ino a resolution shows: a copy-up's recorded origin, else a lower dir merged
  * under an upper one, else the real file's own. */
@@ -82,7 +82,7 @@ export function stInoOf(stack: Stack, p: string, r: Resolution, fresh = false): 
 
 export class NodeTable {
   private readonly byId = new Map<number, Node>();
-  private readonly byKey = new Map<string, Node>();
+  private readonly byKey = new Map<sys.FileKey, Node>();
   /** merged path -> node: renames and unlinks find their node without a scan */
   private readonly byPath = new Map<string, Node>();
   private nextId = ROOT_ID + 1;
@@ -111,7 +111,7 @@ export class NodeTable {
     return n;
   }
 
-  find(key: string): Node | undefined {
+  find(key: sys.FileKey): Node | undefined {
     return this.byKey.get(key);
   }
 

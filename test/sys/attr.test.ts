@@ -53,3 +53,22 @@ test('small fields are exact and equal to node:fs', (t) => {
   for (let i = 0; i < 2000; i++) if (sys.lstat(f).size !== 1234 || sys.lstat(f).mode !== a.mode) wrong++;
   t.is(wrong, 0);
 });
+
+test('fileKey: one key per (dev, ino), a number when it fits one exactly, else a string', (t) => {
+  t.is(sys.fileKey({ dev: 64768, ino: 12 }), 64768 * 2 ** 32 + 12);
+  t.is(sys.fileKey({ dev: 2 ** 21 - 1, ino: 2 ** 32 - 1 }), (2 ** 21 - 1) * 2 ** 32 + 2 ** 32 - 1);
+  t.true(Number.isSafeInteger(sys.fileKey({ dev: 2 ** 21 - 1, ino: 2 ** 32 - 1 }) as number));
+  // past what a double holds exactly: strings, never two files on one key
+  t.is(sys.fileKey({ dev: 2 ** 21, ino: 5 }), `${2 ** 21}:5`);
+  t.is(sys.fileKey({ dev: 1, ino: 2 ** 32 }), `1:${2 ** 32}`);
+  t.is(sys.fileKey({ dev: 1, ino: 2n ** 60n }), `1:${2n ** 60n}`);
+  t.is(sys.fileKey({ ino: 5 }), 'undefined:5');
+  t.not(sys.fileKey({ dev: 1, ino: 0 }), sys.fileKey({ dev: 0, ino: 2 ** 32 }));
+  const keys = new Set<unknown>();
+  for (const dev of [0, 1, 2 ** 20, 2 ** 21 - 1, 2 ** 21]) for (const ino of [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32]) keys.add(sys.fileKey({ dev, ino }));
+  t.is(keys.size, 25);
+  const f = path.join(dir(t), 'f');
+  fs.writeFileSync(f, '');
+  fs.linkSync(f, f + '.link');
+  t.is(sys.fileKey(sys.lstat(f)), sys.fileKey(sys.lstat(f + '.link')), 'hard links: one key');
+});
