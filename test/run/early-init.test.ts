@@ -7,9 +7,17 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { eventually, processesUsing } from '../helpers/containers.js';
+import { containerDirs, eventually, makeCtx, makeImage, mountsUnder, NOBODY, processesUsing, spawnStrata, strata, type Ctx, type Image } from '../helpers/containers.js';
 import { earlyInitArgs, initPath } from '../../src/run/helper.js';
+import type { ContainerState } from '../../src/run/state.js';
+
+let image: Image;
+test.before(() => {
+  image = makeImage(NOBODY);
+});
+test.after.always(() => fs.rmSync(image.dir, { recursive: true, force: true }));
 
 const argvOf = (pid: number): string[] => {
   try {
@@ -28,6 +36,21 @@ const childrenOf = (pid: number): number[] => {
 };
 
 const isDaemon = (pid: number): boolean => argvOf(pid)[1]?.endsWith('/strata-mount-daemon.cjs') ?? false;
+
+const stateOf = (ctx: Ctx, id: string): ContainerState =>
+  JSON.parse(fs.readFileSync(path.join(ctx.root, 'containers', id, 'state.json'), 'utf8')) as ContainerState;
+
+/** a store of the user's own with the test image's busybox layer as `busybox` */
+function storeCtx(t: Parameters<typeof makeCtx>[0]): Ctx {
+  const ctx = makeCtx(t, image, true);
+  const r = strata(ctx, ['import', image.lowers[1]!, 'busybox']);
+  if (r.code !== 0) throw new Error(`strata import: ${r.err}`);
+  return ctx;
+}
+
+/** strata-init and its daemon as late mode starts them (their command lines name the store
+ * only after --for / in what they show), the -d containers' processes aside */
+const earlyLeft = (ctx: Ctx): string[] => processesUsing(ctx.root).filter((p) => p.includes(' --for ') || p.includes('--overlay-stdin'));
 
 test('late mode: the daemon starts at once, in a user namespace; an empty late-arguments pipe stops it and strata-init, silently', async (t) => {
   const marker = `early-init-test-${process.pid}-${Date.now()}`;
@@ -48,4 +71,52 @@ test('late mode: the daemon starts at once, in a user namespace; an empty late-a
   t.is(err, '');
   t.false(fs.existsSync(`/proc/${daemon}`), 'the daemon was killed and reaped');
   t.deepEqual(processesUsing(marker), [], 'nor is its on-exit waiter left');
+});
+
+test('rootless strata run (the bin): strata-init and its daemon start before the record exists; the daemon gets its log and arguments late', async (t) => {
+  const ctx = storeCtx(t);
+  const r = spawnStrata(ctx, ['run', '--rm', '--name', 'early', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; echo ready; while true; do sleep 0.05; done']);
+  t.true(await eventually(() => r.output().includes('ready'), 10_000), r.output());
+  const [id] = containerDirs(ctx);
+  const st = stateOf(ctx, id!);
+  const pid = st.daemon!.pid;
+  const argv = argvOf(pid);
+  t.is(argv[2], '--overlay-stdin');
+  t.false(argv.some((a) => a.includes(id!)), 'its command line predates the container');
+  t.is(fs.readlinkSync(`/proc/${pid}/fd/2`), path.join(ctx.root, 'containers', id!, 'mount.log'), 'it opened the mount log itself');
+  t.is(Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]), st.supervisor.pid);
+  t.is(fs.readlinkSync(`/proc/${pid}/ns/user`), fs.readlinkSync(`/proc/${st.init.pid}/ns/user`));
+  r.child.kill('SIGTERM');
+  const res = await r.closed;
+  t.is(res.code, 3, res.err);
+  t.deepEqual(containerDirs(ctx), []);
+  t.deepEqual(processesUsing(ctx.root), []);
+  t.deepEqual(mountsUnder(ctx.root), []);
+});
+
+test('rootless strata run (the bin): a failure before the start is one line, and the early strata-init is gone with strata', async (t) => {
+  const ctx = storeCtx(t);
+  const d = strata(ctx, ['run', '-d', '--name', 'taken', 'busybox', 'sleep', '1000']);
+  t.is(d.code, 0, d.err);
+  const cases: [string[], number, RegExp][] = [
+    [['run', '--rm', 'nosuch', 'true'], 125, /^strata: image 'nosuch' not found/],
+    [['run', '--rm', '-v', 'bad', 'busybox', 'true'], 125, /^strata: bad volume spec "bad"/],
+    [['run', '--rm', '--name', 'taken', 'busybox', 'true'], 125, /^strata: the container name "taken" is already in use/],
+    [['run', '--rm', '-w', 'rel', 'busybox', 'true'], 125, /^strata: /],
+  ];
+  for (const [args, code, msg] of cases) {
+    const r = await spawnStrata(ctx, args).closed;
+    t.is(r.code, code, r.err);
+    t.regex(r.err, msg);
+    t.is(r.err.split('\n').length, 2, `one line: ${r.err}`);
+    t.deepEqual(earlyLeft(ctx), [], args.join(' '));
+  }
+  // yargs' own usage error exits at once: strata-init's process group goes with strata
+  const usage = await spawnStrata(ctx, ['run', '--network', 'bogus', 'busybox', 'true']).closed;
+  t.is(usage.code, 2);
+  t.true(await eventually(() => earlyLeft(ctx).length === 0, 2000), earlyLeft(ctx).join('\n'));
+  t.deepEqual(containerDirs(ctx).length, 1, 'only the -d container');
+  t.is(strata(ctx, ['rm', '-f', 'taken']).code, 0);
+  t.deepEqual(processesUsing(ctx.root), []);
+  t.deepEqual(mountsUnder(ctx.root), []);
 });
