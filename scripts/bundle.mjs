@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,16 +111,38 @@ for (const [e, bin] of Object.entries(bins)) {
 }
 
 // the code caches, each written on exit by a command that compiles much of its bundle and
-// changes nothing: all command modules and the help (main), the engine (daemon and
-// overlay: the early daemon's start, whose empty stdin says it is not needed)
-const warm = { main: ['--help'], daemon: ['-'], overlay: ['--help'] };
-for (const e of entries) {
-  const file = path.join(out, `${e}.cjs.cache`);
-  fs.rmSync(file, { force: true });
-  const r = spawnSync(process.execPath, [path.join(out, `${e}.js`), ...warm[e]], {
-    env: { ...process.env, STRATA_WRITE_CODE_CACHE: '1', NODE_EXTRA_CA_CERTS: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-    cwd: '/',
-  });
-  if (r.status !== 0 || !fs.existsSync(file)) throw new Error(`${e}.js ${warm[e].join(' ')}: exit ${r.status}, no code cache`);
+// changes nothing outside a temporary store: for main, a `run` that gets as far as making
+// the record (an image resolved, the run modules loaded, the options checked: the part of
+// every `strata run` before strata-init starts, ~15 ms of compiling otherwise) and then all
+// command modules and the help, in one process (scripts/warm-cache.cjs); the engine for
+// daemon and overlay (the early daemon's start, whose empty stdin says it is not needed)
+const warmStore = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-warm-'));
+try {
+  const layer = path.join(warmStore, 'layer');
+  fs.mkdirSync(layer);
+  const store = path.join(warmStore, 'store');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '', STRATA_EARLY_INIT: '0' };
+  const imp = spawnSync(process.execPath, [path.join(out, 'main.js'), '--root', store, 'import', layer, 'warm'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: '/' });
+  if (imp.status !== 0) throw new Error(`main.js import (for the code cache's warm-up): exit ${imp.status}`);
+  const warm = {
+    // an invalid --name: refused after the image and the options, before the record
+    main: [['--root', store, 'run', '--rm', '--name', 'not a name', 'warm', 'true'], ['--help']],
+    daemon: [['-']],
+    overlay: [['--help']],
+  };
+  for (const e of entries) {
+    const file = path.join(out, `${e}.cjs.cache`);
+    fs.rmSync(file, { force: true });
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, `${e}.cjs`), JSON.stringify(warm[e])], {
+      env: { ...env, STRATA_WRITE_CODE_CACHE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: '/',
+      encoding: 'utf8',
+    });
+    // the run's refusal is expected, anything else on stderr is not
+    const err = r.stderr.split('\n').filter((l) => l && !l.startsWith('strata: invalid container name'));
+    if (err.length > 0 || !fs.existsSync(file)) throw new Error(`code cache of ${e}.cjs: exit ${r.status}, ${err.join('\n') || 'no cache written'}`);
+  }
+} finally {
+  fs.rmSync(warmStore, { recursive: true, force: true });
 }
