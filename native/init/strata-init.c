@@ -118,6 +118,9 @@ static int on_exit_fd = -1;
 static pid_t reaper_pid = -1;
 static int reaper_fd = -1;
 static pid_t supervisor_pid = -1;
+// late mode: the daemon, until it has been handed its arguments; the waiter's command pipe
+static pid_t late_daemon = -1;
+static int on_exit_args_fd = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) setup_fail(const char *fmt, ...) {
   char buf[900];
@@ -418,6 +421,17 @@ static void start_reaper(void) {
 // container is still running once strata-init is gone.
 static void finish_helpers(void) {
   if (getpid() != supervisor_pid) return;
+  // late mode, when it fails before the daemon has its arguments: the daemon is stopped
+  // (it has mounted nothing), and the waiter's command pipe ends empty (it exits)
+  if (late_daemon > 0) {
+    kill(late_daemon, SIGKILL);
+    while (waitpid(late_daemon, NULL, 0) < 0 && errno == EINTR) {}
+    late_daemon = -1;
+  }
+  if (on_exit_args_fd >= 0) {
+    close(on_exit_args_fd);
+    on_exit_args_fd = -1;
+  }
   if (reaper_pid > 0) {
     close(reaper_fd);
     waitpid(reaper_pid, NULL, 0);
@@ -920,7 +934,6 @@ static int write_args(int fd, const char *const *a, int n) {
 // forked first, so it stays in the host's namespaces: a process made after the pid
 // namespace's init died could not even start threads. In late mode it is forked before
 // its command is known: it reads it from a pipe first (nothing: none to run, it exits).
-static int on_exit_args_fd = -1;
 
 static void start_on_exit(void) {
   int p[2], a[2] = { -1, -1 };
@@ -1040,25 +1053,23 @@ static void mount_union_late(void) {
   if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0) setup_fail("pipe: %s", strerror(errno));
   o.nmount_early = o.nmount;
   pid_t p = spawn_mount_program(ready[1], in[0]);
+  // any exit from here until it has its arguments stops it (finish_helpers)
+  late_daemon = p;
   close(ready[1]);
   close(in[0]);
   int n;
   char **args = read_args(o.late_fd, &n);
   close(o.late_fd);
   o.late_fd = -1;
-  if (n == 0) {
-    // not needed: the daemon has mounted nothing (it waits for its arguments)
-    kill(p, SIGKILL);
-    while (waitpid(p, NULL, 0) < 0 && errno == EINTR) {}
-    send_on_exit_args();
-    exit(0);
-  }
+  // not needed: the daemon, which waits for its arguments, has mounted nothing
+  if (n == 0) exit(0);
   parse(n + 1, args);
   check_args();
   send_on_exit_args();
   const char *log = o.mount_log ? o.mount_log : "/dev/null";
   if (write_args(in[1], &log, 1) == 0) write_args(in[1], o.mount_argv + o.nmount_early, o.nmount - o.nmount_early);
   close(in[1]);
+  late_daemon = -1;
   wait_mount_ready(p, ready[0]);
 }
 

@@ -73,6 +73,24 @@ test('late mode: the daemon starts at once, in a user namespace; an empty late-a
   t.deepEqual(processesUsing(marker), [], 'nor is its on-exit waiter left');
 });
 
+test('late mode: late arguments that make no start (no command) are a usage error; the daemon and the waiter go too, nothing hangs', async (t) => {
+  const marker = `early-init-test-${process.pid}-${Date.now()}-bad`;
+  const child = spawn(initPath(), earlyInitArgs(4, ['test', marker]), { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  let daemon: number | undefined;
+  t.true(await eventually(() => (daemon = childrenOf(child.pid!).find(isDaemon)) !== undefined, 10_000));
+  (child.stdio[4] as Writable).end('--hostname\0h\0');
+  // the waiter used to wait for its command on a pipe strata-init itself held open
+  const code = await Promise.race([closed, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+  if (code === 'hung') process.kill(child.pid!, 'SIGKILL');
+  t.is(code, 2);
+  t.regex(err, /^usage: strata-init/);
+  t.false(fs.existsSync(`/proc/${daemon}`));
+  t.true(await eventually(() => processesUsing(marker).length === 0, 2000), processesUsing(marker).join('\n'));
+});
+
 test('rootless strata run (the bin): strata-init and its daemon start before the record exists; the daemon gets its log and arguments late', async (t) => {
   const ctx = storeCtx(t);
   const r = spawnStrata(ctx, ['run', '--rm', '--name', 'early', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; echo ready; while true; do sleep 0.05; done']);
