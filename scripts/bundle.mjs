@@ -124,24 +124,35 @@ try {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: '', STRATA_EARLY_INIT: '0' };
   const imp = spawnSync(process.execPath, [path.join(out, 'main.js'), '--root', store, 'import', layer, 'warm'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: '/' });
   if (imp.status !== 0) throw new Error(`main.js import (for the code cache's warm-up): exit ${imp.status}`);
+  // the daemon as a rootless run's strata-init starts it (--overlay-stdin: its log, then
+  // strata-overlay's command line on stdin), on layers that pass every check but the last:
+  // its mountpoint, /, is already mounted (the options' parsing and validation compiled,
+  // nothing mounted); it reports that on fd 3
+  for (const d of ['lower', 'upper', 'work']) fs.mkdirSync(path.join(warmStore, d));
+  const daemonInput = [path.join(warmStore, 'mount.log'), '-o', `lowerdir=${warmStore}/lower,upperdir=${warmStore}/upper,workdir=${warmStore}/work`, '/'].map((a) => `${a}\0`).join('');
   const warm = {
     // an invalid --name: refused after the image and the options, before the record
-    main: [['--root', store, 'run', '--rm', '--name', 'not a name', 'warm', 'true'], ['--help']],
-    daemon: [['-']],
-    overlay: [['--help']],
+    main: { argvs: [['--root', store, 'run', '--rm', '--name', 'not a name', 'warm', 'true'], ['--help']], report: '' },
+    daemon: { argvs: [['--overlay-stdin']], input: daemonInput, report: 'error mountpoint /: already mounted' },
+    overlay: { argvs: [['--help']], report: '' },
   };
   for (const e of entries) {
     const file = path.join(out, `${e}.cjs.cache`);
     fs.rmSync(file, { force: true });
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, `${e}.cjs`), JSON.stringify(warm[e])], {
+    const w = warm[e];
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, `${e}.cjs`), JSON.stringify(w.argvs)], {
       env: { ...env, STRATA_WRITE_CODE_CACHE: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
+      input: w.input ?? '',
       cwd: '/',
       encoding: 'utf8',
     });
     // the run's refusal is expected, anything else on stderr is not
     const err = r.stderr.split('\n').filter((l) => l && !l.startsWith('strata: invalid container name'));
-    if (err.length > 0 || !fs.existsSync(file)) throw new Error(`code cache of ${e}.cjs: exit ${r.status}, ${err.join('\n') || 'no cache written'}`);
+    const report = (r.output[3] ?? '').trim();
+    if (err.length > 0 || report !== w.report || !fs.existsSync(file)) {
+      throw new Error(`code cache of ${e}.cjs: exit ${r.status}, ${[...err, report].join('\n') || 'no cache written'}`);
+    }
   }
 } finally {
   fs.rmSync(warmStore, { recursive: true, force: true });
