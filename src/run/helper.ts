@@ -136,13 +136,15 @@ function containerArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] 
 }
 
 export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
-  return [...setupArgs(c.rootless, o.fuse ? undefined : mountProgram(), o), ...containerArgs(c, l, o)];
+  const setup = { ...o, onExitOrphaned: !!(o.onExit && o.onExitOrphaned) };
+  return [...setupArgs(c.rootless, o.fuse ? undefined : mountProgram(), setup), ...containerArgs(c, l, o)];
 }
 
 /** Late mode (strata-init.c): the command line of a strata-init started before the
  * container is known, rootless, in the foreground: its daemon reads its own arguments
  * from stdin. SHOWN (strata's command line) is for ps only. Its late arguments are
- * lateInitArgs(). */
+ * lateInitArgs(); --on-exit-orphaned is given now, as a foreground run's --on-exit has it
+ * (the waiter is forked before the namespaces, and runs nothing if no --on-exit comes). */
 export function earlyInitArgs(lateFd: number, shown: string[]): string[] {
   const program = { argv: nodeArgv('strata-mount-daemon', ['--overlay-stdin', ...shown]), serves: true };
   return [...setupArgs(true, program, { statusFd: 3, parentDeath: true, onExitOrphaned: true }), '--late-args-fd', String(lateFd), '--for', ...shown];
