@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -83,28 +84,76 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
+// A foreground `strata run` starts strata-init before strata's bundle loads (~15 ms with
+// its code cache, longer under load): src/run/early-init.ts, a small bundle of its own that
+// the strata stub runs first.
+await build({
+  entryPoints: [path.join(root, 'src/run/early-init.ts')],
+  outfile: path.join(out, 'early-init.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  define: { 'import.meta.url': '__strataUrl' },
+  banner: { js: "var __strataUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
 const bins = { main: 'strata', overlay: 'strata-overlay', daemon: 'strata-mount-daemon' };
+const before = { main: "require('./early-init.cjs').startEarlyInit(process.argv.slice(2));\n" };
 for (const [e, bin] of Object.entries(bins)) {
   const shebang = fs.readFileSync(path.join(root, 'src/cli', `${e}.ts`), 'utf8').split('\n')[0];
   const stub = path.join(out, `${bin}.cjs`);
   fs.writeFileSync(
     stub,
-    `${shebang}\n// the ${bin} bin: ${e}.cjs run with its code cache (scripts/bundle.mjs, bundle-loader.ts)\n'use strict';\nrequire('./bundle-loader.cjs').runBundle(require('node:url').pathToFileURL(require('node:path').join(__dirname, '${e}.cjs')));\n`,
+    `${shebang}\n// the ${bin} bin: ${e}.cjs run with its code cache (scripts/bundle.mjs, bundle-loader.ts)\n'use strict';\n${before[e] ?? ''}require('./bundle-loader.cjs').runBundle(require('node:url').pathToFileURL(require('node:path').join(__dirname, '${e}.cjs')));\n`,
   );
   fs.chmodSync(stub, 0o755);
 }
 
 // the code caches, each written on exit by a command that compiles much of its bundle and
-// changes nothing: all command modules and the help (main), the engine (daemon and
-// overlay: the early daemon's start, whose empty stdin says it is not needed)
-const warm = { main: ['--help'], daemon: ['-'], overlay: ['--help'] };
-for (const e of entries) {
-  const file = path.join(out, `${e}.cjs.cache`);
-  fs.rmSync(file, { force: true });
-  const r = spawnSync(process.execPath, [path.join(out, `${e}.js`), ...warm[e]], {
-    env: { ...process.env, STRATA_WRITE_CODE_CACHE: '1', NODE_EXTRA_CA_CERTS: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-    cwd: '/',
-  });
-  if (r.status !== 0 || !fs.existsSync(file)) throw new Error(`${e}.js ${warm[e].join(' ')}: exit ${r.status}, no code cache`);
+// changes nothing outside a temporary store: for main, a `run` that gets as far as making
+// the record (an image resolved, the run modules loaded, the options checked: the part of
+// every `strata run` before strata-init starts, ~15 ms of compiling otherwise) and then all
+// command modules and the help, in one process (scripts/warm-cache.cjs); the engine for
+// daemon and overlay (the early daemon's start, whose empty stdin says it is not needed)
+const warmStore = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-warm-'));
+try {
+  const layer = path.join(warmStore, 'layer');
+  fs.mkdirSync(layer);
+  const store = path.join(warmStore, 'store');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '', STRATA_EARLY_INIT: '0' };
+  const imp = spawnSync(process.execPath, [path.join(out, 'main.js'), '--root', store, 'import', layer, 'warm'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: '/' });
+  if (imp.status !== 0) throw new Error(`main.js import (for the code cache's warm-up): exit ${imp.status}`);
+  // the daemon as a rootless run's strata-init starts it (--overlay-stdin: its log, then
+  // strata-overlay's command line on stdin), on layers that pass every check but the last:
+  // its mountpoint, /, is already mounted (the options' parsing and validation compiled,
+  // nothing mounted); it reports that on fd 3
+  for (const d of ['lower', 'upper', 'work']) fs.mkdirSync(path.join(warmStore, d));
+  const daemonInput = [path.join(warmStore, 'mount.log'), '-o', `lowerdir=${warmStore}/lower,upperdir=${warmStore}/upper,workdir=${warmStore}/work`, '/'].map((a) => `${a}\0`).join('');
+  const warm = {
+    // an invalid --name: refused after the image and the options, before the record
+    main: { argvs: [['--root', store, 'run', '--rm', '--name', 'not a name', 'warm', 'true'], ['--help']], report: '' },
+    daemon: { argvs: [['--overlay-stdin']], input: daemonInput, report: 'error mountpoint /: already mounted' },
+    overlay: { argvs: [['--help']], report: '' },
+  };
+  for (const e of entries) {
+    const file = path.join(out, `${e}.cjs.cache`);
+    fs.rmSync(file, { force: true });
+    const w = warm[e];
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, `${e}.cjs`), JSON.stringify(w.argvs)], {
+      env: { ...env, STRATA_WRITE_CODE_CACHE: '1' },
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
+      input: w.input ?? '',
+      cwd: '/',
+      encoding: 'utf8',
+    });
+    // the run's refusal is expected, anything else on stderr is not
+    const err = r.stderr.split('\n').filter((l) => l && !l.startsWith('strata: invalid container name'));
+    const report = (r.output[3] ?? '').trim();
+    if (err.length > 0 || report !== w.report || !fs.existsSync(file)) {
+      throw new Error(`code cache of ${e}.cjs: exit ${r.status}, ${[...err, report].join('\n') || 'no cache written'}`);
+    }
+  }
+} finally {
+  fs.rmSync(warmStore, { recursive: true, force: true });
 }

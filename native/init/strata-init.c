@@ -22,6 +22,15 @@
 // whose strata was killed: the record is removed all the same).
 // A killed supervisor cannot unmount: a small reaper process in its user and mount
 // namespaces does it then, so the FUSE daemon never outlives the container.
+// With --late-args-fd N (a rootless foreground `strata run`, spawned before it has
+// resolved the image or made the record) only the user namespace maps, the mount program
+// and these start-up options are on the command line: it makes the user and mount
+// namespaces and starts the mount program (strata's daemon, --mount-serves) at once, so
+// that node's start-up there overlaps strata's own work, and then reads the rest of its
+// command line from fd N (NUL-terminated arguments, to EOF). The daemon gets its log path
+// and its late --mount arguments the same way on its stdin. EOF before any argument means
+// it is not needed after all (strata failed, or died): it kills the daemon, which had
+// mounted nothing yet, and exits 0, saying nothing.
 // Progress goes to --status-fd as lines: "fuse" (the /dev/fuse fd was sent), "started PID
 // DAEMONPID UID GID", "error CODE MSG", "exited CODE". Exit status: the command's (128+N when killed by signal N); 125 when
 // the container could not be set up, 126/127 when the command cannot be executed.
@@ -72,7 +81,9 @@ static struct {
   int userns, netns, tty, stdin_open, status_fd, parent_death, on_exit_orphaned;
   int mount_serves;
   int can_setgroups;
-} o = { .status_fd = -1, .fuse_sock = -1 };
+  int late_fd;       // --late-args-fd
+  int nmount_early;  // the mount program's own arguments (late mode): the rest go to its stdin
+} o = { .status_fd = -1, .fuse_sock = -1, .late_fd = -1 };
 
 static void status(const char *fmt, ...) {
   if (o.status_fd < 0) return;
@@ -107,6 +118,9 @@ static int on_exit_fd = -1;
 static pid_t reaper_pid = -1;
 static int reaper_fd = -1;
 static pid_t supervisor_pid = -1;
+// late mode: the daemon, until it has been handed its arguments; the waiter's command pipe
+static pid_t late_daemon = -1;
+static int on_exit_args_fd = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) setup_fail(const char *fmt, ...) {
   char buf[900];
@@ -271,25 +285,33 @@ static void wait_mount_ready(pid_t p, int fd) {
   mount_failed(st, text);
 }
 
+// Forks and execs the mount program: its output to the mount log (late mode: /dev/null,
+// until the daemon opens the log itself), stdin /dev/null or (in >= 0) that pipe, and the
+// report pipe (ready_w >= 0) as its fd 3.
+static pid_t spawn_mount_program(int ready_w, int in) {
+  pid_t p = fork();
+  if (p < 0) setup_fail("fork: %s", strerror(errno));
+  if (p > 0) return p;
+  const char *log = o.late_fd < 0 && o.mount_log ? o.mount_log : "/dev/null";
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+  if (in >= 0) dup2(in, 0);
+  else if (nul >= 0) dup2(nul, 0);
+  // the report pipe as fd 3, open across the exec (dup2 onto itself would keep CLOEXEC)
+  if (ready_w >= 0) {
+    if (ready_w == 3) fcntl(3, F_SETFD, 0);
+    else dup2(ready_w, 3);
+  }
+  execvp(o.mount_argv[0], (char *const *)o.mount_argv);
+  dprintf(2, "cannot execute %s: %s\n", o.mount_argv[0], strerror(errno));
+  _exit(127);
+}
+
 static void mount_union(void) {
   int ready[2] = { -1, -1 };
   if (o.mount_serves && pipe2(ready, O_CLOEXEC) < 0) setup_fail("pipe: %s", strerror(errno));
-  pid_t p = fork();
-  if (p < 0) setup_fail("fork: %s", strerror(errno));
-  if (p == 0) {
-    int fd = open(o.mount_log ? o.mount_log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
-    if (nul >= 0) dup2(nul, 0);
-    // the report pipe as fd 3, open across the exec (dup2 onto itself would keep CLOEXEC)
-    if (ready[1] >= 0) {
-      if (ready[1] == 3) fcntl(3, F_SETFD, 0);
-      else dup2(ready[1], 3);
-    }
-    execvp(o.mount_argv[0], (char *const *)o.mount_argv);
-    dprintf(2, "cannot execute %s: %s\n", o.mount_argv[0], strerror(errno));
-    _exit(127);
-  }
+  pid_t p = spawn_mount_program(ready[1], -1);
   if (o.mount_serves) {
     close(ready[1]);
     wait_mount_ready(p, ready[0]);
@@ -399,6 +421,17 @@ static void start_reaper(void) {
 // container is still running once strata-init is gone.
 static void finish_helpers(void) {
   if (getpid() != supervisor_pid) return;
+  // late mode, when it fails before the daemon has its arguments: the daemon is stopped
+  // (it has mounted nothing), and the waiter's command pipe ends empty (it exits)
+  if (late_daemon > 0) {
+    kill(late_daemon, SIGKILL);
+    while (waitpid(late_daemon, NULL, 0) < 0 && errno == EINTR) {}
+    late_daemon = -1;
+  }
+  if (on_exit_args_fd >= 0) {
+    close(on_exit_args_fd);
+    on_exit_args_fd = -1;
+  }
   if (reaper_pid > 0) {
     close(reaper_fd);
     waitpid(reaper_pid, NULL, 0);
@@ -850,19 +883,80 @@ static int pump(int from, int to) {
   return 1;
 }
 
+// ---- late arguments (--late-args-fd) --------------------------------------------------
+
+// All of fd, to its EOF, as NUL-terminated arguments: a NULL-terminated array whose [0] is
+// a stand-in for a program name (parse() starts at [1]); *n is the count after it. The
+// strings live as long as the process: o points into them.
+static char **read_args(int fd, int *n) {
+  size_t cap = 4096, len = 0;
+  char *buf = NULL;
+  for (;;) {
+    if (!buf || len == cap) {
+      char *b = realloc(buf, (buf ? (cap *= 2) : cap) + 1);
+      if (!b) { fprintf(stderr, "strata-init: out of memory\n"); exit(EXIT_SETUP); }
+      buf = b;
+    }
+    ssize_t r = read(fd, buf + len, cap - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  if (len > 0 && buf[len - 1] != 0) buf[len++] = 0;  // a last one without its NUL
+  int count = 0;
+  for (size_t i = 0; i < len; i++) count += buf[i] == 0;
+  char **args = calloc((size_t)count + 2, sizeof *args);
+  if (!args) { fprintf(stderr, "strata-init: out of memory\n"); exit(EXIT_SETUP); }
+  args[0] = "strata-init";
+  char *c = buf;
+  for (int i = 1; i <= count; i++, c += strlen(c) + 1) args[i] = c;
+  *n = count;
+  return args;
+}
+
+// Writes n arguments, each with its NUL; 0, or -1 when the reader is gone.
+static int write_args(int fd, const char *const *a, int n) {
+  for (int i = 0; i < n; i++) {
+    const char *p = a[i];
+    size_t left = strlen(p) + 1;
+    while (left > 0) {
+      ssize_t w = write(fd, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return -1;
+      p += w;
+      left -= (size_t)w;
+    }
+  }
+  return 0;
+}
+
 // `run -d --rm`: strata removes the record once this process is gone. The waiter is
 // forked first, so it stays in the host's namespaces: a process made after the pid
-// namespace's init died could not even start threads.
+// namespace's init died could not even start threads. In late mode it is forked before
+// its command is known: it reads it from a pipe first (nothing: none to run, it exits).
+
 static void start_on_exit(void) {
-  int p[2];
+  int p[2], a[2] = { -1, -1 };
   if (pipe2(p, O_CLOEXEC) < 0) return;
+  if (o.late_fd >= 0 && pipe2(a, O_CLOEXEC) < 0) { close(p[0]); close(p[1]); return; }
   pid_t w = fork();
   if (w < 0) return;
   if (w == 0) {
     close(p[1]);
     if (o.status_fd >= 0) close(o.status_fd);
+    if (o.late_fd >= 0) close(o.late_fd);
     // its output would land on a terminal strata has left, or in a log about to go
     stdio_to_null();
+    if (a[0] >= 0) {
+      close(a[1]);
+      int n;
+      char **args = read_args(a[0], &n);
+      close(a[0]);
+      if (n == 0) _exit(0);
+      if (n > MAXN) n = MAXN;
+      for (int i = 0; i < n; i++) o.on_exit[i] = args[i + 1];
+      o.non_exit = n;
+    }
     int orphaned = wait_eof(p[0]);
     if (o.on_exit_orphaned && !orphaned) _exit(0);
     o.on_exit[o.non_exit] = NULL;
@@ -871,10 +965,22 @@ static void start_on_exit(void) {
     _exit(127);
   }
   close(p[0]);
+  if (a[0] >= 0) {
+    close(a[0]);
+    on_exit_args_fd = a[1];
+  }
   on_exit_waiter = w;
   // p[1] stays open (close-on-exec) until this process ends; a byte on it says the
   // parent died
   on_exit_fd = p[1];
+}
+
+// The waiter's command, once the late arguments have named it (or not: it exits then).
+static void send_on_exit_args(void) {
+  if (on_exit_args_fd < 0) return;
+  if (write_args(on_exit_args_fd, o.on_exit, o.non_exit) < 0) { /* it is gone: nothing to run */ }
+  close(on_exit_args_fd);
+  on_exit_args_fd = -1;
 }
 
 static void usage(void) {
@@ -894,6 +1000,10 @@ static void parse(int argc, char **argv) {
     const char *a = argv[i];
 #define NEXT() (i + 1 < argc ? argv[++i] : (usage(), ""))
     if (!strcmp(a, "--")) { i++; break; }
+    // the rest is strata's command line, shown in ps only (late mode: nothing else there
+    // names the container's store)
+    else if (!strcmp(a, "--for")) { i = argc; break; }
+    else if (!strcmp(a, "--late-args-fd")) o.late_fd = atoi(NEXT());
     else if (!strcmp(a, "--rootfs")) o.rootfs = NEXT();
     else if (!strcmp(a, "--mount")) { if (o.nmount >= MAXN) too_many("mount arguments"); o.mount_argv[o.nmount++] = NEXT(); }
     else if (!strcmp(a, "--mount-log")) o.mount_log = NEXT();
@@ -925,16 +1035,51 @@ static void parse(int argc, char **argv) {
     } else usage();
 #undef NEXT
   }
-  if (!o.rootfs || (!o.nmount && o.fuse_sock < 0) || i >= argc) usage();
   o.mount_argv[o.nmount] = NULL;
   o.argv = argv + i;
 }
 
+// What a start needs, once the whole command line is known.
+static void check_args(void) {
+  if (!o.rootfs || (!o.nmount && o.fuse_sock < 0) || !o.argv[0]) usage();
+}
+
+// Late mode: starts the mount program (strata's daemon) now, then reads the rest of the
+// command line; hands the daemon its log and its own late arguments (the last --mount
+// ones) on its stdin and waits for its READY as mount_union does.
+static void mount_union_late(void) {
+  if (!o.mount_serves || o.fuse_sock >= 0) usage();  // only strata's daemon reads them late
+  int ready[2], in[2];
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0) setup_fail("pipe: %s", strerror(errno));
+  o.nmount_early = o.nmount;
+  pid_t p = spawn_mount_program(ready[1], in[0]);
+  // any exit from here until it has its arguments stops it (finish_helpers)
+  late_daemon = p;
+  close(ready[1]);
+  close(in[0]);
+  int n;
+  char **args = read_args(o.late_fd, &n);
+  close(o.late_fd);
+  o.late_fd = -1;
+  // not needed: the daemon, which waits for its arguments, has mounted nothing
+  if (n == 0) exit(0);
+  parse(n + 1, args);
+  check_args();
+  send_on_exit_args();
+  const char *log = o.mount_log ? o.mount_log : "/dev/null";
+  if (write_args(in[1], &log, 1) == 0) write_args(in[1], o.mount_argv + o.nmount_early, o.nmount - o.nmount_early);
+  close(in[1]);
+  late_daemon = -1;
+  wait_mount_ready(p, ready[0]);
+}
+
 int main(int argc, char **argv) {
   parse(argc, argv);
+  if (o.late_fd < 0) check_args();
   supervisor_pid = getpid();
   atexit(finish_helpers);
   if (o.status_fd >= 0) fcntl(o.status_fd, F_SETFD, FD_CLOEXEC);
+  if (o.late_fd >= 0) fcntl(o.late_fd, F_SETFD, FD_CLOEXEC);
   if (o.fuse_sock >= 0) fcntl(o.fuse_sock, F_SETFD, FD_CLOEXEC);
   const int parent_died = SIGRTMIN;
   if (o.parent_death) {
@@ -942,7 +1087,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, parent_died);
     if (getppid() != pp) exit(EXIT_SETUP);
   }
-  if (o.non_exit) start_on_exit();
+  if (o.non_exit || o.late_fd >= 0) start_on_exit();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTTOU, SIG_IGN);
   sigset_t set;
@@ -956,7 +1101,10 @@ int main(int argc, char **argv) {
   if (o.userns) enter_userns();
   if (unshare(CLONE_NEWNS) < 0) setup_fail("mount namespace: %s", strerror(errno));
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) setup_fail("making mounts private: %s", strerror(errno));
-  if (o.fuse_sock >= 0) mount_fuse();
+  if (o.late_fd >= 0) {
+    mount_union_late();
+    start_reaper();
+  } else if (o.fuse_sock >= 0) mount_fuse();
   else {
     mount_union();
     start_reaper();

@@ -10,6 +10,9 @@
 //                                  an empty stdin means it is not needed after all; the
 //                                  strata mount command line after '-' is for ps only)
 //   node daemon.js --overlay -o OPTS MOUNTPOINT (strata-overlay's command line, fd 3 as above)
+//   node daemon.js --overlay-stdin [SHOWN...]  (the same, started early by strata-init's
+//                                  late mode: on stdin, NUL-terminated, its log file, then
+//                                  the command line; an empty stdin: not needed)
 // Started as src/run/programs.ts starts strata's programs: NODE_EXTRA_CA_CERTS stashed,
 // put back here for what the daemon runs (fusermount3).
 import fs from 'node:fs';
@@ -17,6 +20,7 @@ import { restoreExtraCaVar } from '../registry/extra-ca.js';
 import { serve } from './daemon-serve.js';
 import { prepareMount, type DaemonConfig } from './mount-start.js';
 import { parseOverlayArgs } from './overlay-args.js';
+import * as sys from '../sys/index.js';
 
 restoreExtraCaVar();
 
@@ -28,9 +32,23 @@ function overlayConfig(argv: string[]): DaemonConfig {
   return { parsed, source: a.req.source ?? 'strata', debug: a.req.debug ?? false };
 }
 
+/** --overlay-stdin: the log file and the command line from stdin. The log becomes stdout
+ * and stderr here, as strata-init makes it theirs when it starts the daemon with its
+ * arguments (it could not yet: the container's record did not exist). */
+function lateOverlayConfig(): DaemonConfig | undefined {
+  const [log, ...argv] = fs.readFileSync(0, 'utf8').split('\0').slice(0, -1);
+  if (log === undefined) return undefined;
+  const fd = fs.openSync(log, 'w', 0o600);
+  sys.dup3(fd, 1);
+  sys.dup3(fd, 2);
+  fs.closeSync(fd);
+  return overlayConfig(argv);
+}
+
 /** The config, from the command line or stdin; undefined when none is coming. */
 function readConfig(argv: string[]): DaemonConfig | undefined {
   if (argv[0] === '--overlay') return overlayConfig(argv.slice(1));
+  if (argv[0] === '--overlay-stdin') return lateOverlayConfig();
   // all of stdin, to its end ('' if the CLI closed it without writing)
   const json = argv[0] === '-' ? fs.readFileSync(0, 'utf8') : (argv[0] ?? '{}');
   return json === '' ? undefined : (JSON.parse(json) as DaemonConfig);

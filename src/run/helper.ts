@@ -99,20 +99,28 @@ export interface InitOptions {
   onExitOrphaned?: boolean;
 }
 
-export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
-  const a: string[] = ['--rootfs', l.rootfs, '--mount-log', l.mountLog, '--exit-file', l.exit, '--status-fd', String(o.statusFd)];
-  if (o.fuse) a.push('--fuse-sock', String(o.fuse.sock), '--fuse-opts', o.fuse.options.join(','));
-  else {
-    const p = mountProgram();
-    if (p.serves) a.push('--mount-serves');
-    for (const m of [...p.argv, ...mountArgs(c.lowers, l)]) a.push('--mount', m);
-  }
-  if (c.rootless) {
+/** What strata-init needs before it makes the namespaces and starts the mount program:
+ * the start-up options, the id maps, the program. */
+function setupArgs(rootless: boolean, program: { argv: string[]; serves: boolean } | undefined, o: { statusFd: number; parentDeath: boolean; onExitOrphaned?: boolean }): string[] {
+  const a: string[] = ['--status-fd', String(o.statusFd)];
+  if (o.parentDeath) a.push('--parent-death');
+  if (o.onExitOrphaned) a.push('--on-exit-orphaned');
+  if (rootless) {
     const maps = idMaps();
     a.push('--userns');
     for (const m of maps.uid) a.push('--uidmap', m);
     for (const m of maps.gid) a.push('--gidmap', m);
   }
+  if (program?.serves) a.push('--mount-serves');
+  for (const m of program?.argv ?? []) a.push('--mount', m);
+  return a;
+}
+
+/** The rest: the container's own inputs (its late arguments, in late mode). */
+function containerArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
+  const a: string[] = ['--rootfs', l.rootfs, '--mount-log', l.mountLog, '--exit-file', l.exit];
+  if (o.fuse) a.push('--fuse-sock', String(o.fuse.sock), '--fuse-opts', o.fuse.options.join(','));
+  else for (const m of mountArgs(c.lowers, l)) a.push('--mount', m);
   if (c.network === 'none') a.push('--netns');
   a.push('--hostname', c.hostname);
   for (const e of c.env) a.push('--env', e);
@@ -120,11 +128,26 @@ export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[
   if (c.user) a.push('--user', c.user);
   if (c.tty) a.push('--tty');
   if (c.interactive) a.push('--stdin');
-  if (o.parentDeath) a.push('--parent-death');
   for (const v of c.volumes) a.push(v.readOnly ? '--bind-ro' : '--bind', v.source, v.target);
   a.push('--bind', l.hostname, '/etc/hostname', '--bind', l.hosts, '/etc/hosts', '--bind', l.resolvConf, '/etc/resolv.conf');
   for (const x of o.onExit ?? []) a.push('--on-exit', x);
-  if (o.onExit && o.onExitOrphaned) a.push('--on-exit-orphaned');
   a.push('--', ...c.argv);
   return a;
 }
+
+export function initArgs(c: ContainerConfig, l: Layout, o: InitOptions): string[] {
+  const setup = { ...o, onExitOrphaned: !!(o.onExit && o.onExitOrphaned) };
+  return [...setupArgs(c.rootless, o.fuse ? undefined : mountProgram(), setup), ...containerArgs(c, l, o)];
+}
+
+/** Late mode (strata-init.c): the command line of a strata-init started before the
+ * container is known, rootless, in the foreground: its daemon reads its own arguments
+ * from stdin. SHOWN (strata's command line) is for ps only. Its late arguments are
+ * lateInitArgs(); --on-exit-orphaned is given now, as a foreground run's --on-exit has it
+ * (the waiter is forked before the namespaces, and runs nothing if no --on-exit comes). */
+export function earlyInitArgs(lateFd: number, shown: string[]): string[] {
+  const program = { argv: nodeArgv('strata-mount-daemon', ['--overlay-stdin', ...shown]), serves: true };
+  return [...setupArgs(true, program, { statusFd: 3, parentDeath: true, onExitOrphaned: true }), '--late-args-fd', String(lateFd), '--for', ...shown];
+}
+
+export const lateInitArgs = (c: ContainerConfig, l: Layout, o: InitOptions): string[] => containerArgs(c, l, o);

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
-import { initArgs, initPath } from './helper.js';
+import { sendLate, type EarlyInit } from './early-init.js';
+import { initArgs, initPath, lateInitArgs } from './helper.js';
 import { nodeArgv } from './programs.js';
 import type { ImageConfig } from './image-config.js';
 import { bootId, procRef } from './proc.js';
@@ -87,6 +88,9 @@ export interface StartOptions {
   stdio: 'inherit' | 'pipe';
   /** forward SIGINT, SIGTERM, ... sent to this process to the container */
   forwardSignals?: boolean;
+  /** a strata-init started early (early-init.ts): it is handed its late arguments rather
+   * than a new one spawned, where it fits (rootless, 'inherit'); dropped otherwise */
+  early?: EarlyInit;
 }
 
 export interface Running {
@@ -194,8 +198,12 @@ export function startForeground(root: string, created: Created, o: StartOptions)
   // strata removes a --rm container's record when it ends; strata-init does if strata is killed
   const onExit = config.autoRemove ? removeArgv(root, config.id) : undefined;
   const fuse = server ? { sock: 4, options: server.kernelOptions } : undefined;
+  const initOptions = { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true, ...(fuse ? { fuse } : {}) };
+  const early = !server && config.rootless && o.stdio === 'inherit' ? o.early?.take() : undefined;
+  if (!early) void o.early?.drop();
+  if (early) sendLate(early, lateInitArgs(config, l, initOptions));
   // its own process group: a terminal's ^C reaches strata, which forwards it once
-  const child = spawn(initPath(), initArgs(config, l, { statusFd: 3, parentDeath: true, onExit, onExitOrphaned: true, ...(fuse ? { fuse } : {}) }), { stdio, detached: true });
+  const child = early ?? spawn(initPath(), initArgs(config, l, initOptions), { stdio, detached: true });
   server?.spawned();
   // "exited" comes once strata-init has reaped the container and unmounted its union (the
   // daemon, if any, gone): a --rm record is removed from then on, while strata-init ends

@@ -12,12 +12,13 @@ const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf
 const strata = `${process.execPath} ${path.join(distDir, 'src/cli/main.js')}`;
 
 test('package.json\'s bins are the CommonJS stubs that run the bundles, requiring only their loader and node built-ins', (t) => {
-  for (const [bin, bundle] of [['strata', 'main.cjs'], ['strata-overlay', 'overlay.cjs']] as const) {
+  // strata's first starts a foreground run's strata-init (src/run/early-init.ts, a bundle of its own)
+  for (const [bin, bundle, first] of [['strata', 'main.cjs', ['./early-init.cjs']], ['strata-overlay', 'overlay.cjs', []]] as const) {
     const stub = path.resolve(repoRoot, pkg.bin[bin]!);
     t.is(stub, path.join(distDir, 'src/cli', `${bin}.cjs`));
     const src = fs.readFileSync(stub, 'utf8');
     const required = [...src.matchAll(/\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
-    t.deepEqual(required.filter((r) => !builtinModules.includes(r.replace(/^node:/, ''))), ['./bundle-loader.cjs'], bin);
+    t.deepEqual(required.filter((r) => !builtinModules.includes(r.replace(/^node:/, ''))), [...first, './bundle-loader.cjs'], bin);
     t.true(src.includes(`'${bundle}'`), bin);
     t.notRegex(src, /^import /m, bin);
   }
@@ -103,8 +104,9 @@ for (const [args, modules] of [
     t.true(sources.includes('cli/app.js'), 'the trace saw the CLI');
     t.deepEqual(
       // extra-ca.js: main.ts's first step; run/programs.js: how daemon-spawn.ts starts the
-      // early daemon; node built-ins only
-      sources.filter((s) => !s.startsWith('cli/') && !['errors.js', 'registry/extra-ca.js', 'run/programs.js'].includes(s)),
+      // early daemon; run/early-init.js (with helper.js, root.js): a foreground run's early
+      // strata-init; node built-ins only
+      sources.filter((s) => !s.startsWith('cli/') && !['errors.js', 'registry/extra-ca.js', 'run/programs.js', 'run/early-init.js', 'run/helper.js', 'run/root.js'].includes(s)),
       [],
     );
     t.deepEqual(sources.filter((s) => s.startsWith('cli/commands/')).sort(), [...modules]);
@@ -135,7 +137,7 @@ for (const [bin, args] of [
 }
 
 test('the bundles require node built-ins only (yargs, tar-stream and lru-cache are inside)', (t) => {
-  for (const bin of ['main.cjs', 'daemon.cjs', 'overlay.cjs']) {
+  for (const bin of ['main.cjs', 'daemon.cjs', 'overlay.cjs', 'early-init.cjs']) {
     const src = fs.readFileSync(path.join(distDir, 'src/cli', bin), 'utf8');
     const required = [...src.matchAll(/\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
     t.true(required.length > 0, bin);

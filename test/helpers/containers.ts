@@ -105,6 +105,8 @@ export interface Result {
 
 const runCliJs = path.join(distDir, 'test/helpers/run-cli.js');
 const mainJs = path.join(distDir, 'src/cli/main.js');
+/** the strata bin's CommonJS stub, as package.json names it (it starts early-init.cjs first) */
+const strataBin = path.join(distDir, 'src/cli/strata.cjs');
 
 export function runArgv(ctx: Ctx, options: RunOptions, config: ImageConfig = baseConfig): string[] {
   return [runCliJs, JSON.stringify({ root: ctx.root, lowers: ctx.image.lowers, config, image: { id: '', ref: 'test-image' }, options })];
@@ -133,6 +135,18 @@ export function spawnRun(ctx: Ctx, options: RunOptions, env: NodeJS.ProcessEnv =
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const closed = new Promise<number>((r) => child.once('close', (code, sig) => r(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+  return { child, output: () => out, closed };
+}
+
+/** The strata bin on the test root, left running: resolves with its status and output. */
+export function spawnStrata(ctx: Ctx, args: string[]) {
+  const c = command(ctx, [strataBin, '--root', ctx.root, ...args]);
+  const child = spawn(c.cmd, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<Result>((r) => child.once('close', (code, sig) => r({ code: code ?? 128 + (sig ? os.constants.signals[sig] : 0), out, err })));
   return { child, output: () => out, closed };
 }
 

@@ -2,6 +2,7 @@
 // `strata run` without the image store: the same code path as the CLI's run command from
 // the image onwards, with the image given as layer dirs and a config.
 //   node run-cli.js '{"root":..., "lowers":[...], "config":{...}, "options":{...}}'
+import { spawnEarlyInit } from '../../src/run/early-init.js';
 import { runContainer } from '../../src/run/run.js';
 import { UserError } from '../../src/cli/errors.js';
 import type { ContainerInput } from '../../src/run/start.js';
@@ -12,7 +13,10 @@ interface Input extends ContainerInput {
 }
 
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
-runContainer({ root: input.root, lowers: input.lowers, config: input.config, image: input.image }, input.options).then(
+// as the CLI's main.ts does for a foreground run (rootless only): the store root in its
+// command line, for the tests' processesUsing()
+const early = input.options.detach ? undefined : spawnEarlyInit(['run-cli', '--root', input.root]);
+runContainer({ root: input.root, lowers: input.lowers, config: input.config, image: input.image }, input.options, process.stdout, undefined, early).then(
   (code) => {
     process.exitCode = code;
   },

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { takeEarlyInit } from '../../run/early-init.js';
 
 interface Args {
   root?: string;
@@ -42,11 +43,19 @@ export const runCommand: CommandModule<object, Args> = {
       .option('network', { type: 'string', default: 'none', choices: ['none', 'host'], describe: 'none: only loopback; host: the host network' })
       .option('volume', { alias: 'v', type: 'string', describe: 'bind HOSTDIR:DIR[:ro]; repeatable' }),
   handler: async (a) => {
+    // strata-init, started by main.ts before anything was parsed (rootless only)
+    const early = takeEarlyInit();
     const { resolveImage } = await import('../../run/image.js');
     const { storeRoot } = await import('../../image/root.js');
     const { runContainer } = await import('../../run/run.js');
     const root = storeRoot(a.root);
-    const image = await resolveImage(root, a.image);
+    let image;
+    try {
+      image = await resolveImage(root, a.image);
+    } catch (e) {
+      await early?.drop();
+      throw e;
+    }
     process.exitCode = await runContainer(
       { root, lowers: image.layerDirs, config: image.config, image: { id: image.id, ref: a.image } },
       {
@@ -55,6 +64,7 @@ export const runCommand: CommandModule<object, Args> = {
       },
       process.stdout,
       image,
+      early,
     );
   },
 };
