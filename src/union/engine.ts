@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
 import { UnionCore } from './core.js';
-import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created, type EntryKind } from './dir.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Build, type Created, type EntryKind } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { andThen } from './lock.js';
@@ -204,18 +204,18 @@ export class Union {
   // Creations are synchronous when their parent is in the upper already (and nothing
   // holds the lock): no copy-up to wait for.
   mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Node | Promise<Node> {
-    return this.makeNode(parentId, name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => sys.mknod(dest, mode, rdev));
+    return this.makeNode(parentId, name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest, perm) => sys.mknod(dest, (mode & sys.S_IFMT) | perm, rdev));
   }
 
   mkdir(parentId: number, name: string, mode: number, caller: Caller): Node | Promise<Node> {
-    return this.makeNode(parentId, name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700));
+    return this.makeNode(parentId, name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest, perm) => sys.mkdir(dest, perm));
   }
 
   symlink(parentId: number, name: string, target: string, caller: Caller): Node | Promise<Node> {
     return this.makeNode(parentId, name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) => sys.symlink(target, dest));
   }
 
-  private makeNode(parentId: number, name: string, caller: Caller, kind: EntryKind, build: (dest: string) => void): Node | Promise<Node> {
+  private makeNode(parentId: number, name: string, caller: Caller, kind: EntryKind, build: Build): Node | Promise<Node> {
     return this.core.mutex.runNow(() => andThen(createEntry(this.core, this.node(parentId), name, caller, kind, build), (c) => c.node));
   }
 
@@ -237,8 +237,9 @@ export class Union {
         key: keyOf(c.attr),
       });
       try {
-        const made = createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
-          fd = sys.open(dest, openFlags, 0o600);
+        const made = createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest, perm) => {
+          fd = sys.open(dest, openFlags, perm);
+          return fd;
         });
         return made instanceof Promise ? made.then(done, fail) : done(made);
       } catch (e) {

@@ -34,7 +34,8 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
       hidden.push({ layer: upper, kind: 'whiteout', path: p });
       return { found: undefined, hidden };
     }
-    if (!a && hasWhFile(stack.real(upper, parent.path), name)) {
+    // a .wh.NAME marker hides NAME in the layers below: with none below, nothing to ask
+    if (!a && parent.lowerDirs.length > 0 && hasWhFile(stack.real(upper, parent.path), name)) {
       hidden.push({ layer: upper, kind: 'whiteout', path: joinReal(stack.real(upper, parent.path), '.wh.' + name) });
       return { found: undefined, hidden };
     }
