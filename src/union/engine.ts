@@ -182,19 +182,13 @@ export class Union {
    * so only the answer needs a stat */
   private setattrUpper(n: Node, set: AttrChange): Attr {
     const p = this.core.stack.upperPath(n.path);
-    if (set.uid !== undefined || set.gid !== undefined) {
-      sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
-    }
-    if (set.mode !== undefined && n.fmt !== sys.S_IFLNK) sys.chmod(p, set.mode);
-    if (set.size !== undefined) {
-      if (n.isDir) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
-      sys.truncate(p, set.size);
-    }
-    if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
-      const omit = sys.C.UTIME_OMIT;
-      sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
-    }
-    return presentAttr(n, sys.lstat(p), this.core.ids);
+    if (set.size !== undefined && n.isDir) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
+    const ids = this.core.ids;
+    // one call to the addon: the changes in order, then the stat the answer needs
+    const uid = set.uid !== undefined ? ids.uid.toHost(set.uid) : -1;
+    const gid = set.gid !== undefined ? ids.gid.toHost(set.gid) : -1;
+    const real = sys.lsetattr(p, uid, gid, set.mode !== undefined && n.fmt !== sys.S_IFLNK ? set.mode : -1, set);
+    return presentAttr(n, real, ids);
   }
 
   readlink(id: number): string {
