@@ -66,6 +66,10 @@ export interface SessionSettings {
    * REMOVEXATTR or FORGET of it. The kernel asks before every write(2) and chown(2).
    * Only for a filesystem whose xattrs change through the mount alone. */
   capsCache?: boolean;
+  /** answer FLUSH with ENOSYS, after which the kernel sends none (dirty pages are still
+   * written back at close): only where a close of the backing file can report nothing,
+   * i.e. an upper on a filesystem without a flush operation */
+  noFlush?: boolean;
 }
 
 export interface SessionStats {
