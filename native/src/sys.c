@@ -670,5 +670,6 @@ void sys_init(napi_env env, napi_value exports) {
   export_const(env, c, "XATTR_REPLACE", XATTR_REPLACE);
   export_const(env, c, "MNT_DETACH", MNT_DETACH);
   export_const(env, c, "MNT_FORCE", MNT_FORCE);
+  export_const(env, c, "O_PATH", O_PATH);
   napi_set_named_property(env, exports, "constants", c);
 }

@@ -95,6 +95,8 @@ export interface SessionStats {
   loop: SessionLoop;
   /** capsCache: GETXATTRs of security.capability answered in C */
   capsAnswered: number;
+  /** GETATTRs answered in C from an fd given by attrFd */
+  attrsAnswered: number;
   /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
    * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
    * not answered yet */
@@ -120,6 +122,9 @@ export interface FuseNative {
   sessionFd(s: SessionHandle): number;
   /** uid, gid, pid, umask into b (no object built in C) */
   reqContextInto(req: Req, b: Float64Array): void;
+  /** GETATTR of ino answered in C by an fstat of fd (the session's now) with that attr
+   * timeout, until a FORGET of ino; only for an inode shown exactly as its real file */
+  attrFd(s: SessionHandle, ino: number, fd: number, timeout: number): void;
   sessionStats(s: SessionHandle): SessionStats;
   backingOpen(s: SessionHandle, fd: number): number;
   backingClose(s: SessionHandle, id: number): void;

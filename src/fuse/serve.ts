@@ -99,7 +99,14 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
   const layerDirs = [...config.lowers, ...(config.upper !== undefined ? [config.upper] : [])];
   const maxStackDepth = passthrough ? stackDepthFor(layerDirs) : 1;
   let stats: (() => SessionStats) | undefined;
-  const handlers = unionHandlers(union, { writeback, readOnly: config.readOnly, stats: () => stats!(), ...(o.log ? { log: o.log } : {}) });
+  let served: FuseSession | undefined;
+  const handlers = unionHandlers(union, {
+    writeback,
+    readOnly: config.readOnly,
+    stats: () => stats!(),
+    keepAttrFd: (ino, fd, timeout) => served!.keepAttrFd(ino, fd, timeout),
+    ...(o.log ? { log: o.log } : {}),
+  });
   const session = start(handlers, {
     fsname: o.source,
     subtype: 'strata',
@@ -136,6 +143,7 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
     ...(o.log ? { log: o.log } : {}),
   });
   stats = () => session.stats();
+  served = session;
   const passthroughWhy = (init: InitInfo): string =>
     parsed.passthrough === false ? 'passthrough=off' : !passthrough ? 'needs CAP_SYS_ADMIN in the initial user namespace' : !init.passthrough ? 'the kernel did not offer it' : `max_stack_depth ${maxStackDepth}`;
   return { session, passthroughWhy };

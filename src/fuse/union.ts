@@ -33,6 +33,8 @@ export interface UnionHandlerOptions {
   readOnly?: boolean;
   /** the session's counters, for SESSION_XATTR */
   stats?: () => SessionStats;
+  /** hands the session an fd whose fstat answers GETATTR of ino (FuseSession.keepAttrFd) */
+  keepAttrFd?: (ino: number, fd: number, timeout: number) => void;
   log?: (line: string) => void;
 }
 
@@ -120,6 +122,21 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : files.get(fh)?.fd);
+  /** A directory the union just made: the kernel asks its attr again after every entry made
+   * in it (a change invalidates a directory's attr, and default_permissions wants it fresh
+   * for the next lookup), one GETATTR per entry of an untar. Its fstat is its attr, so the
+   * session answers those in C from an fd of it. */
+  const attrInC = (n: Node): Node => {
+    if (opts.keepAttrFd) {
+      const fd = u.openAttrFd(n.id);
+      try {
+        if (fd !== undefined) opts.keepAttrFd(n.id, fd, t);
+      } catch {
+        sys.close(fd!); // the session is gone: JS answers, and the mkdir stands
+      }
+    }
+    return n;
+  };
 
   /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
   const encodedOf = (l: { node: Node; entries: Listing }): EncodedListing => {
@@ -195,7 +212,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     setattr: (ino, set) => andThen(u.setattr(ino, set), (attr) => ({ attr, timeout: t })),
     readlink: (ino) => u.readlink(ino),
     mknod: (parent, name, mode, rdev, ctx) => andThen(u.mknod(parent, name, mode, rdev, caller(ctx)), (n) => entry(n)),
-    mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(n)),
+    mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(attrInC(n))),
     symlink: (parent, name, target, ctx) => andThen(u.symlink(parent, name, target, caller(ctx)), (n) => entry(n)),
     link: async (ino, newParent, newName) => entry(await u.link(ino, newParent, newName)),
     unlink: (parent, name) => u.unlink(parent, name),

@@ -45,6 +45,7 @@ export interface NativeConstants {
   XATTR_REPLACE: number;
   MNT_DETACH: number;
   MNT_FORCE: number;
+  O_PATH: number;
 }
 
 export interface Native {

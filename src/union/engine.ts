@@ -191,6 +191,25 @@ export class Union {
     return presentAttr(n, real, ids);
   }
 
+  /** An fd of a node's real file whose fstat is exactly the attr getattr shows, if it has
+   * one: a directory in the upper with nothing below it (no merged nlink, no origin st_ino)
+   * and ids shown as they are. It follows the directory through renames; the caller owns it.
+   * For answering getattr without a lookup of the node's path (e.g. in C). */
+  openAttrFd(id: number): number | undefined {
+    const n = this.node(id);
+    const ids = this.core.ids;
+    if (!n.isDir || !n.inUpper || n.lowerDirs.length > 0 || !ids.uid.isIdentity || !ids.gid.isIdentity) return undefined;
+    let fd: number;
+    try {
+      fd = sys.open(this.core.stack.upperPath(n.path), sys.C.O_PATH | sys.O.O_DIRECTORY | sys.O.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    if (sys.fstat(fd).ino === n.stIno) return fd;
+    sys.close(fd);
+    return undefined;
+  }
+
   readlink(id: number): string {
     return sys.readlink(realPathOf(this.core.stack, this.node(id)));
   }
