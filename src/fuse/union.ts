@@ -122,10 +122,11 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const entry = (n: Node, attr = u.getattr(n.id)): EntryParam => ({ ino: n.id, attr, attrTimeout: t, entryTimeout: t });
   const caller = (ctx: RequestContext): { uid: number; gid: number; umask: number } => ({ uid: ctx.uid, gid: ctx.gid, umask: ctx.umask });
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : files.get(fh)?.fd);
-  /** A directory the union just made: the kernel asks its attr again after every entry made
-   * in it (a change invalidates a directory's attr, and default_permissions wants it fresh
-   * for the next lookup), one GETATTR per entry of an untar. Its fstat is its attr, so the
-   * session answers those in C from an fd of it. */
+  /** A directory or file the union just made: the kernel asks a directory's attr again
+   * after every entry made in it (a change invalidates it, and default_permissions wants it
+   * fresh for the next lookup), and a file's before each chown of it (to clear set-id
+   * bits): two GETATTRs per file of an untar. Its fstat is its attr, so the session
+   * answers those in C from an fd of it. */
   const attrInC = (n: Node): Node => {
     if (opts.keepAttrFd) {
       const fd = u.openAttrFd(n.id);
@@ -224,7 +225,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     create(parent, name, mode, flags, ctx) {
       return andThen(u.create(parent, name, mode, fixFlags(flags), caller(ctx)), ({ node, fd, attr, key }) => ({
-        entry: entry(node, attr),
+        entry: entry(attrInC(node), attr),
         ...openFile(node.id, fd, flags, key),
       }));
     },

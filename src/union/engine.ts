@@ -192,20 +192,23 @@ export class Union {
   }
 
   /** An fd of a node's real file whose fstat is exactly the attr getattr shows, if it has
-   * one: a directory in the upper with nothing below it (no merged nlink, no origin st_ino)
-   * and ids shown as they are. It follows the directory through renames; the caller owns it.
-   * For answering getattr without a lookup of the node's path (e.g. in C). */
+   * one: an upper directory with nothing below it (no merged nlink, no origin st_ino) or an
+   * upper regular file of one link and no origin st_ino (no recorded nlink to show), ids
+   * shown as they are. It follows the file through renames; the caller owns it. For
+   * answering getattr without a lookup of the node's path (e.g. in C). */
   openAttrFd(id: number): number | undefined {
     const n = this.node(id);
     const ids = this.core.ids;
-    if (!n.isDir || !n.inUpper || n.lowerDirs.length > 0 || !ids.uid.isIdentity || !ids.gid.isIdentity) return undefined;
+    if (!n.inUpper || !ids.uid.isIdentity || !ids.gid.isIdentity) return undefined;
+    if (n.isDir ? n.lowerDirs.length > 0 : n.fmt !== sys.S_IFREG || n.aliases.length !== 1) return undefined;
     let fd: number;
     try {
-      fd = sys.open(this.core.stack.upperPath(n.path), sys.C.O_PATH | sys.O.O_DIRECTORY | sys.O.O_NOFOLLOW);
+      fd = sys.open(this.core.stack.upperPath(n.path), sys.C.O_PATH | sys.O.O_NOFOLLOW | (n.isDir ? sys.O.O_DIRECTORY : 0));
     } catch {
       return undefined;
     }
-    if (sys.fstat(fd).ino === n.stIno) return fd;
+    const a = sys.fstat(fd);
+    if (a.ino === n.stIno && (a.mode & sys.S_IFMT) === n.fmt && (n.isDir || a.nlink === 1)) return fd;
     sys.close(fd);
     return undefined;
   }

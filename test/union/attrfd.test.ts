@@ -1,6 +1,6 @@
-// GETATTR of a directory the mount made, answered in C from an fd of it (attrFd): it
-// happens (one per entry made in the dir), and the attr is what the upper shows, through
-// entries made, a chmod and a rename, on both session loops; merged dirs stay with JS.
+// GETATTR of a directory or file the mount made, answered in C from an fd of it (attrFd):
+// it happens (one per entry made in a dir, one per chown of a file), and the attr is what
+// the upper shows through changes, on both session loops; merged dirs stay with JS.
 import test from 'ava';
 import path from 'node:path';
 import { sh } from '../helpers/daemon.js';
@@ -15,7 +15,7 @@ const attrsAnswered = (mnt: string): number =>
 const statOf = (p: string): string => sh(`stat -c '%i %h %s %Y %a %u %g' ${p}`).out.trim();
 
 for (const loop of ['js', 'threads']) {
-  asRoot(`${loop} loop: a dir the mount made has its GETATTRs answered in C, showing the upper's attr through changes`, (t) => {
+  asRoot(`${loop} loop: dirs and files the mount made have their GETATTRs answered in C, showing the upper's attr through changes`, (t) => {
     const old = process.env.STRATA_FUSE_LOOP;
     process.env.STRATA_FUSE_LOOP = loop;
     t.teardown(() => (old === undefined ? delete process.env.STRATA_FUSE_LOOP : (process.env.STRATA_FUSE_LOOP = old)));
@@ -32,6 +32,20 @@ for (const loop of ['js', 'threads']) {
     t.regex(statOf(`${m}/d`), / 1000000000 750 12 34$/);
     sh(`mv ${m}/d ${m}/e; touch ${m}/e/after; rmdir ${m}/e/sub`);
     t.is(statOf(`${m}/e`), statOf(path.join(l.upper, 'e')), 'the fd followed the rename');
+    // a file CREATE made: its GETATTRs (one before each chown) from C too, through writes,
+    // a chown clearing set-uid, a hard link, a truncate and a rename
+    sh(`echo hello > ${m}/e/file; chmod 4755 ${m}/e/file`);
+    const files = attrsAnswered(m);
+    sh(`chown 5:6 ${m}/e/file`);
+    t.true(attrsAnswered(m) > files, "the chown's GETATTR is answered in C");
+    t.is(statOf(`${m}/e/file`), statOf(path.join(l.upper, 'e/file')));
+    t.regex(statOf(`${m}/e/file`), / 755 5 6$/, 'chown cleared set-uid');
+    sh(`ln ${m}/e/file ${m}/e/link; printf more >> ${m}/e/link`);
+    t.regex(statOf(`${m}/e/file`), /^\d+ 2 10 /, 'two links, ten bytes');
+    t.is(statOf(`${m}/e/file`), statOf(path.join(l.upper, 'e/file')));
+    sh(`truncate -s 2 ${m}/e/file; mv ${m}/e/file ${m}/e/moved`);
+    t.is(statOf(`${m}/e/moved`), statOf(path.join(l.upper, 'e/moved')));
+    t.is(statOf(`${m}/e/link`), statOf(path.join(l.upper, 'e/link')));
     // a merged dir shows nlink 1 (JS): it never gets an fd
     sh(`touch ${m}/low/new`);
     t.is(sh(`stat -c %h ${m}/low`).out.trim(), '1');
