@@ -108,6 +108,20 @@ typedef struct session {
    * only through the mount. Locked: worker threads (threads loop) ask it too. */
   bool caps_cache;
   pthread_mutex_t xattr_lock;
+  /* settings.noFlush: FLUSH is answered ENOSYS, after which the kernel sends none on this
+   * connection (fc->no_flush; it still writes dirty pages back at close). For an upper on
+   * a filesystem without a ->flush (ext4, xfs, btrfs, tmpfs), where the dup+close below
+   * can report nothing: one round trip less per close of a written file, as fuse-overlayfs
+   * (which implements no flush). */
+  bool no_flush;
+  /* attrFd: GETATTRs answered in C by an fstat of an fd JS handed over for an inode whose
+   * attr the mount shows exactly as its real file's (see js_attr_fd). Direct-mapped by
+   * inode: a newcomer closes the fd it displaces (a miss goes to JS, as always). */
+#define ATTR_FDS 256
+  struct { uint64_t ino; int fd; } attr_fds[ATTR_FDS];
+  double attr_fd_timeout;
+  pthread_mutex_t attr_lock;
+  atomic_uint_fast64_t attrs_answered;
   ino_set_t nocaps;
   atomic_uint_fast64_t caps_answered;
   /* settings.xattrCache: inodes known to have no xattrs at all, as JS found them
@@ -193,6 +207,7 @@ static void free_request_fields(request_t *r) {
 }
 
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
+static void attr_fds_close(session_t *s);
 
 static void submit(session_t *s, request_t *r) {
   if (r->req) atomic_fetch_add(&s->js_requests, 1);
@@ -235,6 +250,7 @@ static void maybe_destroy(session_t *s) {
   s->destroyed = true;
   ino_set_free(&s->nocaps);
   ino_set_free(&s->noxattrs);
+  attr_fds_close(s);
   fuse_session_destroy(s->se);
   s->se = NULL;
   if (s->js_loop) {
@@ -346,6 +362,40 @@ static bool real_xattr_name(const char *name) {
          strncmp(name, "system.", 7) == 0;
 }
 
+/* attrFd (see session_t): the fd kept for ino, closed and dropped */
+static void attr_fd_drop(session_t *s, uint64_t ino) {
+  pthread_mutex_lock(&s->attr_lock);
+  size_t i = ino % ATTR_FDS;
+  if (s->attr_fds[i].ino == ino && ino != 0) {
+    close(s->attr_fds[i].fd);
+    s->attr_fds[i].ino = 0;
+  }
+  pthread_mutex_unlock(&s->attr_lock);
+}
+
+/* Answers a GETATTR from the fd kept for ino; false when there is none (or its fstat
+ * failed): then JS answers. */
+static bool attr_fd_answer(session_t *s, fuse_req_t req, uint64_t ino) {
+  struct stat st;
+  bool found = false;
+  pthread_mutex_lock(&s->attr_lock);
+  size_t i = ino % ATTR_FDS;
+  if (s->attr_fds[i].ino == ino && ino != 0) found = fstat(s->attr_fds[i].fd, &st) == 0;
+  double timeout = s->attr_fd_timeout;
+  pthread_mutex_unlock(&s->attr_lock);
+  if (!found) return false;
+  atomic_fetch_add(&s->attrs_answered, 1);
+  fuse_reply_attr(req, &st, timeout);
+  return true;
+}
+
+static void attr_fds_close(session_t *s) {
+  for (size_t i = 0; i < ATTR_FDS; i++) {
+    if (s->attr_fds[i].ino != 0) close(s->attr_fds[i].fd);
+    s->attr_fds[i].ino = 0;
+  }
+}
+
 #define SIMPLE(fn, OPC, ...)                              \
   static void fn {                                        \
     request_t *r = new_request(OPC, req);                 \
@@ -356,8 +406,15 @@ static bool real_xattr_name(const char *name) {
 static uint64_t js_fh(struct fuse_file_info *fi) { return fi ? ((handle_t *)(uintptr_t)fi->fh)->fh : 0; }
 
 SIMPLE(ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name), OP_LOOKUP, r->ino = parent; r->name = strdup(name))
-SIMPLE(ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), OP_GETATTR,
-       r->ino = ino; r->has_fh = fi != NULL; r->fh = js_fh(fi))
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = fuse_req_userdata(req);
+  if (attr_fd_answer(s, req, ino)) return;
+  request_t *r = new_request(OP_GETATTR, req);
+  r->ino = ino;
+  r->has_fh = fi != NULL;
+  r->fh = js_fh(fi);
+  submit(r->s, r);
+}
 SIMPLE(ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi), OP_SETATTR,
        r->ino = ino; r->attr = *attr; r->to_set = to_set; r->has_fh = fi != NULL; r->fh = js_fh(fi))
 SIMPLE(ll_readlink(fuse_req_t req, fuse_ino_t ino), OP_READLINK, r->ino = ino)
@@ -438,6 +495,7 @@ static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   r->forgets[1] = nlookup;
   r->nforgets = 1;
   xattrs_forget(s, ino);
+  attr_fd_drop(s, ino);
   fuse_reply_none(req);
   submit(s, r);
 }
@@ -451,6 +509,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
     r->forgets[2 * i] = forgets[i].ino;
     r->forgets[2 * i + 1] = forgets[i].nlookup;
     xattrs_forget(s, forgets[i].ino);
+    attr_fd_drop(s, forgets[i].ino);
   }
   r->nforgets = count;
   fuse_reply_none(req);
@@ -1026,6 +1085,10 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   session_t *s = fuse_req_userdata(req);
   atomic_fetch_add(&s->flushes, 1);
+  if (s->no_flush) {
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   if (h->fd >= 0) {
     /* close() of a duplicate reports delayed write errors, as close() of the file would */
     int dup_fd = dup(h->fd);
@@ -1689,6 +1752,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   SETTING_U("maxStackDepth", max_stack_depth, 1)
   SETTING_B("capsCache", caps_cache, false)
   SETTING_B("xattrCache", xattr_cache, false)
+  SETTING_B("noFlush", no_flush, false)
 #undef SETTING_U
 #undef SETTING_B
   s->js_loop = true;
@@ -1710,6 +1774,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_init(&s->pool_lock, NULL);
   pthread_mutex_init(&s->xattr_lock, NULL);
+  pthread_mutex_init(&s->attr_lock, NULL);
   if (s->max_threads < 1) s->max_threads = 1;
   if (s->max_stack_depth < 1 || s->max_stack_depth > 2) s->max_stack_depth = 1; /* FILESYSTEM_MAX_STACK_DEPTH */
 
@@ -1834,6 +1899,7 @@ static napi_value js_session_stats(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&s->xattr_lock);
   set_int(env, o, "xattrsKnownNone", (int64_t)s->noxattrs.count);
   pthread_mutex_unlock(&s->xattr_lock);
+  set_int(env, o, "attrsAnswered", (int64_t)atomic_load(&s->attrs_answered));
   return o;
 }
 
@@ -2451,7 +2517,39 @@ static napi_value js_req_context_into(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+/* attrFd(session, ino, fd, timeout): from now on GETATTR of ino is answered in C by an
+ * fstat of fd, with that attr timeout, until a FORGET of ino (or another inode's fd takes
+ * its slot). The session owns fd (closed then, or now if the session is gone). Only for
+ * an inode whose attr the mount shows as its real file's: its st_ino, nlink, uid and gid
+ * as they are (the caller decides); the fd follows the file through renames. */
+static napi_value js_attr_fd(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  session_t *s = get_session(env, argv[0]);
+  if (!s) return NULL;
+  int64_t ino;
+  int32_t fd;
+  double timeout;
+  if (!arg_int64(env, argv[1], &ino) || !arg_int32(env, argv[2], &fd)) return NULL;
+  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a timeout");
+    return NULL;
+  }
+  if (s->destroyed || ino <= 0) {
+    close(fd);
+    return make_undefined(env);
+  }
+  pthread_mutex_lock(&s->attr_lock);
+  size_t i = (uint64_t)ino % ATTR_FDS;
+  if (s->attr_fds[i].ino != 0) close(s->attr_fds[i].fd);
+  s->attr_fds[i].ino = (uint64_t)ino;
+  s->attr_fds[i].fd = fd;
+  s->attr_fd_timeout = timeout;
+  pthread_mutex_unlock(&s->attr_lock);
+  return make_undefined(env);
+}
+
 void session_init(napi_env env, napi_value exports) {
+  export_fn(env, exports, "attrFd", js_attr_fd);
   export_fn(env, exports, "reqContextInto", js_req_context_into);
   export_fn(env, exports, "mount", js_mount);
   export_fn(env, exports, "sessionFd", js_session_fd);

@@ -357,6 +357,49 @@ static napi_value js_fchownat(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setattrInto(path, set, buf): a setattr of a path in one call, then its lstat into buf
+ * (as lstatInto). set is a Float64Array(8): uid, gid, mode, size (-1: unchanged), atime,
+ * atimeNsec, mtime, mtimeNsec (a nsec of UTIME_OMIT: unchanged). The changes go in the
+ * order a chown needs (it clears set-id bits before the mode is set), never following
+ * a symlink. Returns 0, a positive errno (no exception), or -1 as lstatInto. */
+static napi_value js_setattr_into(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  double *set, *b;
+  char *path;
+  if (!arg_float64s(env, argv[1], 8, "expected a Float64Array(8)", &set)) return NULL;
+  if (!arg_stat_buf(env, argv[2], &b)) return NULL;
+  if (!arg_string(env, argv[0], &path)) return NULL;
+  int r = 0;
+  if (set[0] >= 0 || set[1] >= 0)
+    r = fchownat(AT_FDCWD, path, set[0] >= 0 ? (uid_t)set[0] : (uid_t)-1, set[1] >= 0 ? (gid_t)set[1] : (gid_t)-1, AT_SYMLINK_NOFOLLOW);
+  if (r == 0 && set[2] >= 0) r = chmod(path, (mode_t)set[2] & 07777);
+  if (r == 0 && set[3] >= 0) r = truncate(path, (off_t)set[3]);
+  if (r == 0 && ((long)set[5] != UTIME_OMIT || (long)set[7] != UTIME_OMIT)) {
+    struct timespec ts[2] = {{.tv_sec = (time_t)set[4], .tv_nsec = (long)set[5]}, {.tv_sec = (time_t)set[6], .tv_nsec = (long)set[7]}};
+    r = utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+  }
+  struct stat st;
+  if (r == 0) r = lstat(path, &st);
+  int err = errno;
+  free(path);
+  return make_int64(env, r < 0 ? err : fill_stat(&st, b));
+}
+
+/* openat(path, flags, mode): the fd, or the negative errno (no exception: a create's
+ * EEXIST is an answer, not a failure). */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  char *path;
+  int32_t flags, mode;
+  if (!arg_int32(env, argv[1], &flags) || !arg_int32(env, argv[2], &mode)) return NULL;
+  if (!arg_string(env, argv[0], &path)) return NULL;
+  int fd;
+  do fd = open(path, flags | O_CLOEXEC, (mode_t)mode); while (fd < 0 && errno == EINTR);
+  int err = errno;
+  free(path);
+  return make_int64(env, fd < 0 ? -err : fd);
+}
+
 static napi_value js_ficlone(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   int32_t dst, src;
@@ -606,6 +649,8 @@ void sys_init(napi_env env, napi_value exports) {
   export_fn(env, exports, "utimensat", js_utimensat);
   export_fn(env, exports, "futimens", js_futimens);
   export_fn(env, exports, "fchownat", js_fchownat);
+  export_fn(env, exports, "setattrInto", js_setattr_into);
+  export_fn(env, exports, "open", js_open);
   export_fn(env, exports, "ficlone", js_ficlone);
   export_fn(env, exports, "copyFileRange", js_copy_file_range);
   export_fn(env, exports, "copyFile", js_copy_file);
@@ -625,5 +670,6 @@ void sys_init(napi_env env, napi_value exports) {
   export_const(env, c, "XATTR_REPLACE", XATTR_REPLACE);
   export_const(env, c, "MNT_DETACH", MNT_DETACH);
   export_const(env, c, "MNT_FORCE", MNT_FORCE);
+  export_const(env, c, "O_PATH", O_PATH);
   napi_set_named_property(env, exports, "constants", c);
 }

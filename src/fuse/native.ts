@@ -71,6 +71,10 @@ export interface SessionSettings {
    * all (InitInfo.xattrs), until a SETXATTR, REMOVEXATTR or FORGET of it, or JS says it
    * changed. Only for a filesystem whose xattrs change through the mount alone. */
   xattrCache?: boolean;
+  /** answer FLUSH with ENOSYS, after which the kernel sends none (dirty pages are still
+   * written back at close): only where a close of the backing file can report nothing,
+   * i.e. an upper on a filesystem without a flush operation */
+  noFlush?: boolean;
 }
 
 export interface SessionStats {
@@ -99,6 +103,8 @@ export interface SessionStats {
   /** xattrCache: GETXATTRs and LISTXATTRs answered in C, and the inodes known to have none */
   xattrsAnswered: number;
   xattrsKnownNone: number;
+  /** GETATTRs answered in C from an fd given by attrFd */
+  attrsAnswered: number;
   /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
    * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
    * not answered yet */
@@ -124,6 +130,9 @@ export interface FuseNative {
   sessionFd(s: SessionHandle): number;
   /** uid, gid, pid, umask into b (no object built in C) */
   reqContextInto(req: Req, b: Float64Array): void;
+  /** GETATTR of ino answered in C by an fstat of fd (the session's now) with that attr
+   * timeout, until a FORGET of ino; only for an inode shown exactly as its real file */
+  attrFd(s: SessionHandle, ino: number, fd: number, timeout: number): void;
   sessionStats(s: SessionHandle): SessionStats;
   backingOpen(s: SessionHandle, fd: number): number;
   backingClose(s: SessionHandle, id: number): void;

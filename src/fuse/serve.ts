@@ -49,6 +49,22 @@ function stackDepthFor(dirs: string[]): number {
   return 1;
 }
 
+/** Local filesystems whose files have no flush operation: close(2) of a file on them
+ * reports nothing (write errors come at write or fsync), so a FLUSH answers nothing either.
+ * ext2/3/4, xfs, btrfs, tmpfs. NFS, CIFS, FUSE and the like do report at close. */
+const NO_FLUSH_FS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994]);
+
+/** Whether FLUSH can go unanswered (noFlush): the upper, where every file opened for
+ * writing lives, is on a filesystem whose close reports nothing. */
+export function flushReportsNothing(upper: string | undefined, statfsType = (d: string) => fs.statfsSync(d).type): boolean {
+  if (upper === undefined) return false;
+  try {
+    return NO_FLUSH_FS.has(statfsType(upper));
+  } catch {
+    return false;
+  }
+}
+
 /** allow_other: asked for, or always as root (the kernel's overlayfs lets every user in) */
 const allowOthers = (parsed: ParsedOptions): boolean => parsed.allowOther || process.geteuid?.() === 0;
 
@@ -83,7 +99,14 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
   const layerDirs = [...config.lowers, ...(config.upper !== undefined ? [config.upper] : [])];
   const maxStackDepth = passthrough ? stackDepthFor(layerDirs) : 1;
   let stats: (() => SessionStats) | undefined;
-  const handlers = unionHandlers(union, { writeback, readOnly: config.readOnly, stats: () => stats!(), ...(o.log ? { log: o.log } : {}) });
+  let served: FuseSession | undefined;
+  const handlers = unionHandlers(union, {
+    writeback,
+    readOnly: config.readOnly,
+    stats: () => stats!(),
+    keepAttrFd: (ino, fd, timeout) => served!.keepAttrFd(ino, fd, timeout),
+    ...(o.log ? { log: o.log } : {}),
+  });
   const session = start(handlers, {
     fsname: o.source,
     subtype: 'strata',
@@ -105,11 +128,25 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
     // before each write and chown: a quarter of an untar's requests); xattrCache: the
     // same for "no xattrs at all", which the handlers learn when asked (ls -l asks two
     // xattrs of every entry: two thirds of its requests)
-    settings: { readdirplus: true, readdirplusAuto: parsed.readdirplus === 'auto', parallelDirops: true, maxThreads: 4, writeback, passthrough, maxStackDepth, capsCache: true, xattrCache: true },
+    // noFlush: a close of a written file then costs no FLUSH round trip where it could
+    // report nothing anyway (as fuse-overlayfs, which has no flush)
+    settings: {
+      readdirplus: true,
+      readdirplusAuto: parsed.readdirplus === 'auto',
+      parallelDirops: true,
+      maxThreads: 4,
+      writeback,
+      passthrough,
+      maxStackDepth,
+      capsCache: true,
+      xattrCache: true,
+      noFlush: !config.readOnly && flushReportsNothing(config.upper),
+    },
     ...(o.debug ? { debug: o.debug } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   stats = () => session.stats();
+  served = session;
   const passthroughWhy = (init: InitInfo): string =>
     parsed.passthrough === false ? 'passthrough=off' : !passthrough ? 'needs CAP_SYS_ADMIN in the initial user namespace' : !init.passthrough ? 'the kernel did not offer it' : `max_stack_depth ${maxStackDepth}`;
   return { session, passthroughWhy };

@@ -138,6 +138,12 @@ export class FuseSession {
     return fuse.sessionStats(this.handle);
   }
 
+  /** From now on GETATTR of ino is answered in C by an fstat of fd (the session's now),
+   * until the kernel forgets ino: for an inode whose attr is its real file's as it is. */
+  keepAttrFd(ino: number, fd: number, timeout: number): void {
+    fuse.attrFd(this.handle, ino, fd, timeout);
+  }
+
   get isMounted(): boolean {
     return !this.isClosed;
   }

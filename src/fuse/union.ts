@@ -34,6 +34,8 @@ export interface UnionHandlerOptions {
   readOnly?: boolean;
   /** the session's counters, for SESSION_XATTR */
   stats?: () => SessionStats;
+  /** hands the session an fd whose fstat answers GETATTR of ino (FuseSession.keepAttrFd) */
+  keepAttrFd?: (ino: number, fd: number, timeout: number) => void;
   log?: (line: string) => void;
 }
 
@@ -125,6 +127,22 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const fdOf = (fh: number | undefined): number | undefined => (fh === undefined ? undefined : files.get(fh)?.fd);
   /** tells the session which inodes have no xattrs, where xattrs are being asked */
   const scout = new XattrScout(u);
+  /** A directory or file the union just made: the kernel asks a directory's attr again
+   * after every entry made in it (a change invalidates it, and default_permissions wants it
+   * fresh for the next lookup), and a file's before each chown of it (to clear set-id
+   * bits): two GETATTRs per file of an untar. Its fstat is its attr, so the session
+   * answers those in C from an fd of it. */
+  const attrInC = (n: Node): Node => {
+    if (opts.keepAttrFd) {
+      const fd = u.openAttrFd(n.id);
+      try {
+        if (fd !== undefined) opts.keepAttrFd(n.id, fd, t);
+      } catch {
+        sys.close(fd!); // the session is gone: JS answers, and the mkdir stands
+      }
+    }
+    return n;
+  };
 
   /** a listing's entries encoded once ('.' and '..' first, as the engine numbers them) */
   const encodedOf = (l: { node: Node; entries: Listing }): EncodedListing => {
@@ -209,7 +227,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     setattr: (ino, set) => andThen(u.setattr(ino, set), (attr) => ({ attr, timeout: t })),
     readlink: (ino) => u.readlink(ino),
     mknod: (parent, name, mode, rdev, ctx) => andThen(u.mknod(parent, name, mode, rdev, caller(ctx)), (n) => entry(n)),
-    mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(n)),
+    mkdir: (parent, name, mode, ctx) => andThen(u.mkdir(parent, name, mode, caller(ctx)), (n) => entry(attrInC(n))),
     symlink: (parent, name, target, ctx) => andThen(u.symlink(parent, name, target, caller(ctx)), (n) => entry(n)),
     link: async (ino, newParent, newName) => entry(await u.link(ino, newParent, newName)),
     unlink: (parent, name) => u.unlink(parent, name),
@@ -221,7 +239,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     },
     create(parent, name, mode, flags, ctx) {
       return andThen(u.create(parent, name, mode, fixFlags(flags), caller(ctx)), ({ node, fd, attr, key }) => ({
-        entry: entry(node, attr),
+        entry: entry(attrInC(node), attr),
         ...openFile(node.id, fd, flags, key),
       }));
     },

@@ -94,7 +94,12 @@ export function lstatIfExists(p: string): Attr | undefined {
   throw new SysError(r, 'lstat', p);
 }
 
-export const open = (p: string, flags: number, mode = 0o666): number => call(() => fs.openSync(p, flags, mode));
+/** open(2), close-on-exec (as node:fs's), straight to the addon: no node:fs argument checks */
+export function open(p: string, flags: number, mode = 0o666): number {
+  const fd = native.open(p, flags, mode);
+  if (fd < 0) throw new SysError(-fd, 'open', p);
+  return fd;
+}
 export const close = (fd: number): void => call(() => fs.closeSync(fd));
 export const pread = (fd: number, buf: Uint8Array, pos: number): number =>
   call(() => fs.readSync(fd, buf, 0, buf.length, pos));
@@ -159,6 +164,27 @@ export const fchown = (fd: number, uid: number, gid: number): void => call(() =>
 export const mknod = (p: string, mode: number, rdev: number): void => call(() => native.mknod(p, mode, rdev));
 export const makedev = (major: number, minor: number): number => native.makedev(major, minor);
 export const access = (p: string, mode: number): void => call(() => fs.accessSync(p, mode));
+
+const setBuf = new Float64Array(8);
+/** A setattr of a path (never following a symlink): chown to uid and gid, chmod to mode
+ * (-1 for each: unchanged; host ids), then set's size and times (a nsec of UTIME_NOW
+ * means now, an undefined one leaves that time), in that order, then its lstat: one call
+ * to the addon. */
+export function lsetattr(p: string, uid: number, gid: number, mode: number, set: AttrChange = {}): Attr {
+  const omit = native.constants.UTIME_OMIT;
+  setBuf[0] = uid;
+  setBuf[1] = gid;
+  setBuf[2] = mode;
+  setBuf[3] = set.size ?? -1;
+  setBuf[4] = set.atime ?? 0;
+  setBuf[5] = set.atimeNsec ?? omit;
+  setBuf[6] = set.mtime ?? 0;
+  setBuf[7] = set.mtimeNsec ?? omit;
+  const r = native.setattrInto(p, setBuf, statBuf);
+  if (r === 0) return attrOf(statBuf);
+  if (r < 0) return lstat(p);
+  throw new SysError(r, 'setattr', p);
+}
 
 /** utimensat on the path itself (never following a symlink); UTIME_NOW and UTIME_OMIT
  * in a nsec field mean what they mean to the kernel. */

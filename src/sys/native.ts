@@ -45,6 +45,7 @@ export interface NativeConstants {
   XATTR_REPLACE: number;
   MNT_DETACH: number;
   MNT_FORCE: number;
+  O_PATH: number;
 }
 
 export interface Native {
@@ -74,6 +75,11 @@ export interface Native {
   utimensat(path: string, atime: number, atimeNsec: number, mtime: number, mtimeNsec: number, nofollow: boolean): void;
   futimens(fd: number, atime: number, atimeNsec: number, mtime: number, mtimeNsec: number): void;
   fchownat(path: string, uid: number, gid: number, nofollow: boolean): void;
+  /** set: uid, gid, mode, size (-1 unchanged), atime, atimeNsec, mtime, mtimeNsec; then
+   * the lstat into buf: 0, a positive errno, or -1 (a field past 2^53) */
+  setattrInto(path: string, set: Float64Array, buf: Float64Array): number;
+  /** the fd (close-on-exec), or the negative errno */
+  open(path: string, flags: number, mode: number): number;
   ficlone(destFd: number, srcFd: number): void;
   copyFileRange(fdIn: number, fdOut: number, length: number): number;
   /** a file's data into a new file, in a libuv worker: FICLONE, else copy_file_range

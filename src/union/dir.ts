@@ -26,63 +26,105 @@ export interface Created {
 /** What createEntry makes: a directory, a file or node of mode, or a symlink. */
 export type EntryKind = { isDir: boolean; mode: number; symlink?: boolean };
 
+/** Makes the entry at dest with the permission bits perm (a symlink has none); a file's
+ * build answers its open fd, which then gives the new entry's attr without a path walk. */
+export type Build = (dest: string, perm: number) => number | void;
+
+/** the ids a process that makes a file gives it (they never change in the daemon) */
+const fsUid = process.geteuid?.() ?? -1;
+const fsGid = process.getegid?.() ?? -1;
+
 /** Builds a new entry with build(dest); over a whiteout it is built in the work dir and
  * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden).
  * Synchronous when the parent is in the upper already (no copy-up to wait for). */
-export function createEntry(
-  core: UnionCore,
-  parent: Node,
-  name: string,
-  caller: Caller,
-  kind: EntryKind,
-  build: (dest: string) => void,
-): Created | Promise<Created> {
+export function createEntry(core: UnionCore, parent: Node, name: string, caller: Caller, kind: EntryKind, build: Build): Created | Promise<Created> {
   const p = join(parent.path, name);
   core.checkWritable(p);
   checkName(name);
+  // A parent in the upper with no lower dirs (made by the union, or opaque): only the
+  // upper can hold the name, and the build's own EEXIST (O_EXCL, mkdir, mknod, symlink)
+  // says whether it does, without a lookup first. An untar makes every entry so.
+  if (parent.inUpper && parent.lowerDirs.length === 0) return buildEntry(core, parent, name, caller, kind, build, true);
   if (lookupName(core.stack, core.dirOf(parent), name).found) throw new sys.SysError(sys.E.EEXIST, 'create', p);
-  const made = (): Created => buildEntry(core, parent, name, caller, kind, build);
+  const made = (): Created => buildEntry(core, parent, name, caller, kind, build, false);
   return parent.inUpper ? made() : core.ensureUp(parent).then(made);
 }
 
-function buildEntry(
-  core: UnionCore,
-  parent: Node,
-  name: string,
-  caller: Caller,
-  kind: EntryKind,
-  build: (dest: string) => void,
-): Created {
+/** The owner and mode a new entry must have: the caller's ids (a set-gid parent's group
+ * instead, and its set-gid bit for a directory, as the kernel does) and the mode asked. */
+interface Wanted {
+  uid: number;
+  gid: number;
+  mode: number;
+  /** the permission bits to build with: the wanted ones when the entry gets its owner
+   * from the daemon already (no chown to come), else none for others until the chown */
+  perm: number;
+}
+
+function wantedOf(core: UnionCore, parent: Node, caller: Caller, kind: EntryKind): Wanted {
+  const parentAttr = sys.lstat(core.stack.upperPath(parent.path));
+  const setgid = (parentAttr.mode & 0o2000) !== 0;
+  const uid = core.ids.uid.toHost(caller.uid);
+  const gid = setgid ? parentAttr.gid : core.ids.gid.toHost(caller.gid);
+  const mode = (kind.mode & 0o7777) | (setgid && kind.isDir ? 0o2000 : 0);
+  // the kernel gives a set-gid parent's group itself
+  const ownAlready = uid === fsUid && (setgid || gid === fsGid);
+  return { uid, gid, mode, perm: ownAlready ? mode & 0o777 : kind.isDir ? 0o700 : 0o600 };
+}
+
+/** Gives a just-built entry its owner and mode where the build did not (a chown first: it
+ * clears set-id bits), and answers its attr; one stat when nothing was left to do. */
+function finishEntry(dest: string, fd: number | void, w: Wanted, kind: EntryKind): sys.Attr {
+  const statNow = (): sys.Attr => (typeof fd === 'number' ? sys.fstat(fd) : sys.lstat(dest));
+  let a = statNow();
+  let changed = false;
+  if (a.uid !== w.uid || a.gid !== w.gid) {
+    sys.lchown(dest, w.uid, w.gid);
+    changed = true;
+  }
+  if (!kind.symlink && (changed || (a.mode & 0o7777) !== w.mode)) {
+    sys.chmod(dest, w.mode);
+    changed = true;
+  }
+  if (changed) a = statNow();
+  return a;
+}
+
+function buildEntry(core: UnionCore, parent: Node, name: string, caller: Caller, kind: EntryKind, build: Build, direct: boolean): Created {
   const p = join(parent.path, name);
   const target = core.stack.upperPath(p);
-  const existing = sys.lstatIfExists(target);
-  const overWhiteout = existing !== undefined && isWhiteoutAttr(existing);
-  if (existing && !overWhiteout) throw new sys.SysError(sys.E.EEXIST, 'create', p);
-  const parentAttr = sys.lstat(core.stack.upperPath(parent.path));
-  const uid = core.ids.uid.toHost(caller.uid);
-  let gid = core.ids.gid.toHost(caller.gid);
-  let mode = kind.mode & 0o7777;
-  if (parentAttr.mode & 0o2000) {
-    gid = parentAttr.gid;
-    if (kind.isDir) mode |= 0o2000;
-  }
-  const finish = (dest: string): void => {
-    sys.lchown(dest, uid, gid);
-    if (!kind.symlink) sys.chmod(dest, mode);
-  };
-  if (!overWhiteout) {
-    build(target);
+  const w = wantedOf(core, parent, caller, kind);
+  let attr: sys.Attr | undefined;
+  let overWhiteout = false;
+  const buildAt = (dest: string): sys.Attr => {
+    const fd = build(dest, w.perm);
     try {
-      finish(target);
+      return finishEntry(dest, fd, w, kind);
     } catch (e) {
-      fs.rmSync(target, { recursive: true, force: true });
+      fs.rmSync(dest, { recursive: true, force: true });
       throw e;
     }
-  } else {
-    const tmp = core.stack.tmpPath();
-    build(tmp);
+  };
+  if (direct) {
     try {
-      finish(tmp);
+      attr = buildAt(target);
+    } catch (e) {
+      // the name is taken in the upper: by a whiteout (built over below), or for real
+      if (!sys.hasErrno(e, sys.E.EEXIST)) throw e;
+      const existing = sys.lstatIfExists(target);
+      if (!existing || !isWhiteoutAttr(existing)) throw new sys.SysError(sys.E.EEXIST, 'create', p);
+      overWhiteout = true;
+    }
+  } else {
+    const existing = sys.lstatIfExists(target);
+    overWhiteout = existing !== undefined && isWhiteoutAttr(existing);
+    if (existing && !overWhiteout) throw new sys.SysError(sys.E.EEXIST, 'create', p);
+    if (!overWhiteout) attr = buildAt(target);
+  }
+  if (overWhiteout) {
+    const tmp = core.stack.tmpPath();
+    buildAt(tmp);
+    try {
       if (kind.isDir) {
         setOpaque(core.stack, tmp);
         sys.renameat2(tmp, target, sys.C.RENAME_EXCHANGE);
@@ -95,19 +137,19 @@ function buildEntry(
       fs.rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
+    attr = sys.lstat(target);
   }
-  if (kind.isDir) {
+  if (kind.isDir && (overWhiteout || !direct)) {
     // a directory may merge with lower ones (a .wh.NAME marker hid them, not a whiteout):
     // the full lookup says
-    const node = obtainCounted(core, parent, name);
-    return { node, attr: sys.lstat(target) };
+    return { node: obtainCounted(core, parent, name), attr: attr! };
   }
-  // a new non-directory in the upper hides whatever is below it: what a lookup would find
-  // is the file itself, and a file just made carries no recorded st_ino
-  const attr = sys.lstat(target);
-  const node = core.nodes.obtain(core.stack, p, { isDir: false, inUpper: true, attr, lowerDirs: [], opaque: false, hidden: [] }, { fresh: true });
+  // A new entry in the upper with nothing below it to merge with (a non-directory hides
+  // whatever is below; a directory in a parent with no lower dirs has none): what a
+  // lookup would find is the entry itself, and one just made carries no recorded st_ino.
+  const node = core.nodes.obtain(core.stack, p, { isDir: kind.isDir, inUpper: true, attr: attr!, lowerDirs: [], opaque: false, hidden: [] }, { fresh: true });
   node.nlookup++;
-  return { node, attr };
+  return { node, attr: attr! };
 }
 
 /** Looks name up again after a change and counts the kernel's new reference. */

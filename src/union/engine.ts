@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
 import { parentOf, UnionCore } from './core.js';
-import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Created, type EntryKind } from './dir.js';
+import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Build, type Created, type EntryKind } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { andThen } from './lock.js';
@@ -204,19 +204,35 @@ export class Union {
    * so only the answer needs a stat */
   private setattrUpper(n: Node, set: AttrChange): Attr {
     const p = this.core.stack.upperPath(n.path);
-    if (set.uid !== undefined || set.gid !== undefined) {
-      sys.lchown(p, set.uid !== undefined ? this.core.ids.uid.toHost(set.uid) : -1, set.gid !== undefined ? this.core.ids.gid.toHost(set.gid) : -1);
+    if (set.size !== undefined && n.isDir) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
+    const ids = this.core.ids;
+    // one call to the addon: the changes in order, then the stat the answer needs
+    const uid = set.uid !== undefined ? ids.uid.toHost(set.uid) : -1;
+    const gid = set.gid !== undefined ? ids.gid.toHost(set.gid) : -1;
+    const real = sys.lsetattr(p, uid, gid, set.mode !== undefined && n.fmt !== sys.S_IFLNK ? set.mode : -1, set);
+    return presentAttr(n, real, ids);
+  }
+
+  /** An fd of a node's real file whose fstat is exactly the attr getattr shows, if it has
+   * one: an upper directory with nothing below it (no merged nlink, no origin st_ino) or an
+   * upper regular file of one link and no origin st_ino (no recorded nlink to show), ids
+   * shown as they are. It follows the file through renames; the caller owns it. For
+   * answering getattr without a lookup of the node's path (e.g. in C). */
+  openAttrFd(id: number): number | undefined {
+    const n = this.node(id);
+    const ids = this.core.ids;
+    if (!n.inUpper || !ids.uid.isIdentity || !ids.gid.isIdentity) return undefined;
+    if (n.isDir ? n.lowerDirs.length > 0 : n.fmt !== sys.S_IFREG || n.aliases.length !== 1) return undefined;
+    let fd: number;
+    try {
+      fd = sys.open(this.core.stack.upperPath(n.path), sys.C.O_PATH | sys.O.O_NOFOLLOW | (n.isDir ? sys.O.O_DIRECTORY : 0));
+    } catch {
+      return undefined;
     }
-    if (set.mode !== undefined && n.fmt !== sys.S_IFLNK) sys.chmod(p, set.mode);
-    if (set.size !== undefined) {
-      if (n.isDir) throw new sys.SysError(sys.E.EISDIR, 'truncate', n.path);
-      sys.truncate(p, set.size);
-    }
-    if (set.atimeNsec !== undefined || set.mtimeNsec !== undefined) {
-      const omit = sys.C.UTIME_OMIT;
-      sys.lutimens(p, set.atime ?? 0, set.atimeNsec ?? omit, set.mtime ?? 0, set.mtimeNsec ?? omit);
-    }
-    return presentAttr(n, sys.lstat(p), this.core.ids);
+    const a = sys.fstat(fd);
+    if (a.ino === n.stIno && (a.mode & sys.S_IFMT) === n.fmt && (n.isDir || a.nlink === 1)) return fd;
+    sys.close(fd);
+    return undefined;
   }
 
   readlink(id: number): string {
@@ -226,18 +242,18 @@ export class Union {
   // Creations are synchronous when their parent is in the upper already (and nothing
   // holds the lock): no copy-up to wait for.
   mknod(parentId: number, name: string, mode: number, rdev: number, caller: Caller): Node | Promise<Node> {
-    return this.makeNode(parentId, name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => sys.mknod(dest, mode, rdev));
+    return this.makeNode(parentId, name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest, perm) => sys.mknod(dest, (mode & sys.S_IFMT) | perm, rdev));
   }
 
   mkdir(parentId: number, name: string, mode: number, caller: Caller): Node | Promise<Node> {
-    return this.makeNode(parentId, name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest) => sys.mkdir(dest, 0o700));
+    return this.makeNode(parentId, name, caller, { isDir: true, mode: mode & ~caller.umask }, (dest, perm) => sys.mkdir(dest, perm));
   }
 
   symlink(parentId: number, name: string, target: string, caller: Caller): Node | Promise<Node> {
     return this.makeNode(parentId, name, caller, { isDir: false, mode: 0o777, symlink: true }, (dest) => sys.symlink(target, dest));
   }
 
-  private makeNode(parentId: number, name: string, caller: Caller, kind: EntryKind, build: (dest: string) => void): Node | Promise<Node> {
+  private makeNode(parentId: number, name: string, caller: Caller, kind: EntryKind, build: Build): Node | Promise<Node> {
     return this.core.mutex.runNow(() => andThen(createEntry(this.core, this.node(parentId), name, caller, kind, build), (c) => c.node));
   }
 
@@ -259,8 +275,9 @@ export class Union {
         key: keyOf(c.attr),
       });
       try {
-        const made = createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest) => {
-          fd = sys.open(dest, openFlags, 0o600);
+        const made = createEntry(this.core, this.node(parentId), name, caller, { isDir: false, mode: mode & ~caller.umask }, (dest, perm) => {
+          fd = sys.open(dest, openFlags, perm);
+          return fd;
         });
         return made instanceof Promise ? made.then(done, fail) : done(made);
       } catch (e) {

@@ -11,6 +11,11 @@ export class IdMap {
     private readonly squash = false,
   ) {}
 
+  /** every id shows as it is on disk */
+  get isIdentity(): boolean {
+    return !this.squash && !this.ranges;
+  }
+
   /** host id on disk -> id the mount shows */
   toInside(id: number): number {
     if (this.squash) return 0;

@@ -41,7 +41,8 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
     const p = stack.real(upper, parent.path === '' ? name : `${parent.path}/${name}`);
     const a = sys.lstatIfExists(p);
     if (a && isWhiteoutAttr(a)) return { found: undefined, hidden: hide({ layer: upper, kind: 'whiteout', path: p }) };
-    if (!a && hasWhFile(stack.real(upper, parent.path), name)) {
+    // a .wh.NAME marker hides NAME in the layers below: with none below, nothing to ask
+    if (!a && parent.lowerDirs.length > 0 && hasWhFile(stack.real(upper, parent.path), name)) {
       return { found: undefined, hidden: hide({ layer: upper, kind: 'whiteout', path: joinReal(stack.real(upper, parent.path), '.wh.' + name) }) };
     }
     if (a && !sys.isDir(a.mode)) {
