@@ -202,15 +202,20 @@ export class FuseSession {
 
   /** A request (req given) goes to its kind's function; the rest are the session's events. */
   private dispatch(op: Op, req: Req | undefined, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
-    if (!req) return this.event(op, a, onReady, onClosed);
+    if (!req) {
+      // RELEASE, answered in C already (native/src/session.c ll_release): only the handler's
+      // work is left. The one event of every open file, kept out of event()'s other cases.
+      if (op !== Op.RELEASE) return this.event(op, a, onReady, onClosed);
+      this.debug?.(`RELEASE ${a.join(' ')}`);
+      return this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
+    }
     this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
     const serve = this.serves[op];
     if (serve) serve(req, a);
     else fuse.replyErr(req, E.ENOSYS);
   }
 
-  /** What comes with nothing to answer: INIT (answered by libfuse), EXIT, FORGET, and
-   * RELEASE (answered in C). */
+  /** What else comes with nothing to answer: INIT (answered by libfuse), EXIT, FORGET. */
   private event(op: Op, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
     const h = this.handlers;
     if (op === Op.INIT) {
@@ -238,10 +243,6 @@ export class FuseSession {
           this.log(`FORGET failed unexpectedly: ${String(e)}`);
         }
       }
-    } else if (op === Op.RELEASE) {
-      // answered in C already (native/src/session.c ll_release): only the handler's work is left
-      this.debug?.(`RELEASE ${a.join(' ')}`);
-      this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
     }
   }
 
