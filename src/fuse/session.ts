@@ -251,7 +251,8 @@ export class FuseSession {
    * 18-54 ms of TurboFan compile (on a worker thread, counted in the daemon's CPU), then
    * deoptimized at the first request of a kind not seen before (--trace-deopt: insufficient
    * type feedback) and compiled again; and it made ~9 closures per request. Here a request
-   * allocates nothing of the session's own. A kind without its handler is left out: ENOSYS. */
+   * answered at once makes none (an OPEN or SETATTR its LazyContext). A kind without its
+   * handler is left out: ENOSYS. */
   private serveTable(): (Serve | undefined)[] {
     const h = this.handlers;
     const t: (Serve | undefined)[] = [];
