@@ -2,12 +2,12 @@
 // results (or errors) into replies. The daemon never dies from a request: a handler that
 // throws something without an errno answers EIO and is logged; the mount stays up.
 import { errnoFrom, E, SysError } from '../sys/errors.js';
-import type { Attr } from '../sys/native.js';
+import type { StatVfs } from '../sys/native.js';
 import { fuse, type DirEntry, type EntryParam, type Req, type RequestContext, type SessionHandle, type SessionLoop, type SessionSettings, type SessionStats } from './native.js';
 import { Op } from './ops.js';
 import { DirReply } from './dirent.js';
 import { openBits, packAttr, packed, packEntry } from './packed.js';
-import type { CreateReply, FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
+import type { AttrReply, CreateReply, FuseHandlers, InitInfo, OpenReply, SetAttr } from './handlers.js';
 import { unmount } from './unmount.js';
 
 export interface MountOptions {
@@ -25,7 +25,12 @@ export interface MountOptions {
   log?: (line: string) => void;
 }
 
-type Reply<T> = (value: T) => void;
+/** serves one kind of request: its arguments as the native side gave them */
+type Serve = (req: Req, a: unknown[]) => void;
+/** a handler's call for one kind of request */
+type Call<T> = (a: unknown[], req: Req) => T | Promise<T>;
+/** sends a handler's value as the reply to req (a: the request's arguments) */
+type Send<T> = (req: Req, v: T, a: unknown[]) => void;
 
 /** an error a handler may throw to answer its errno (anything else is a bug: EIO, logged) */
 const isExpected = (e: unknown): boolean => e instanceof SysError || (typeof (e as { code?: unknown })?.code === 'string' && errnoFrom(e) !== E.EIO);
@@ -43,6 +48,11 @@ function replyCreate(req: Req, r: CreateReply): boolean {
   if (!packEntry(packed, r.entry)) return fuse.replyCreate(req, r.entry, r.fh, r);
   return fuse.replyCreatePacked(req, packed, r.fh, openBits(r), r.backingFd ?? -1, r.backingId ?? 0);
 }
+
+const sendOk: Send<void> = (req) => void fuse.replyErr(req, 0);
+const sendEntry: Send<EntryParam> = (req, e) => void (packEntry(packed, e) ? fuse.replyEntryPacked(req, packed) : fuse.replyEntry(req, e));
+const sendAttr: Send<AttrReply> = (req, r) => void (packAttr(packed, r.attr, r.timeout) ? fuse.replyAttrPacked(req, packed) : fuse.replyAttr(req, r.attr, r.timeout));
+const sendCount: Send<number> = (req, n) => void fuse.replyWrite(req, n);
 
 /** The loop a session uses: STRATA_FUSE_LOOP (for A/B runs, and a way back should the js
  * loop misbehave somewhere), else the setting, else 'js'. */
@@ -94,6 +104,8 @@ export class FuseSession {
   private readonly debug: ((line: string) => void) | undefined;
   private readonly log: (line: string) => void;
   private isClosed = false;
+  /** how each kind of request is served, by Op */
+  private readonly serves: (Serve | undefined)[];
   /** served on an fd someone else mounted, maybe in another mount namespace */
   private readonly external: boolean;
   /** settings.xattrCache: the handlers get InitInfo.xattrs */
@@ -105,6 +117,7 @@ export class FuseSession {
     this.handlers = handlers;
     this.debug = opts.debug;
     this.log = opts.log ?? ((line) => process.stderr.write(`strata: ${line}\n`));
+    this.serves = this.serveTable();
     let onReady!: (i: InitInfo) => void;
     let onClosed!: (c: number) => void;
     this.ready = new Promise((resolve) => (onReady = resolve));
@@ -173,30 +186,46 @@ export class FuseSession {
     }
   }
 
-  /** Calls the handler, then reply with its value; errors become errno replies. */
-  private run<T>(req: Req, op: Op, call: (() => T | Promise<T>) | undefined, reply: Reply<T>): void {
-    if (!call) {
-      fuse.replyErr(req, E.ENOSYS);
+  /** Calls the handler, then sends its value (now, or when its promise settles); errors
+   * become errno replies. */
+  private run<T>(req: Req, op: Op, a: unknown[], call: Call<T>, send: Send<T>): void {
+    let v: T | Promise<T>;
+    try {
+      v = call(a, req);
+    } catch (e) {
+      this.fail(req, op, e);
       return;
     }
-    const done = (v: T): void => {
-      try {
-        reply(v);
-        this.debug?.(`  ${Op[op]} -> ok`);
-      } catch (e) {
-        this.fail(req, op, e);
-      }
-    };
+    if (v instanceof Promise) v.then((x: T) => this.reply(req, op, a, x, send), (e: unknown) => this.fail(req, op, e));
+    else this.reply(req, op, a, v, send);
+  }
+
+  private reply<T>(req: Req, op: Op, a: unknown[], v: T, send: Send<T>): void {
     try {
-      const v = call();
-      if (v instanceof Promise) v.then(done, (e: unknown) => this.fail(req, op, e));
-      else done(v);
+      send(req, v, a);
+      this.debug?.(`  ${Op[op]} -> ok`);
     } catch (e) {
       this.fail(req, op, e);
     }
   }
 
+  /** A request (req given) goes to its kind's function; the rest are the session's events. */
   private dispatch(op: Op, req: Req | undefined, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
+    if (!req) {
+      // RELEASE, answered in C already (native/src/session.c ll_release): only the handler's
+      // work is left. The one event of every open file, kept out of event()'s other cases.
+      if (op !== Op.RELEASE) return this.event(op, a, onReady, onClosed);
+      this.debug?.(`RELEASE ${a.join(' ')}`);
+      return this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
+    }
+    this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
+    const serve = this.serves[op];
+    if (serve) serve(req, a);
+    else fuse.replyErr(req, E.ENOSYS);
+  }
+
+  /** What else comes with nothing to answer: INIT (answered by libfuse), EXIT, FORGET. */
+  private event(op: Op, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
     const h = this.handlers;
     if (op === Op.INIT) {
       const info = a[0] as InitInfo;
@@ -215,15 +244,11 @@ export class FuseSession {
       this.debug?.(`INIT passthrough=${info.passthrough ? 'on' : 'off'} writeback=${info.writeback ? 'on' : 'off'}`);
       h.init?.(info);
       onReady(info);
-      return;
-    }
-    if (op === Op.EXIT) {
+    } else if (op === Op.EXIT) {
       this.isClosed = true;
       h.exit?.(a[0] as number);
       onClosed(a[0] as number);
-      return;
-    }
-    if (op === Op.FORGET) {
+    } else if (op === Op.FORGET) {
       const pairs = a[0] as number[];
       this.debug?.(`FORGET ${pairs.join(' ')}`);
       for (let i = 0; i < pairs.length; i += 2) {
@@ -233,81 +258,75 @@ export class FuseSession {
           this.log(`FORGET failed unexpectedly: ${String(e)}`);
         }
       }
-      return;
     }
-    if (op === Op.RELEASE) {
-      // answered in C already (native/src/session.c ll_release): only the handler's work is left
-      this.debug?.(`RELEASE ${a.join(' ')}`);
-      this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
-      return;
-    }
-    if (!req) return;
-    this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
-    const n = (i: number): number => a[i] as number;
-    const s = (i: number): string => a[i] as string;
-    const ctx = () => contextOf(req);
-    const entry: Reply<EntryParam> = (e) => (packEntry(packed, e) ? fuse.replyEntryPacked(req, packed) : fuse.replyEntry(req, e));
-    const ok: Reply<void> = () => fuse.replyErr(req, 0);
-    const attr: Reply<{ attr: Attr; timeout: number }> = (r) =>
-      packAttr(packed, r.attr, r.timeout) ? fuse.replyAttrPacked(req, packed) : fuse.replyAttr(req, r.attr, r.timeout);
-    const open: Reply<OpenReply> = (r) => replyOpen(req, r);
-    switch (op) {
-      case Op.LOOKUP: return this.run(req, op, h.lookup && (() => h.lookup!(n(0), s(1))), entry);
-      case Op.GETATTR: return this.run(req, op, h.getattr && (() => h.getattr!(n(0), a[1] as number | undefined)), attr);
-      case Op.SETATTR:
-        return this.run(req, op, h.setattr && (() => h.setattr!(n(0), a[1] as SetAttr, a[2] as number | undefined, new LazyContext(req))), attr);
-      case Op.READLINK: return this.run(req, op, h.readlink && (() => h.readlink!(n(0))), (t) => fuse.replyReadlink(req, t));
-      case Op.MKNOD: return this.run(req, op, h.mknod && (() => h.mknod!(n(0), s(1), n(2), n(3), ctx())), entry);
-      case Op.MKDIR: return this.run(req, op, h.mkdir && (() => h.mkdir!(n(0), s(1), n(2), ctx())), entry);
-      case Op.UNLINK: return this.run(req, op, h.unlink && (() => h.unlink!(n(0), s(1))), ok);
-      case Op.RMDIR: return this.run(req, op, h.rmdir && (() => h.rmdir!(n(0), s(1))), ok);
-      case Op.SYMLINK: return this.run(req, op, h.symlink && (() => h.symlink!(n(0), s(1), s(2), ctx())), entry);
-      case Op.RENAME: return this.run(req, op, h.rename && (() => h.rename!(n(0), s(1), n(2), s(3), n(4))), ok);
-      case Op.LINK: return this.run(req, op, h.link && (() => h.link!(n(0), n(1), s(2))), entry);
-      case Op.OPEN:
-        return this.run(req, op, h.open && (() => h.open!(n(0), n(1), ctx())), (r) => {
-          if (!replyOpen(req, r)) h.unanswered?.(n(0), r.fh);
-        });
-      case Op.READ: return this.run(req, op, h.read && (() => h.read!(n(0), n(1), n(2), n(3))), (b) => fuse.replyBuf(req, b));
-      case Op.WRITE:
-        return this.run(req, op, h.write && (() => h.write!(n(0), n(1), a[2] as Buffer, n(3))), (c) => fuse.replyWrite(req, c));
-      case Op.FLUSH: return this.run(req, op, h.flush ? () => h.flush!(n(0), n(1)) : () => undefined, ok);
-      case Op.FSYNC: return this.run(req, op, h.fsync && (() => h.fsync!(n(0), n(1), n(2) !== 0)), ok);
-      case Op.OPENDIR: return this.run(req, op, h.opendir ? () => h.opendir!(n(0), n(1)) : () => ({ fh: 0 }), open);
-      case Op.READDIR:
-      case Op.READDIRPLUS: {
-        const plus = op === Op.READDIRPLUS;
-        return this.run(req, op, h.readdir && (() => h.readdir!(n(0), n(1), n(3), plus, n(2))), (entries: DirEntry[] | DirReply) => {
-          if (entries instanceof DirReply) {
-            // built to fit: every lookup in it reaches the kernel, unless the request was interrupted
-            if (!fuse.replyBuf(req, entries.bytes())) for (const id of entries.lookups) h.forget?.(id, 1);
-            return;
-          }
-          const sent = fuse.replyReaddir(req, entries);
-          if (plus) this.forgetUnsent(entries, sent);
-        });
+  }
+
+  /** One small function per request kind, made once from the handlers (which a session
+   * never swaps). A single dispatch function with a case per kind was a big unit for V8:
+   * 18-54 ms of TurboFan compile (on a worker thread, counted in the daemon's CPU), then
+   * deoptimized at the first request of a kind not seen before (--trace-deopt: insufficient
+   * type feedback) and compiled again; and it made ~9 closures per request. Here a request
+   * answered at once makes none (an OPEN or SETATTR its LazyContext). A kind without its
+   * handler is left out: ENOSYS. */
+  private serveTable(): (Serve | undefined)[] {
+    const h = this.handlers;
+    const t: (Serve | undefined)[] = [];
+    const kind = <T>(op: Op, call: Call<T> | undefined, send: Send<T>): void => {
+      if (call) t[op] = (req, a) => this.run(req, op, a, call, send);
+    };
+    kind(Op.LOOKUP, h.lookup && ((a) => h.lookup!(a[0] as number, a[1] as string)), sendEntry);
+    kind(Op.GETATTR, h.getattr && ((a) => h.getattr!(a[0] as number, a[1] as number | undefined)), sendAttr);
+    kind(Op.SETATTR, h.setattr && ((a, req) => h.setattr!(a[0] as number, a[1] as SetAttr, a[2] as number | undefined, new LazyContext(req))), sendAttr);
+    kind(Op.READLINK, h.readlink && ((a) => h.readlink!(a[0] as number)), (req, target: string) => fuse.replyReadlink(req, target));
+    kind(Op.MKNOD, h.mknod && ((a, req) => h.mknod!(a[0] as number, a[1] as string, a[2] as number, a[3] as number, contextOf(req))), sendEntry);
+    kind(Op.MKDIR, h.mkdir && ((a, req) => h.mkdir!(a[0] as number, a[1] as string, a[2] as number, contextOf(req))), sendEntry);
+    kind(Op.UNLINK, h.unlink && ((a) => h.unlink!(a[0] as number, a[1] as string)), sendOk);
+    kind(Op.RMDIR, h.rmdir && ((a) => h.rmdir!(a[0] as number, a[1] as string)), sendOk);
+    kind(Op.SYMLINK, h.symlink && ((a, req) => h.symlink!(a[0] as number, a[1] as string, a[2] as string, contextOf(req))), sendEntry);
+    kind(Op.RENAME, h.rename && ((a) => h.rename!(a[0] as number, a[1] as string, a[2] as number, a[3] as string, a[4] as number)), sendOk);
+    kind(Op.LINK, h.link && ((a) => h.link!(a[0] as number, a[1] as number, a[2] as string)), sendEntry);
+    // the caller of an OPEN only when asked (the union's never is): no native call per open
+    kind(Op.OPEN, h.open && ((a, req) => h.open!(a[0] as number, a[1] as number, new LazyContext(req))), (req, r: OpenReply, a) => {
+      if (!replyOpen(req, r)) h.unanswered?.(a[0] as number, r.fh);
+    });
+    kind(Op.READ, h.read && ((a) => h.read!(a[0] as number, a[1] as number, a[2] as number, a[3] as number)), (req, b: Uint8Array) => fuse.replyBuf(req, b));
+    kind(Op.WRITE, h.write && ((a) => h.write!(a[0] as number, a[1] as number, a[2] as Buffer, a[3] as number)), sendCount);
+    kind(Op.FLUSH, h.flush ? (a) => h.flush!(a[0] as number, a[1] as number) : () => undefined, sendOk);
+    kind(Op.FSYNC, h.fsync && ((a) => h.fsync!(a[0] as number, a[1] as number, a[2] !== 0)), sendOk);
+    kind(Op.OPENDIR, h.opendir ? (a) => h.opendir!(a[0] as number, a[1] as number) : () => ({ fh: 0 }), (req, r: OpenReply) => replyOpen(req, r));
+    const readdir = (plus: boolean): Call<DirEntry[] | DirReply> | undefined =>
+      h.readdir && ((a) => h.readdir!(a[0] as number, a[1] as number, a[3] as number, plus, a[2] as number));
+    const sendListing = (plus: boolean): Send<DirEntry[] | DirReply> => (req, entries) => {
+      if (entries instanceof DirReply) {
+        // built to fit: every lookup in it reaches the kernel, unless the request was interrupted
+        if (!fuse.replyBuf(req, entries.bytes())) for (const id of entries.lookups) h.forget?.(id, 1);
+        return;
       }
-      case Op.RELEASEDIR: return this.run(req, op, () => h.releasedir?.(n(0), n(1)), ok);
-      case Op.FSYNCDIR: return this.run(req, op, h.fsyncdir && (() => h.fsyncdir!(n(0), n(1), n(2) !== 0)), ok);
-      case Op.STATFS: return this.run(req, op, h.statfs && (() => h.statfs!(n(0))), (st) => fuse.replyStatfs(req, st));
-      case Op.SETXATTR: return this.run(req, op, h.setxattr && (() => h.setxattr!(n(0), s(1), a[2] as Buffer, n(3))), ok);
-      case Op.GETXATTR: return this.run(req, op, h.getxattr && (() => h.getxattr!(n(0), s(1))), (v) => fuse.replyXattr(req, v));
-      case Op.LISTXATTR: return this.run(req, op, h.listxattr && (() => h.listxattr!(n(0))), (l) => fuse.replyXattrList(req, l));
-      case Op.REMOVEXATTR: return this.run(req, op, h.removexattr && (() => h.removexattr!(n(0), s(1))), ok);
-      case Op.ACCESS: return this.run(req, op, h.access && (() => h.access!(n(0), n(1))), ok);
-      case Op.CREATE:
-        return this.run(req, op, h.create && (() => h.create!(n(0), s(1), n(2), n(3), ctx())), (r) => {
-          if (!replyCreate(req, r)) h.unanswered?.(Number(r.entry.ino), r.fh);
-        });
-      case Op.FALLOCATE: return this.run(req, op, h.fallocate && (() => h.fallocate!(n(0), n(1), n(2), n(3), n(4))), ok);
-      case Op.LSEEK: return this.run(req, op, h.lseek && (() => h.lseek!(n(0), n(1), n(2), n(3))), (o) => fuse.replyLseek(req, o));
-      case Op.COPY_FILE_RANGE:
-        return this.run(req, op, h.copyFileRange && (() => h.copyFileRange!(n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7))), (c) =>
-          fuse.replyWrite(req, c),
-        );
-      default:
-        fuse.replyErr(req, E.ENOSYS);
-    }
+      const sent = fuse.replyReaddir(req, entries);
+      if (plus) this.forgetUnsent(entries, sent);
+    };
+    kind(Op.READDIR, readdir(false), sendListing(false));
+    kind(Op.READDIRPLUS, readdir(true), sendListing(true));
+    kind(Op.RELEASEDIR, (a) => h.releasedir?.(a[0] as number, a[1] as number), sendOk);
+    kind(Op.FSYNCDIR, h.fsyncdir && ((a) => h.fsyncdir!(a[0] as number, a[1] as number, a[2] !== 0)), sendOk);
+    kind(Op.STATFS, h.statfs && ((a) => h.statfs!(a[0] as number)), (req, st: StatVfs) => fuse.replyStatfs(req, st));
+    kind(Op.SETXATTR, h.setxattr && ((a) => h.setxattr!(a[0] as number, a[1] as string, a[2] as Buffer, a[3] as number)), sendOk);
+    kind(Op.GETXATTR, h.getxattr && ((a) => h.getxattr!(a[0] as number, a[1] as string)), (req, v: Uint8Array) => fuse.replyXattr(req, v));
+    kind(Op.LISTXATTR, h.listxattr && ((a) => h.listxattr!(a[0] as number)), (req, names: string[]) => fuse.replyXattrList(req, names));
+    kind(Op.REMOVEXATTR, h.removexattr && ((a) => h.removexattr!(a[0] as number, a[1] as string)), sendOk);
+    kind(Op.ACCESS, h.access && ((a) => h.access!(a[0] as number, a[1] as number)), sendOk);
+    kind(Op.CREATE, h.create && ((a, req) => h.create!(a[0] as number, a[1] as string, a[2] as number, a[3] as number, contextOf(req))), (req, r: CreateReply) => {
+      if (!replyCreate(req, r)) h.unanswered?.(Number(r.entry.ino), r.fh);
+    });
+    kind(Op.FALLOCATE, h.fallocate && ((a) => h.fallocate!(a[0] as number, a[1] as number, a[2] as number, a[3] as number, a[4] as number)), sendOk);
+    kind(Op.LSEEK, h.lseek && ((a) => h.lseek!(a[0] as number, a[1] as number, a[2] as number, a[3] as number)), (req, o: number) => fuse.replyLseek(req, o));
+    kind(
+      Op.COPY_FILE_RANGE,
+      h.copyFileRange &&
+        ((a) => h.copyFileRange!(a[0] as number, a[1] as number, a[2] as number, a[3] as number, a[4] as number, a[5] as number, a[6] as number, a[7] as number)),
+      sendCount,
+    );
+    return t;
   }
 
   /** A RELEASE the kernel has its answer to (it ignores the result anyway): a failure is

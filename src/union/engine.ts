@@ -160,8 +160,12 @@ export class Union {
 
   /** Records fd as open on n (on its lower file: swapped at copy-up). */
   private track(n: Node, fd: number, lower = false): number {
-    let open = this.core.openFds.get(n.id);
-    if (!open) this.core.openFds.set(n.id, (open = { all: [], lower: [] }));
+    const open = this.core.openFds.get(n.id);
+    if (!open) {
+      // arrays made to size: the first push on [] grows it to 17 slots, garbage at the close
+      this.core.openFds.set(n.id, { all: [fd], lower: lower ? [fd] : [] });
+      return fd;
+    }
     open.all.push(fd);
     if (lower) open.lower.push(fd);
     return fd;
@@ -478,7 +482,11 @@ export class Union {
 }
 
 /** drops one occurrence of x from a (a node's few open fds) */
+/** Removes x from a, whose order does not matter (splice would make an array of what it
+ * removed, at every close). */
 function without(a: number[], x: number): void {
   const i = a.indexOf(x);
-  if (i >= 0) a.splice(i, 1);
+  if (i < 0) return;
+  const last = a.pop()!;
+  if (i < a.length) a[i] = last;
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { distDir, isMounted, sh, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import * as sys from '../../src/sys/index.js';
 
 const passthroughJs = path.join(distDir, 'test/fixtures/passthrough.js');
 const mounted: string[] = [];
@@ -163,4 +164,38 @@ test('a release that throws is logged, and the mount stays up', async (t) => {
   t.regex(await d.waitFor(/RELEASE failed unexpectedly: TypeError: deliberate release failure/, 5000, 'stderr'), /RELEASE/);
   t.is(fs.readFileSync(path.join(mnt, 'bad'), 'utf8'), 'data', 'still served');
   t.true(isMounted(mnt));
+});
+
+test('every kind of request is served when each handler answers through a promise', async (t) => {
+  // --no-backing: reads and writes reach the handlers too
+  const { src, mnt } = await mountPassthrough(t, ['--async', '--no-backing']);
+  fs.writeFileSync(path.join(src, 'old'), 'lower data\n');
+  t.is(sh(`cat ${mnt}/old`).out, 'lower data\n', 'lookup, open, read, release');
+  sh(`mkdir ${mnt}/d && printf 'abc' > ${mnt}/d/f && ln -s f ${mnt}/d/l && ln ${mnt}/d/f ${mnt}/d/h && mknod ${mnt}/d/p p`);
+  t.is(fs.readFileSync(path.join(src, 'd/f'), 'utf8'), 'abc', 'create, write, flush');
+  t.is(sh(`readlink ${mnt}/d/l`).out, 'f\n');
+  t.is(sh(`stat -c '%h %F' ${mnt}/d/h ${mnt}/d/p`).out, '2 regular file\n1 fifo\n', 'link, mknod');
+  sh(`chmod 0604 ${mnt}/d/f && mv ${mnt}/d/h ${mnt}/d/h2 && setfattr -n user.k -v v ${mnt}/d/f`);
+  t.is(fs.statSync(path.join(src, 'd/f')).mode & 0o777, 0o604, 'setattr');
+  t.is(sh(`getfattr --only-values -n user.k ${mnt}/d/f`).out, 'v', 'setxattr, getxattr');
+  t.regex(sh(`getfattr -d ${mnt}/d/f`).out, /user\.k="v"/, 'listxattr');
+  sh(`setfattr -x user.k ${mnt}/d/f`);
+  t.deepEqual(sys.llistxattr(path.join(src, 'd/f')), [], 'removexattr');
+  t.is(sh(`ls ${mnt}/d`).out, 'f\nh2\nl\np\n', 'opendir, readdir, releasedir, rename');
+  t.regex(sh(`stat -f -c %b ${mnt}`).out, /^\d+\n$/, 'statfs');
+  sh(`rm ${mnt}/d/f ${mnt}/d/h2 ${mnt}/d/l ${mnt}/d/p && rmdir ${mnt}/d`);
+  t.false(fs.existsSync(path.join(src, 'd')), 'unlink, rmdir');
+});
+
+test('a request whose handler is missing answers ENOSYS, and the others are served', async (t) => {
+  const { src, mnt } = await mountPassthrough(t, ['--without', 'mkdir,symlink']);
+  fs.writeFileSync(path.join(src, 'f'), 'data');
+  const mkdir = sh(`mkdir ${mnt}/d`, { allowFail: true });
+  t.not(mkdir.code, 0);
+  t.regex(mkdir.err, /Function not implemented/);
+  t.regex(sh(`ln -s f ${mnt}/l`, { allowFail: true }).err, /Function not implemented/);
+  t.false(fs.existsSync(path.join(src, 'd')));
+  t.is(sh(`cat ${mnt}/f`).out, 'data');
+  sh(`mknod ${mnt}/p p`);
+  t.true(fs.existsSync(path.join(src, 'p')), 'mknod still served');
 });

@@ -237,6 +237,26 @@ test('a file opened read-only before its copy-up reads the copy afterwards', asy
   u.close(n.id, ro);
 });
 
+test('of several readers of a lower file, closed in any order, those still open read the copy after a copy-up', async (t) => {
+  const { u } = open(t, [{ f: 'old data' }]);
+  const n = u.lookupPath('f');
+  const readers = await Promise.all([0, 1, 2, 3].map(() => u.open(n.id, sys.O.O_RDONLY)));
+  // the first and the third go: the second and the fourth stay tracked, and only they
+  u.close(n.id, readers[0]!);
+  u.close(n.id, readers[2]!);
+  const rw = await u.open(n.id, sys.O.O_WRONLY);
+  sys.pwrite(rw, Buffer.from('NEW'), 0);
+  u.close(n.id, rw);
+  const buf = Buffer.alloc(16);
+  for (const fd of [readers[1]!, readers[3]!]) t.is(buf.subarray(0, sys.pread(fd, buf, 0)).toString(), 'NEW data');
+  // a closed fd number was not swapped behind its back: one opened since is left alone
+  const other = sys.open('/dev/null', sys.O.O_RDONLY);
+  t.is(sys.pread(other, buf, 0), 0);
+  sys.close(other);
+  for (const fd of [readers[1]!, readers[3]!]) u.close(n.id, fd);
+  t.false(u.core.openFds.has(n.id), 'nothing left tracked');
+});
+
 test('opening a lower file with O_TRUNC copies up its metadata, not its data', async (t) => {
   const { u, l } = open(t, [{ f: 'x'.repeat(10000) }]);
   fs.chmodSync(path.join(l.lowers[0]!, 'f'), 0o640);
