@@ -70,33 +70,22 @@ for (const e of entries) {
   fs.rmSync(path.join(out, `${e}.js.map`), { force: true });
 }
 
+/** one entry as a CommonJS bundle of its own in out/ (extra: esbuild options on top) */
+const cjsBundle = (entry, outfile, extra = {}) =>
+  build({ entryPoints: [path.join(root, entry)], outfile: path.join(out, outfile), bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', ...extra });
+
 // The bins package.json names, and the mount daemon's stub, as CommonJS: node's ES module
 // loader costs ~9 ms of every start, which a stub that is itself an ES module (main.js,
 // above) pays before the bundle runs. They load a CommonJS build of the same loader; strata
 // starts its own node programs through them (src/run/programs.ts). main.js, daemon.js and
 // overlay.js stay, for the tests and for `node dist/src/cli/main.js`.
-await build({
-  entryPoints: [path.join(root, 'src/cli/bundle-loader.ts')],
-  outfile: path.join(out, 'bundle-loader.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
-});
+await cjsBundle('src/cli/bundle-loader.ts', 'bundle-loader.cjs');
 // A foreground `strata run` starts strata-init before strata's bundle loads (~15 ms with
 // its code cache, longer under load): src/run/early-init.ts, a small bundle of its own that
 // the strata stub runs first.
-await build({
-  entryPoints: [path.join(root, 'src/run/early-init.ts')],
-  outfile: path.join(out, 'early-init.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
+await cjsBundle('src/run/early-init.ts', 'early-init.cjs', {
   define: { 'import.meta.url': '__strataUrl' },
   banner: { js: "var __strataUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
 });
 const bins = { main: 'strata', overlay: 'strata-overlay', daemon: 'strata-mount-daemon' };
 const before = { main: "require('./early-init.cjs').startEarlyInit(process.argv.slice(2));\n" };

@@ -74,6 +74,12 @@ bool arg_uint64(napi_env env, napi_value v, uint64_t *out) {
   return false;
 }
 
+bool arg_double(napi_env env, napi_value v, double *out) {
+  if (napi_get_value_double(env, v, out) == napi_ok) return true;
+  napi_throw_type_error(env, "EINVAL", "expected a number");
+  return false;
+}
+
 bool arg_int32(napi_env env, napi_value v, int32_t *out) {
   if (napi_get_value_int32(env, v, out) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected a number");

@@ -35,6 +35,7 @@ napi_value errno_error(napi_env env, int err, const char *syscall, const char *p
 bool arg_string(napi_env env, napi_value v, char **out); /* malloc'd, caller frees */
 bool arg_int64(napi_env env, napi_value v, int64_t *out);  /* number or bigint */
 bool arg_uint64(napi_env env, napi_value v, uint64_t *out);
+bool arg_double(napi_env env, napi_value v, double *out);
 bool arg_int32(napi_env env, napi_value v, int32_t *out);
 bool arg_buffer(napi_env env, napi_value v, void **data, size_t *len);
 /* a Float64Array of at least min doubles; else a TypeError saying what (what) was expected */

@@ -2317,19 +2317,14 @@ static napi_value js_backing_close(napi_env env, napi_callback_info info) {
  * has just found (xattrCache; see session_t). Told before the reply that hands the
  * kernel a new inode, so no request about it can come in between. */
 static napi_value js_xattrs_none(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  GET_ARGS(3);
   session_t *s = get_session(env, argv[0]);
   if (!s) return NULL;
   double *ids;
   int32_t count;
-  if (!arg_float64s(env, argv[1], 0, "expected a Float64Array of inode numbers", &ids)) return NULL;
   if (!arg_int32(env, argv[2], &count)) return NULL;
-  size_t n;
-  napi_get_typedarray_info(env, argv[1], NULL, &n, NULL, NULL, NULL);
   if (count < 0) count = 0;
-  if ((size_t)count > n) count = (int32_t)n;
+  if (!arg_float64s(env, argv[1], (size_t)count, "expected a Float64Array of inode numbers, at least count long", &ids)) return NULL;
   if (!s->xattr_cache) return make_undefined(env);
   pthread_mutex_lock(&s->xattr_lock);
   for (int32_t i = 0; i < count; i++)
@@ -2341,17 +2336,12 @@ static napi_value js_xattrs_none(napi_env env, napi_callback_info info) {
 /* xattrsChanged(session, id): what is known of the inode's xattrs no longer holds (its
  * real file changed: a copy-up) */
 static napi_value js_xattrs_changed(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  GET_ARGS(2);
   session_t *s = get_session(env, argv[0]);
   if (!s) return NULL;
-  double id;
-  if (napi_get_value_double(env, argv[1], &id) != napi_ok || !(id > 0)) {
-    napi_throw_type_error(env, "EINVAL", "expected an inode number");
-    return NULL;
-  }
-  xattrs_forget(s, (uint64_t)id);
+  uint64_t id;
+  if (!arg_uint64(env, argv[1], &id)) return NULL;
+  if (id > 0) xattrs_forget(s, id);
   return make_undefined(env);
 }
 
@@ -2529,11 +2519,7 @@ static napi_value js_attr_fd(napi_env env, napi_callback_info info) {
   int64_t ino;
   int32_t fd;
   double timeout;
-  if (!arg_int64(env, argv[1], &ino) || !arg_int32(env, argv[2], &fd)) return NULL;
-  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a timeout");
-    return NULL;
-  }
+  if (!arg_int64(env, argv[1], &ino) || !arg_int32(env, argv[2], &fd) || !arg_double(env, argv[3], &timeout)) return NULL;
   if (s->destroyed || ino <= 0) {
     close(fd);
     return make_undefined(env);
