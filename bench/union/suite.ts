@@ -3,7 +3,7 @@
 // ratios to the kernel and to fuse-overlayfs in one table, the goals beside them.
 import fs from 'node:fs';
 import os from 'node:os';
-import { formatRatio, formatSeconds, Samples, sig3, timed } from '../lib/measure.js';
+import { formatRatio, formatSeconds, median, Samples, sig3, timed } from '../lib/measure.js';
 import { rssBytes, syncAll, TimeoutError } from '../lib/proc.js';
 import { markdownTable } from '../lib/table.js';
 import { CA_VAR, caSet, withoutCa } from '../lib/env.js';
@@ -11,7 +11,7 @@ import type { Workspace } from '../lib/workspace.js';
 import type { SuiteOptions } from '../binding/suite.js';
 import { unionContenders, type UnionContender } from './contenders.js';
 import { buildLayers, unionSizes, type Layers } from './layers.js';
-import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, workloads, type Goal, type Workload } from './workloads.js';
+import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, WARM_PASSES, workloads, type Goal, type Workload } from './workloads.js';
 
 export interface UnionOptions extends SuiteOptions {
   /** contenders by short name */
@@ -78,10 +78,13 @@ async function measureOnce(ws: Workspace, c: UnionContender, w: Workload, layers
       if (idle !== undefined) out.samples.add(RSS_IDLE, c.short, idle);
       const ctx = { m, mnt: m.mountpoint, layers, limitSeconds: out.limitSeconds, sample: (row: string, v: number) => out.samples.add(row, c.short, v) };
       await w.prepare?.(ctx);
-      const seconds = await timed(() => w.run(ctx));
+      const passes: number[] = [];
+      for (let i = 0; i < (w.repeat ?? 1); i++) passes.push(await timed(() => w.run(ctx)));
+      const seconds = median(passes)!;
       w.check?.(ctx);
       out.samples.add(w.id, c.short, seconds);
-      log(`    ${w.id} ${c.short}: ${formatSeconds(seconds)} (mounted in ${formatSeconds(m.readySeconds)})`);
+      const of = passes.length > 1 ? `, median of ${passes.length} passes` : '';
+      log(`    ${w.id} ${c.short}: ${formatSeconds(seconds)} (mounted in ${formatSeconds(m.readySeconds)}${of})`);
     } finally {
       await m.unmount();
     }
@@ -184,6 +187,7 @@ function unionTable(
   const notes = [
     `Medians of ${runs} run(s), each on a fresh mount with an empty upper dir; lower is better. ` +
       `(×k): ratio to kernel overlayfs; (×fo): ratio to fuse-overlayfs. Two lower layers; default options everywhere.`,
+    `Warm rows (${active.filter((w) => w.repeat).map((w) => w.id).join(', ') || 'none here'}): each run is the median of ${WARM_PASSES} timed passes on its mount.`,
     `Mount command → ready mount: from the start of the mount command to its return with a readdir of the mount's root answered.`,
     `rm, tar and make are stopped after ${out.limitSeconds} s ("> ${out.limitSeconds} s"). Machine: ${load}.`,
   ];

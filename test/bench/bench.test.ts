@@ -32,3 +32,24 @@ test('npm run bench -- binding --quick prints ratios to both peers and cleans up
   t.deepEqual(fs.readdirSync(tmp), []);
   t.deepEqual(listMounts().filter((m) => m.mountpoint.startsWith(tmp)), []);
 });
+
+test('npm run bench -- union --quick: a warm row is the median of its passes, a table with ratios, nothing left', (t) => {
+  t.timeout(180_000);
+  const tmp = tempDir(t, 'strata-bench-test-');
+  const r = spawnSync(
+    process.execPath,
+    [path.join(distDir, 'bench/run.js'), 'union', '--quick', '--runs', '1', '--only', 'fuse-overlayfs,strata', '--workloads', 'stat-warm,readdir'],
+    { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 170_000 },
+  );
+  t.is(r.status, 0, r.stderr);
+  const out = r.stdout + r.stderr;
+  // the warm walk timed 5 times on each mount, the readdir (cold on a fresh mount) once
+  t.regex(out, /stat-warm strata: [\d.]+ m?s \(mounted in [^)]*, median of 5 passes\)/);
+  t.regex(out, /readdir strata: [\d.]+ m?s \(mounted in [\d.]+ m?s\)\n/);
+  t.regex(out, /Warm rows \(stat-warm\): each run is the median of 5 timed passes/);
+  const rows = out.split('\n').filter((l) => l.startsWith('| stat') || l.startsWith('| readdir'));
+  t.is(rows.length, 2, out);
+  for (const row of rows) t.regex(row, /\| [\d.]+ m?s \([\d.]+× fo\) \|/, row);
+  t.deepEqual(fs.readdirSync(tmp), []);
+  t.deepEqual(listMounts().filter((m) => m.mountpoint.startsWith(tmp)), []);
+});
