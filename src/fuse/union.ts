@@ -5,7 +5,7 @@ import type { Union, Node, Listing } from '../union/engine.js';
 import * as sys from '../sys/index.js';
 import { andThen } from '../union/lock.js';
 import { BackingTable, type OpenIo } from './backing.js';
-import type { FuseHandlers, OpenReply } from './handlers.js';
+import type { FuseHandlers, LowerFiles, OpenReply } from './handlers.js';
 import { DirReply, direntPlusSize, EncodedListing, utf8Length } from './dirent.js';
 import type { EntryParam, RequestContext, SessionStats } from './native.js';
 import { XattrScout } from './xattr-scout.js';
@@ -93,6 +93,20 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
    * which the kernel cannot do for a passthrough file: so only files that can no longer
    * change identity go through: upper files, and every file of a read-only union. */
   const wantsPassthrough = (ino: number): boolean => opts.readOnly === true || u.node(ino).inUpper;
+  /** The session answers read-only OPENs of lower files itself (LowerFiles) where they are
+   * served without passthrough: every lower file of a writable union, any file when no
+   * passthrough was agreed. Told at each LOOKUP of one (~0.3 us), it saves JS's OPEN and
+   * RELEASE (~10 us). */
+  let lowerFiles: LowerFiles | undefined;
+  /** inodes copied up while the session held opens of them: those count as cached opens
+   * for the kernel's io modes, so no passthrough open of the inode until they are gone */
+  const heldInC = new Set<number>();
+  const passthroughAllowed = (ino: number): boolean => {
+    if (!heldInC.has(ino)) return true;
+    if (lowerFiles!.held(ino) > 0) return false;
+    heldInC.delete(ino);
+    return true;
+  };
   let nextFh = 1;
   /** Registers an open of ino on fd with flags (its io mode too) and answers its reply.
    * A read-only open gets no FLUSH at close (FOPEN_NOFLUSH): its flush would close a dup of
@@ -104,7 +118,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     const noflush = (flags & 0o3) === sys.O.O_RDONLY;
     if (!backing) return { fh, backingFd: fd, keepCache: true, noflush };
     const wanted = wantsPassthrough(ino);
-    const io = (f.io = backing.open(ino, fd, wanted, key));
+    const io = (f.io = backing.open(ino, fd, wanted && passthroughAllowed(ino), key));
     if (io.backing) return { fh, backingFd: fd, backingId: io.backing.id, noflush };
     // a cached open of a file that was (or may yet be) written through passthrough finds
     // stale pages in the fuse inode's cache: drop them at open
@@ -206,6 +220,13 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       writeback = writeback && info.writeback;
       scout.init(info.xattrs);
       if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
+      // a read-only union with passthrough serves every file through it
+      if (info.lowerFiles && !(backing && opts.readOnly)) {
+        const lf = (lowerFiles = info.lowerFiles);
+        u.onCopyUp((id, upper) => {
+          if (lf.copiedUp(id, upper) > 0 && backing) heldInC.add(id);
+        });
+      }
     },
     lookup(parent, name) {
       try {
@@ -213,6 +234,10 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
         if (!found) return negative;
         scout.entry(parent, found.node);
         scout.flush();
+        if (lowerFiles) {
+          const lower = u.lowerFileOf(found.node.id);
+          if (lower !== undefined) lowerFiles.known(found.node.id, lower);
+        }
         return entry(found.node, found.attr);
       } catch (e) {
         if (sys.hasErrno(e, sys.E.ENOENT)) return negative; // e.g. a parent with no name left
