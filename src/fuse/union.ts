@@ -95,9 +95,16 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   const wantsPassthrough = (ino: number): boolean => opts.readOnly === true || u.node(ino).inUpper;
   /** The session answers read-only OPENs of lower files itself (LowerFiles) where they are
    * served without passthrough: every lower file of a writable union, any file when no
-   * passthrough was agreed. Told at each LOOKUP of one (~0.3 us), it saves JS's OPEN and
-   * RELEASE (~10 us). */
+   * passthrough was agreed. Told a file's path at its LOOKUP (~1,800 instructions), it
+   * saves JS's OPEN and RELEASE (~22,000: read-all opens each file it looks up once); and
+   * at an open JS served, for the file's next opens (make opens each header once per
+   * compile, of files a listing (READDIRPLUS) introduced, where telling every entry would
+   * cost the listings). */
   let lowerFiles: LowerFiles | undefined;
+  const tellLowerFile = (id: number): void => {
+    const lower = lowerFiles && u.lowerFileOf(id);
+    if (lower !== undefined) lowerFiles!.known(id, lower);
+  };
   /** inodes copied up while the session held opens of them: those count as cached opens
    * for the kernel's io modes, so no passthrough open of the inode until they are gone */
   const heldInC = new Set<number>();
@@ -234,10 +241,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
         if (!found) return negative;
         scout.entry(parent, found.node);
         scout.flush();
-        if (lowerFiles) {
-          const lower = u.lowerFileOf(found.node.id);
-          if (lower !== undefined) lowerFiles.known(found.node.id, lower);
-        }
+        tellLowerFile(found.node.id);
         return entry(found.node, found.attr);
       } catch (e) {
         if (sys.hasErrno(e, sys.E.ENOENT)) return negative; // e.g. a parent with no name left
@@ -260,7 +264,9 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     rename: (parent, name, newParent, newName, flags) => u.rename(parent, name, newParent, newName, flags),
     open(ino, flags) {
       const fd = u.open(ino, fixFlags(flags));
-      return typeof fd === 'number' ? openFile(ino, fd, flags) : fd.then((f) => openFile(ino, f, flags));
+      if (typeof fd !== 'number') return fd.then((f) => openFile(ino, f, flags));
+      tellLowerFile(ino); // answered at once: read-only
+      return openFile(ino, fd, flags);
     },
     create(parent, name, mode, flags, ctx) {
       return andThen(u.create(parent, name, mode, fixFlags(flags), caller(ctx)), ({ node, fd, attr, key }) => ({

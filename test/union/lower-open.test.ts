@@ -118,6 +118,19 @@ for (const loop of ['js', 'threads']) {
   });
 }
 
+test.serial('a file a listing introduced (READDIRPLUS, no LOOKUP) has its first open in JS, the next ones in C', async (t) => {
+  const l = makeLayers(t, [{ inc: files(4, 'h') }]);
+  mountStrata(t, l);
+  const m = l.mnt;
+  t.is(sh(`ls -l ${m}/inc | grep -c '^-'`).out.trim(), '4', 'the entries with their attributes');
+  const s0 = await settled(m);
+  t.is(sh(`cat ${m}/inc/h0`).out, 'h 0\n');
+  const s1 = await settled(m);
+  t.is(s1.opensInC - s0.opensInC, 0, 'no LOOKUP told its path: the first open is JS\'s');
+  t.is(sh(`cat ${m}/inc/h0; cat ${m}/inc/h0`).out, 'h 0\nh 0\n');
+  t.is((await settled(m)).opensInC - s1.opensInC, 2, 'the open JS served told it');
+});
+
 test.serial('after an unlink and renames, the names open the right files (lower paths told to C stay right)', (t) => {
   const l = makeLayers(t, [{ a: 'A\n', b: 'B\n', c: 'C\n', e: 'E\n' }]);
   mountStrata(t, l);
