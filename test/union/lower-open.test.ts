@@ -49,6 +49,7 @@ const readerAcrossCopyUp = String.raw`
 import json, os, sys, time
 m = sys.argv[1]
 stats = lambda: json.loads(os.getxattr(m, 'strata.session'))
+with open(m + '/d/f', 'rb') as fh: fh.read()  # JS's open, which tells the session the path
 s0 = stats()
 r = os.open(m + '/d/f', os.O_RDONLY)
 s1 = stats()
@@ -129,6 +130,20 @@ test.serial('a file a listing introduced (READDIRPLUS, no LOOKUP) has its first 
   t.is(s1.opensInC - s0.opensInC, 0, 'no LOOKUP told its path: the first open is JS\'s');
   t.is(sh(`cat ${m}/inc/h0; cat ${m}/inc/h0`).out, 'h 0\nh 0\n');
   t.is((await settled(m)).opensInC - s1.opensInC, 2, 'the open JS served told it');
+});
+
+test.serial('a stat walk tells the session no path; once a lower file was read, every lookup does', async (t) => {
+  const l = makeLayers(t, [{ d: files(6, 'f') }]);
+  mountStrata(t, l);
+  const m = l.mnt;
+  sh(`stat ${m}/d/f0 ${m}/d/f1 ${m}/d/f2 > /dev/null`);
+  t.is((await settled(m)).lowerFilesKnown, 0, 'nothing told for files only stated');
+  t.is(sh(`cat ${m}/d/f0`).out, 'f 0\n');
+  const s0 = await settled(m);
+  t.is(s0.lowerFilesKnown, 1, "JS's open told its file");
+  t.is(sh(`cat ${m}/d/f3 ${m}/d/f4`).out, 'f 3\nf 4\n');
+  const s1 = await settled(m);
+  t.is(s1.opensInC - s0.opensInC, 2, 'files looked up since are opened in C');
 });
 
 test.serial('after an unlink and renames, the names open the right files (lower paths told to C stay right)', (t) => {
