@@ -256,6 +256,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     forget(ino, n) {
       u.forget(ino, n);
       scout.forgot(ino);
+      if (heldInC.size > 0 && !u.has(ino)) heldInC.delete(ino);
     },
     getattr: (ino, fh) => ({ attr: u.getattr(ino, fdOf(fh)), timeout: t }),
     setattr: (ino, set) => andThen(u.setattr(ino, set), (attr) => ({ attr, timeout: t })),
