@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "strata",
-      "sources": ["src/addon.c", "src/napi_util.c", "src/sys.c", "src/session.c", "src/dirent.c", "src/listing.c", "src/inoset.c"],
+      "sources": ["src/addon.c", "src/napi_util.c", "src/sys.c", "src/session.c", "src/dirent.c", "src/listing.c", "src/inoset.c", "src/lowerfiles.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64"],
       "cflags_c": ["-std=gnu11"],
       "include_dirs": ["<!@(pkg-config --cflags-only-I fuse3 | sed s/-I//g)"],

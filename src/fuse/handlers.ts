@@ -37,6 +37,23 @@ export interface InitInfo {
   backing?: BackingFiles;
   /** with the session setting xattrCache: what the session knows of inodes' xattrs */
   xattrs?: XattrKnowledge;
+  /** the lower files whose read-only OPENs the session answers itself */
+  lowerFiles?: LowerFiles;
+}
+
+/** Inodes whose content is a lower file: a read-only OPEN of one (O_RDONLY, no O_TRUNC) is
+ * opened and answered in C (keepCache, noflush), and its RELEASE too; the handlers never
+ * see either. For a file served without passthrough only (the kernel's io modes count
+ * such opens: see held). */
+export interface LowerFiles {
+  /** read-only OPENs of ino open path, until copiedUp(ino) or its FORGET */
+  known(ino: number, path: string): void;
+  /** ino's content is now the upper file upper: the fds opened on the lower one read the
+   * copy from now on (dup3), and OPENs go to the handlers. Returns the opens of ino still
+   * held by the session; throws a SysError-like error when upper cannot be opened. */
+  copiedUp(ino: number, upper: string): number;
+  /** the opens of ino the session made and has not released yet */
+  held(ino: number): number;
 }
 
 /** Inodes whose xattrs the session answers itself (settings.xattrCache): GETXATTR ENODATA

@@ -105,6 +105,12 @@ export interface SessionStats {
   xattrsKnownNone: number;
   /** GETATTRs answered in C from an fd given by attrFd */
   attrsAnswered: number;
+  /** read-only OPENs of lower files answered in C (lowerFile), the fds of them repointed to
+   * a copy-up's file, the inodes with a lower path told, and the opens still held */
+  opensInC: number;
+  lowerFdsSwapped: number;
+  lowerFilesKnown: number;
+  lowerOpensHeld: number;
   /** js loop: data-plane requests answered on the JS thread without blocking (page-cache
    * reads), and handed to the pool (cold reads, blocking writes, fsync...); pool items
    * not answered yet */
@@ -134,6 +140,10 @@ export interface FuseNative {
    * timeout, until a FORGET of ino; only for an inode shown exactly as its real file */
   attrFd(s: SessionHandle, ino: number, fd: number, timeout: number): void;
   sessionStats(s: SessionHandle): SessionStats;
+  /** read-only OPENs of lower files answered in C (handlers.ts LowerFiles) */
+  lowerFile(s: SessionHandle, ino: number, path: string): void;
+  lowerFileCopiedUp(s: SessionHandle, ino: number, upper: string): number;
+  lowerFileOpens(s: SessionHandle, ino: number): number;
   backingOpen(s: SessionHandle, fd: number): number;
   backingClose(s: SessionHandle, id: number): void;
   /** settings.xattrCache: ids[0..count) have no xattrs; id's changed */

@@ -235,6 +235,11 @@ export class FuseSession {
           close: (id) => fuse.backingClose(this.handle, id),
         };
       }
+      info.lowerFiles = {
+        known: (ino, path) => fuse.lowerFile(this.handle, ino, path),
+        copiedUp: (ino, upper) => fuse.lowerFileCopiedUp(this.handle, ino, upper),
+        held: (ino) => fuse.lowerFileOpens(this.handle, ino),
+      };
       if (this.xattrCache) {
         info.xattrs = {
           none: (ids, count) => fuse.xattrsNone(this.handle, ids, count),

@@ -35,6 +35,10 @@ export class UnionCore implements CopyUpContext {
   private readonly hardlinks = new HardlinkIndex();
   /** the fds open() and create() gave, by node id (see OpenFds) */
   readonly openFds = new Map<number, OpenFds>();
+  /** told when a copy-up made upper the content of file node id: whoever opened its lower
+   * file without the engine (the FUSE session does, in C) must repoint those fds, as
+   * swapLowerFds does the engine's */
+  onCopyUp: ((id: number, upper: string) => void) | undefined;
 
   constructor(readonly config: UnionConfig) {
     this.stack = new Stack(config);
@@ -127,6 +131,7 @@ export class UnionCore implements CopyUpContext {
   /** Handles opened read-only before the copy-up read the copy from now on (the data plane
    * reads through the same fd number, which now names the upper file). */
   private swapLowerFds(n: Node, upper: string): void {
+    this.onCopyUp?.(n.id, upper);
     const open = this.openFds.get(n.id);
     if (!open) return;
     for (const fd of open.lower) {

@@ -132,6 +132,21 @@ export class Union {
     this.core.nodes.onRealFileChange = fn;
   }
 
+  /** Calls fn with a file node's id and its upper copy's path at each copy-up of one: for
+   * whoever opens lower files without the engine (see lowerFileOf). One listener. */
+  onCopyUp(fn: (id: number, upper: string) => void): void {
+    this.core.onCopyUp = fn;
+  }
+
+  /** The real path a read-only open of node id opens, when that is a lower regular file.
+   * It stays so until the node's copy-up (onCopyUp): a lower file never changes, nor does
+   * a node's file but by a copy-up (a directory with lower content never moves: EXDEV),
+   * and node ids are never reused. */
+  lowerFileOf(id: number): string | undefined {
+    const n = this.core.nodes.has(id) ? this.node(id) : undefined;
+    return n && !n.inUpper && n.fmt === sys.S_IFREG ? n.lower?.path : undefined;
+  }
+
   getattr(id: number, fd?: number): Attr {
     const n = this.node(id);
     const f = fd !== undefined && fd >= 0 ? fd : this.unlinkedFd(n);
