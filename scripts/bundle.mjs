@@ -10,7 +10,7 @@
 // esbuild evaluates an inlined module, and requires its node built-ins, when its import()
 // runs. tsc's main.js is kept as main.unbundled.js, the module graph tests trace.
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,12 +99,49 @@ for (const [e, bin] of Object.entries(bins)) {
   fs.chmodSync(stub, 0o755);
 }
 
+/** File operations of every kind the daemon serves in JS (lookups, listings, attributes,
+ * reads, creates, writes, links, renames, removals), on the union mounted at mnt. */
+const exercise = (mnt) =>
+  `cd ${mnt} && ls -l . d && find . -ls && cat d/f && stat d/f && echo x > new && cat new && mkdir dir && mv new dir/n && ` +
+  'ln -s n dir/l && readlink dir/l && ln dir/n dir/h && touch d/f && chmod 600 d/f && truncate -s 0 dir/n && ls -lR . && rm -r dir';
+
+/** The daemon's code cache written by a daemon that served: it mounts a small union (as a
+ * rootless run's strata-init starts it, --overlay-stdin) and answers exercise()'s requests
+ * until unmounted. A fresh mount's first requests otherwise compile their functions from
+ * source: ~17 M instructions of a first make's ~73 M in the daemon. False, with nothing
+ * written, where this build cannot mount (no /dev/fuse, no permission). */
+async function warmServingDaemon(store, env) {
+  const dir = path.join(store, 'serving');
+  for (const d of ['lower/d', 'upper', 'work', 'mnt']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'lower/d/f'), 'lower\n');
+  const mnt = path.join(dir, 'mnt');
+  const input = [path.join(dir, 'mount.log'), '-o', `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, mnt].map((a) => `${a}\0`).join('');
+  const child = spawn(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, 'daemon.cjs'), JSON.stringify([['--overlay-stdin']])], {
+    env: { ...env, STRATA_WRITE_CODE_CACHE: '1' },
+    stdio: ['pipe', 'ignore', 'ignore', 'pipe'],
+    cwd: '/',
+  });
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  child.stdin.end(input);
+  let report = '';
+  for await (const chunk of child.stdio[3]) report += chunk;
+  if (report.trim() !== 'ready') {
+    await exited;
+    return false;
+  }
+  spawnSync('sh', ['-c', exercise(mnt)], { stdio: 'ignore', timeout: 30_000 });
+  const u = spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
+  if (u.status !== 0) spawnSync('fusermount3', ['-u', '-z', mnt], { stdio: 'ignore' });
+  return (await exited) === 0 && fs.existsSync(path.join(out, 'daemon.cjs.cache'));
+}
+
 // the code caches, each written on exit by a command that compiles much of its bundle and
 // changes nothing outside a temporary store: for main, a `run` that gets as far as making
 // the record (an image resolved, the run modules loaded, the options checked: the part of
 // every `strata run` before strata-init starts, ~15 ms of compiling otherwise) and then all
-// command modules and the help, in one process (scripts/warm-cache.cjs); the engine for
-// daemon and overlay (the early daemon's start, whose empty stdin says it is not needed)
+// command modules and the help, in one process (scripts/warm-cache.cjs); for the daemon,
+// one that served requests (warmServingDaemon), else, as for overlay, the engine (the
+// daemon's start up to the mount itself)
 const warmStore = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-warm-'));
 try {
   const layer = path.join(warmStore, 'layer');
@@ -127,6 +164,8 @@ try {
   };
   for (const e of entries) {
     const file = path.join(out, `${e}.cjs.cache`);
+    fs.rmSync(file, { force: true });
+    if (e === 'daemon' && (await warmServingDaemon(warmStore, env))) continue;
     fs.rmSync(file, { force: true });
     const w = warm[e];
     const r = spawnSync(process.execPath, [path.join(root, 'scripts/warm-cache.cjs'), path.join(out, `${e}.cjs`), JSON.stringify(w.argvs)], {

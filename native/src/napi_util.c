@@ -34,12 +34,22 @@ napi_value throw_errno(napi_env env, int err, const char *syscall, const char *p
   return NULL;
 }
 
+/* One V8 pass for the usual string (a path: every lookup's lstat reads one): written into
+ * a stack buffer and copied, where asking its length first and then writing it cost two
+ * passes over it (each flattening a concatenated string's pieces). */
 bool arg_string(napi_env env, napi_value v, char **out) {
+  char buf[1024];
   size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected a string");
     return false;
   }
+  if (len + 1 < sizeof buf) { /* then surely whole (a longer one fills the buffer) */
+    *out = malloc(len + 1);
+    memcpy(*out, buf, len + 1);
+    return true;
+  }
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
   *out = malloc(len + 1);
   napi_get_value_string_utf8(env, v, *out, len + 1, &len);
   return true;
@@ -203,18 +213,14 @@ void export_fn(napi_env env, napi_value exports, const char *name, napi_callback
 }
 
 bool arg_float64s(napi_env env, napi_value v, size_t min, const char *what, double **out) {
-  bool is;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t n, off;
-    napi_value ab;
-    void *data;
-    napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off);
-    if (type == napi_float64_array && n >= min) {
-      *out = data;
-      return true;
-    }
+  /* not a typed array: napi_invalid_arg. No ArrayBuffer or offset asked for: each costs
+   * another handle to the buffer (data already counts the offset) */
+  napi_typedarray_type type;
+  size_t n;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &n, &data, NULL, NULL) == napi_ok && type == napi_float64_array && n >= min) {
+    *out = data;
+    return true;
   }
   napi_throw_type_error(env, "EINVAL", what);
   return false;

@@ -37,5 +37,6 @@ enum strata_op {
   OP_LSEEK = 33,
   OP_INIT = 34,    /* not a request: the connection is ready (args: negotiated settings) */
   OP_EXIT = 35,    /* not a request: the session loop ended */
+  OP_COUNT         /* the length of mount()'s serves array */
 };
 #endif

@@ -129,10 +129,12 @@ export interface RequestContext {
   umask: number;
 }
 
-export type Dispatch = (op: number, req: Req | undefined, ...args: unknown[]) => void;
+/** serves[op]: called for each request of kind op (Op numbers) with its arguments, and
+ * with req undefined for the events (INIT, EXIT, FORGET, a RELEASE answered already) */
+export type Serves = ((req: Req | undefined, ...args: unknown[]) => void)[];
 
 export interface FuseNative {
-  mount(mountpoint: string, args: string[], settings: SessionSettings, dispatch: Dispatch): SessionHandle;
+  mount(mountpoint: string, args: string[], settings: SessionSettings, serves: Serves): SessionHandle;
   sessionFd(s: SessionHandle): number;
   /** uid, gid, pid, umask into b (no object built in C) */
   reqContextInto(req: Req, b: Float64Array): void;

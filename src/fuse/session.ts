@@ -25,8 +25,9 @@ export interface MountOptions {
   log?: (line: string) => void;
 }
 
-/** serves one kind of request: its arguments as the native side gave them */
-type Serve = (req: Req, a: unknown[]) => void;
+/** serves one kind of request (or event: req undefined), called by the native side with
+ * the request's arguments (native/src/session.c call_js) */
+type Serve = (req: Req | undefined, ...a: unknown[]) => void;
 /** a handler's call for one kind of request */
 type Call<T> = (a: unknown[], req: Req) => T | Promise<T>;
 /** sends a handler's value as the reply to req (a: the request's arguments) */
@@ -104,8 +105,6 @@ export class FuseSession {
   private readonly debug: ((line: string) => void) | undefined;
   private readonly log: (line: string) => void;
   private isClosed = false;
-  /** how each kind of request is served, by Op */
-  private readonly serves: (Serve | undefined)[];
   /** served on an fd someone else mounted, maybe in another mount namespace */
   private readonly external: boolean;
   /** settings.xattrCache: the handlers get InitInfo.xattrs */
@@ -117,7 +116,6 @@ export class FuseSession {
     this.handlers = handlers;
     this.debug = opts.debug;
     this.log = opts.log ?? ((line) => process.stderr.write(`strata: ${line}\n`));
-    this.serves = this.serveTable();
     let onReady!: (i: InitInfo) => void;
     let onClosed!: (c: number) => void;
     this.ready = new Promise((resolve) => (onReady = resolve));
@@ -131,9 +129,7 @@ export class FuseSession {
     o.push(...(opts.extra ?? []));
     const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), spliceRead: sessionSpliceRead(opts.settings?.spliceRead) };
     this.xattrCache = settings.xattrCache === true;
-    this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, (op, req, ...args) =>
-      this.dispatch(op, req, args, onReady, onClosed),
-    );
+    this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, this.serveTable(onReady, onClosed));
   }
 
   static mount(mountpoint: string, handlers: FuseHandlers, opts: MountOptions = {}): FuseSession {
@@ -209,23 +205,12 @@ export class FuseSession {
     }
   }
 
-  /** A request (req given) goes to its kind's function; the rest are the session's events. */
-  private dispatch(op: Op, req: Req | undefined, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
-    if (!req) {
-      // RELEASE, answered in C already (native/src/session.c ll_release): only the handler's
-      // work is left. The one event of every open file, kept out of event()'s other cases.
-      if (op !== Op.RELEASE) return this.event(op, a, onReady, onClosed);
-      this.debug?.(`RELEASE ${a.join(' ')}`);
-      return this.released(a[0] as number, a[1] as number, a[2] as number, a[3] as number);
-    }
+  private logRequest(op: Op, a: unknown[]): void {
     this.debug?.(`${Op[op]} ${a.map((x) => (Buffer.isBuffer(x) ? `<${x.length} bytes>` : typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ')}`);
-    const serve = this.serves[op];
-    if (serve) serve(req, a);
-    else fuse.replyErr(req, E.ENOSYS);
   }
 
-  /** What else comes with nothing to answer: INIT (answered by libfuse), EXIT, FORGET. */
-  private event(op: Op, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
+  /** The events, which come with nothing to answer: INIT (answered by libfuse), EXIT, FORGET. */
+  private event(op: Op.INIT | Op.EXIT | Op.FORGET, a: unknown[], onReady: (i: InitInfo) => void, onClosed: (c: number) => void): void {
     const h = this.handlers;
     if (op === Op.INIT) {
       const info = a[0] as InitInfo;
@@ -266,18 +251,36 @@ export class FuseSession {
     }
   }
 
-  /** One small function per request kind, made once from the handlers (which a session
-   * never swaps). A single dispatch function with a case per kind was a big unit for V8:
-   * 18-54 ms of TurboFan compile (on a worker thread, counted in the daemon's CPU), then
-   * deoptimized at the first request of a kind not seen before (--trace-deopt: insufficient
-   * type feedback) and compiled again; and it made ~9 closures per request. Here a request
-   * answered at once makes none (an OPEN or SETATTR its LazyContext). A kind without its
-   * handler is left out: ENOSYS. */
-  private serveTable(): (Serve | undefined)[] {
+  /** One small function per request kind, by Op, made once from the handlers (which a
+   * session never swaps), and called by the native side directly. A single dispatch
+   * function with a case per kind was a big unit for V8: 18-54 ms of TurboFan compile (on a
+   * worker thread, counted in the daemon's CPU), then deoptimized at the first request of a
+   * kind not seen before (--trace-deopt: insufficient type feedback) and compiled again;
+   * and it made ~9 closures per request. Even a small shared one in front of these compiled
+   * early on little feedback (+8% instructions on a first make of a fresh mount). Here a
+   * request answered at once makes none (an OPEN or SETATTR its LazyContext). A kind
+   * without its handler answers ENOSYS. */
+  private serveTable(onReady: (i: InitInfo) => void, onClosed: (c: number) => void): Serve[] {
     const h = this.handlers;
-    const t: (Serve | undefined)[] = [];
+    const t: Serve[] = [];
+    for (let op = Op.LOOKUP; op <= Op.EXIT; op++) {
+      t[op] = (req, ...a) => {
+        this.logRequest(op, a);
+        fuse.replyErr(req!, E.ENOSYS);
+      };
+    }
     const kind = <T>(op: Op, call: Call<T> | undefined, send: Send<T>): void => {
-      if (call) t[op] = (req, a) => this.run(req, op, a, call, send);
+      if (!call) return;
+      t[op] = (req, ...a) => {
+        this.logRequest(op, a);
+        this.run(req!, op, a, call, send);
+      };
+    };
+    for (const op of [Op.INIT, Op.EXIT, Op.FORGET] as const) t[op] = (_req, ...a) => this.event(op, a, onReady, onClosed);
+    // answered in C already (native/src/session.c ll_release): only the handler's work is left
+    t[Op.RELEASE] = (_req, ino, fh, flags, backingFd) => {
+      this.debug?.(`RELEASE ${ino} ${fh} ${flags} ${backingFd}`);
+      this.released(ino as number, fh as number, flags as number, backingFd as number);
     };
     kind(Op.LOOKUP, h.lookup && ((a) => h.lookup!(a[0] as number, a[1] as string)), sendEntry);
     kind(Op.GETATTR, h.getattr && ((a) => h.getattr!(a[0] as number, a[1] as number | undefined)), sendAttr);

@@ -14,6 +14,15 @@ test('the build leaves a code cache that V8 takes for each bundle', (t) => {
   for (const e of ['main', 'daemon', 'overlay']) t.is(compileBundle(path.join(cli, `${e}.cjs`)).cache, 'used', e);
 });
 
+// plusReply and readdirReply are made by unionHandlers, which only a mounted session runs:
+// their names are in the cache when its functions are (V8 serializes a compiled function's
+// inner functions), i.e. when the build's daemon served requests (scripts/bundle.mjs)
+test("the daemon's cache holds the request path's functions, compiled by a daemon that served at build time", (t) => {
+  if (!fs.existsSync('/dev/fuse')) return t.pass('no FUSE here: the build warms the daemon up to its mount only');
+  const cache = fs.readFileSync(path.join(cli, 'daemon.cjs.cache'));
+  for (const name of ['plusReply', 'readdirReply']) t.true(cache.includes(name), name);
+});
+
 test('a cache is not used for another text of the bundle (same length), nor for another node, nor when damaged', (t) => {
   const dir = tempDir(t, 'strata-cache-');
   const file = path.join(dir, 'b.cjs');
