@@ -75,6 +75,10 @@ export interface SessionSettings {
    * written back at close): only where a close of the backing file can report nothing,
    * i.e. an upper on a filesystem without a flush operation */
   noFlush?: boolean;
+  /** js loop: after a burst of requests, keep polling /dev/fuse for the next one for up to
+   * this many microseconds, while requests keep coming that fast (session.c says why);
+   * 0: back to epoll at once. sessionSpinUs gives the default and STRATA_SPIN_US. */
+  spinUs?: number;
 }
 
 export interface SessionStats {
@@ -120,6 +124,10 @@ export interface SessionStats {
   /** js loop: poll callbacks, and requests read in them */
   wakeups: number;
   received: number;
+  /** js loop, busy polling (spinUs): polls of the empty /dev/fuse after a burst, and those
+   * that found the next request (a wake-up saved) */
+  spins: number;
+  spinHits: number;
 }
 
 export interface RequestContext {

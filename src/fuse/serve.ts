@@ -128,6 +128,7 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
     // before each write and chown: a quarter of an untar's requests); xattrCache: the
     // same for "no xattrs at all", which the handlers learn when asked (ls -l asks two
     // xattrs of every entry: two thirds of its requests)
+    // spinUs (busy_poll=): the default unless the mount says otherwise
     // noFlush: a close of a written file then costs no FLUSH round trip where it could
     // report nothing anyway (as fuse-overlayfs, which has no flush)
     settings: {
@@ -141,6 +142,7 @@ function serveOn(parsed: ParsedOptions, o: ServeOptions, union: Union, start: (h
       capsCache: true,
       xattrCache: true,
       noFlush: !config.readOnly && flushReportsNothing(config.upper),
+      ...(parsed.busyPollUs !== undefined ? { spinUs: parsed.busyPollUs } : {}),
     },
     ...(o.debug ? { debug: o.debug } : {}),
     ...(o.log ? { log: o.log } : {}),

@@ -72,6 +72,19 @@ export function sessionSpliceRead(setting: boolean | undefined, env = process.en
   return setting ?? SPLICE_READ_DEFAULT;
 }
 
+/** How long the js loop polls for the next request after a burst (SessionSettings.spinUs):
+ * STRATA_SPIN_US (for A/B runs), else the setting, else SPIN_US_DEFAULT. 50 us covers the
+ * few us a program takes between one syscall's answer and its next, with room for a
+ * scheduler tick on a loaded machine. */
+export const SPIN_US_DEFAULT = 50;
+export function sessionSpinUs(setting: number | undefined, env = process.env.STRATA_SPIN_US): number {
+  if (env !== undefined && env !== '') {
+    if (!/^\d+$/.test(env)) throw new Error(`STRATA_SPIN_US=${env}: expected microseconds`);
+    return Number(env);
+  }
+  return setting ?? SPIN_US_DEFAULT;
+}
+
 /** The caller of a request, taken from the native request (contextOf) when a handler
  * first reads it: a setattr handler seldom does. */
 class LazyContext implements RequestContext {
@@ -127,7 +140,7 @@ export class FuseSession {
     if (opts.defaultPermissions) o.push('default_permissions');
     if (opts.readOnly) o.push('ro');
     o.push(...(opts.extra ?? []));
-    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), spliceRead: sessionSpliceRead(opts.settings?.spliceRead) };
+    const settings = { ...opts.settings, loop: sessionLoop(opts.settings?.loop), spliceRead: sessionSpliceRead(opts.settings?.spliceRead), spinUs: sessionSpinUs(opts.settings?.spinUs) };
     this.xattrCache = settings.xattrCache === true;
     this.handle = fuse.mount(mountpoint, ['-o', o.join(',')], settings, this.serveTable(onReady, onClosed));
   }

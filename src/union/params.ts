@@ -27,9 +27,15 @@ export interface ParsedOptions {
   /** readdirplus=always: a READDIRPLUS for every readdir request (attributes of every entry
    * listed); auto (the default): the kernel's adaptive mode (src/fuse/serve.ts says why) */
   readdirplus: 'auto' | 'always';
+  /** busy_poll=US: how long the daemon keeps polling for the next request after a burst
+   * (src/fuse/session.ts sessionSpinUs); 0 turns it off; undefined: the default */
+  busyPollUs?: number;
   /** options nobody here knows: warned about once, not fatal */
   unknown: string[];
 }
+
+/** busy_poll='s upper bound: past a millisecond a poll costs more than any wake-up */
+export const MAX_BUSY_POLL_US = 1000;
 
 /** Splits on sep, honouring backslash escapes (`\,` `\:` `\\`), as the kernel does. */
 export function splitEscaped(s: string, sep: string): string[] {
@@ -147,6 +153,12 @@ export function parseOptions(opts: string[]): ParsedOptions {
         if (value === 'auto' || value === 'always') parsed.readdirplus = value;
         else throw new MountOptionError(`readdirplus=${value}: expected auto or always`);
         break;
+      case 'busy_poll': {
+        const us = Number(value);
+        if (!/^\d+$/.test(value) || us > MAX_BUSY_POLL_US) throw new MountOptionError(`busy_poll=${value}: expected microseconds, 0 to ${MAX_BUSY_POLL_US}`);
+        parsed.busyPollUs = us;
+        break;
+      }
       case 'default_permissions':
         parsed.defaultPermissions = true;
         break;

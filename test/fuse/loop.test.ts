@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { sessionLoop } from '../../src/fuse/session.js';
+import { sessionLoop, sessionSpinUs, SPIN_US_DEFAULT } from '../../src/fuse/session.js';
 import type { SessionStats } from '../../src/fuse/native.js';
 import { distDir, isMounted, sh, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -73,6 +73,14 @@ test('STRATA_FUSE_LOOP picks the loop over the setting; js is the default', (t) 
   t.is(sessionLoop('js', 'threads'), 'threads');
   t.is(sessionLoop('threads', 'js'), 'js');
   t.throws(() => sessionLoop(undefined, 'fast'), { message: /STRATA_FUSE_LOOP=fast/ });
+});
+
+test('STRATA_SPIN_US picks the busy-poll window over the setting, else the default', (t) => {
+  t.is(sessionSpinUs(undefined, undefined), SPIN_US_DEFAULT);
+  t.is(sessionSpinUs(0, undefined), 0);
+  t.is(sessionSpinUs(0, '80'), 80);
+  t.is(sessionSpinUs(80, '0'), 0);
+  t.throws(() => sessionSpinUs(undefined, 'lots'), { message: /STRATA_SPIN_US=lots/ });
 });
 
 test('the js loop serves by default: the JS thread reads the requests, page-cache reads are answered there', async (t) => {

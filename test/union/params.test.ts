@@ -47,3 +47,12 @@ test('passthrough=on|off (on by default: the daemon turns it off where the kerne
   t.false(parseOptions(['lowerdir=/a,passthrough=off']).passthrough);
   t.throws(() => parseOptions(['lowerdir=/a,passthrough=maybe']), { instanceOf: MountOptionError, message: /passthrough=maybe/ });
 });
+
+test('busy_poll=US: microseconds up to 1000 (unset: the session default); anything else is refused', (t) => {
+  t.is(parseOptions(['lowerdir=/a']).busyPollUs, undefined);
+  t.is(parseOptions(['lowerdir=/a,busy_poll=0']).busyPollUs, 0);
+  t.is(parseOptions(['lowerdir=/a,busy_poll=200']).busyPollUs, 200);
+  for (const bad of ['busy_poll=', 'busy_poll=-1', 'busy_poll=1.5', 'busy_poll=1001', 'busy_poll=on']) {
+    t.throws(() => parseOptions([`lowerdir=/a,${bad}`]), { instanceOf: MountOptionError, message: new RegExp(`${bad}: expected microseconds`) }, bad);
+  }
+});
