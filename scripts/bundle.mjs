@@ -122,11 +122,15 @@ async function warmServingDaemon(store, env) {
     cwd: '/',
   });
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  // a mount that never gets ready must not hang the build: the old warm-up is used instead
+  const stuck = setTimeout(() => child.kill('SIGKILL'), 60_000);
   child.stdin.end(input);
   let report = '';
   for await (const chunk of child.stdio[3]) report += chunk;
+  clearTimeout(stuck);
   if (report.trim() !== 'ready') {
     await exited;
+    spawnSync('fusermount3', ['-u', '-z', mnt], { stdio: 'ignore' });
     return false;
   }
   spawnSync('sh', ['-c', exercise(mnt)], { stdio: 'ignore', timeout: 30_000 });
