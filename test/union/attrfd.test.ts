@@ -4,14 +4,13 @@
 import test from 'ava';
 import path from 'node:path';
 import { sh } from '../helpers/daemon.js';
-import { mountStrata } from './mount-helper.js';
+import { mountStrata, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
 const root = process.getuid?.() === 0;
 const asRoot = root ? test.serial : test.skip;
 
-const attrsAnswered = (mnt: string): number =>
-  (JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as { attrsAnswered: number }).attrsAnswered;
+const attrsAnswered = (mnt: string): number => sessionOf(mnt).attrsAnswered;
 const statOf = (p: string): string => sh(`stat -c '%i %h %s %Y %a %u %g' ${p}`).out.trim();
 
 for (const loop of ['js', 'threads']) {

@@ -4,19 +4,13 @@
 // nothing; busy_poll=0 turns it off.
 import test from 'ava';
 import { sh } from '../helpers/daemon.js';
-import { layerOptions, mainJs, mountStrata, runNode } from './mount-helper.js';
+import { layerOptions, mainJs, type MountSession, mountStrata, runNode, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
-interface Session {
-  received: number;
-  wakeups: number;
-  spins: number;
-  spinHits: number;
-}
 
-const session = (mnt: string): Session => JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as Session;
 const files = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, `${i}\n`]));
-const delta = (a: Session, b: Session): Session => ({
+type Counts = Pick<MountSession, 'received' | 'wakeups' | 'spins' | 'spinHits'>;
+const delta = (a: Counts, b: Counts): Counts => ({
   received: b.received - a.received,
   wakeups: b.wakeups - a.wakeups,
   spins: b.spins - a.spins,
@@ -34,11 +28,11 @@ test.serial('a walk is served by polling: most requests find the loop still poll
   const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), b: files(20) }]);
   mountStrata(t, l);
   // the best of up to three walks: other tests' load may stall the walker past the window
-  let d: Session | undefined;
+  let d: Counts | undefined;
   for (let w = 0; w < 3 && (!d || d.spinHits <= d.received / 4); w++) {
-    const before = session(l.mnt);
+    const before = sessionOf(l.mnt);
     walk(`${l.mnt}/a${w}`, 400);
-    d = delta(before, session(l.mnt));
+    d = delta(before, sessionOf(l.mnt));
     t.log(`walk ${w}: ${d.spinHits} of ${d.received} requests found by polling, ${d.wakeups} wake-ups`);
   }
   if (!d) throw new Error('no walk');
@@ -49,25 +43,25 @@ test.serial('a walk is served by polling: most requests find the loop still poll
 
   // requests 20 ms apart: a poll that finds nothing stops the polling until requests come
   // fast again, so the slow walk pays one unfound poll, not one per request
-  const slow = session(l.mnt);
+  const slow = sessionOf(l.mnt);
   walk(`${l.mnt}/b`, 20, 20);
-  const s = delta(slow, session(l.mnt));
+  const s = delta(slow, sessionOf(l.mnt));
   t.true(s.received >= 20, `${s.received} requests`);
   t.true(s.spins - s.spinHits <= 3, `${s.spins - s.spinHits} unfound polls for ${s.received} requests 20 ms apart`);
 
   // idle: nothing polls (the getfattr's own requests are the only ones)
-  const idle = session(l.mnt);
+  const idle = sessionOf(l.mnt);
   sh('sleep 0.3');
-  const i = delta(idle, session(l.mnt));
+  const i = delta(idle, sessionOf(l.mnt));
   t.true(i.spins <= 2, `${i.spins} polls while idle`);
 });
 
 test.serial('busy_poll=0 turns polling off; a bad busy_poll= is refused', (t) => {
   const l = makeLayers(t, [{ a: files(200) }]);
   mountStrata(t, l, ['busy_poll=0']);
-  const before = session(l.mnt);
+  const before = sessionOf(l.mnt);
   walk(`${l.mnt}/a`, 200);
-  const d = delta(before, session(l.mnt));
+  const d = delta(before, sessionOf(l.mnt));
   t.true(d.received >= 200);
   t.is(d.spins, 0);
   t.true(d.wakeups > 0);

@@ -7,16 +7,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sh } from '../helpers/daemon.js';
-import { mountStrata } from './mount-helper.js';
+import { mountStrata, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
-interface Session {
-  jsRequests: number;
-  capsAnswered: number;
-}
 
-const session = (mnt: string): Session =>
-  JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as Session;
 
 const caps = (file: string): string => spawnSync('getcap', [file], { encoding: 'utf8' }).stdout.trim();
 
@@ -37,9 +31,9 @@ asRoot('writes to a new file ask the daemon nothing about security.capability', 
   const l = makeLayers(t, [{}]);
   mountStrata(t, l);
   const f = path.join(l.mnt, 'new');
-  const before = session(l.mnt);
+  const before = sessionOf(l.mnt);
   writes(f, 50, 'w');
-  const after = session(l.mnt);
+  const after = sessionOf(l.mnt);
   t.true(after.capsAnswered - before.capsAnswered >= 50, `answered in C: ${after.capsAnswered - before.capsAnswered}`);
   // the create, its release and this getfattr, not a request per write
   t.true(after.jsRequests - before.jsRequests < 20, `requests JS saw: ${after.jsRequests - before.jsRequests}`);

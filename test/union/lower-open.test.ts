@@ -6,26 +6,15 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { sh } from '../helpers/daemon.js';
-import { cleanupMount, mainJs, mountStrata, runNode } from './mount-helper.js';
+import { cleanupMount, mainJs, type MountSession, mountStrata, runNode, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
-interface Session {
-  jsRequests: number;
-  opensInC: number;
-  lowerFdsSwapped: number;
-  lowerFilesKnown: number;
-  lowerOpensHeld: number;
-  passthrough: number;
-  backingOpens: number;
-}
 
-const session = (mnt: string): Session =>
-  JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as Session;
 
 /** the counters once the RELEASEs of closed files (sent in the background) are in */
-async function settled(mnt: string): Promise<Session> {
+async function settled(mnt: string): Promise<MountSession> {
   for (let i = 0; ; i++) {
-    const s = session(mnt);
+    const s = sessionOf(mnt);
     if (s.lowerOpensHeld === 0 || i === 50) return s;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -2,12 +2,20 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { distDir, isMounted } from '../helpers/daemon.js';
+import { distDir, isMounted, sh } from '../helpers/daemon.js';
 import { clearMount } from '../../src/fuse/unmount.js';
 import type { Layers } from './layers.js';
+import type { SessionStats } from '../../src/fuse/native.js';
 
 export const mainJs = path.join(distDir, 'src/cli/main.js');
 export const overlayJs = path.join(distDir, 'src/cli/overlay.js');
+
+/** A mount's counters, as its strata.session xattr shows them (src/fuse/union.ts). */
+export type MountSession = SessionStats & { writeback: number; backingFailures: number; listingsReadAhead: number };
+
+export function sessionOf(mnt: string): MountSession {
+  return JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as MountSession;
+}
 
 export interface Run {
   code: number;

@@ -7,33 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sh } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
-import { mainJs, mountStrata } from './mount-helper.js';
+import { mainJs, type MountSession, mountStrata, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 import { flushReportsNothing } from '../../src/fuse/serve.js';
 
-interface Session {
-  writes: number;
-  reads: number;
-  flushes: number;
-  jsRequests: number;
-  passthrough: number;
-  writeback: number;
-  backingOpens: number;
-  backingOpen: number;
-  backingFailures: number;
-  /** requests JS has not answered yet: this getxattr is one */
-  outstanding: number;
-}
 
-const session = (mnt: string): Session =>
-  JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as Session;
 
 /** The session once every RELEASE arrived (the kernel sends them after close returned). */
-function settled(mnt: string): Session {
-  let st = session(mnt);
+function settled(mnt: string): MountSession {
+  let st = sessionOf(mnt);
   for (let i = 0; i < 100 && (st.backingOpen !== 0 || st.outstanding > 1); i++) {
     spawnSync('sleep', ['0.02']);
-    st = session(mnt);
+    st = sessionOf(mnt);
   }
   return st;
 }
@@ -51,7 +36,7 @@ asRoot('as root passthrough is agreed: reads and writes of upper files never rea
   const l = makeLayers(t, [{ lower: 'x'.repeat(1 << 20) }]);
   mountStrata(t, l);
   const m = l.mnt;
-  const before = session(m);
+  const before = sessionOf(m);
   t.is(before.passthrough, 1);
   t.is(before.writeback, 0, 'the kernel refuses passthrough with writeback cache');
   sh(`dd if=/dev/urandom of=${m}/new bs=1M count=8 status=none conv=fsync`);
@@ -64,28 +49,28 @@ asRoot('as root passthrough is agreed: reads and writes of upper files never rea
   // a lower file of a writable union is read through the daemon: it may be copied up
   // while open, and its readers must then read the copy
   sh(`cat ${m}/lower > /dev/null`);
-  t.true(session(m).reads > after.reads);
+  t.true(sessionOf(m).reads > after.reads);
 });
 
 asRoot('passthrough=off serves every read and write in the daemon, with writeback', (t) => {
   const l = makeLayers(t, [{}]);
   mountStrata(t, l, ['passthrough=off']);
   const m = l.mnt;
-  t.is(session(m).passthrough, 0);
-  t.is(session(m).writeback, 1);
+  t.is(sessionOf(m).passthrough, 0);
+  t.is(sessionOf(m).writeback, 1);
   sh(`dd if=/dev/zero of=${m}/new bs=1M count=2 status=none conv=fsync && cat ${m}/new > /dev/null`);
-  t.true(session(m).writes > 0);
-  t.is(session(m).backingOpens, 0);
+  t.true(sessionOf(m).writes > 0);
+  t.is(sessionOf(m).backingOpens, 0);
 });
 
 asRoot('a read-only union passes every file through, lower files too', (t) => {
   const l = makeLayers(t, [{ a: 'top' }, { b: 'bottom'.repeat(100000) }]);
   mountStrata(t, l, [], `lowerdir=${l.lowers.join(':')}`);
   const m = l.mnt;
-  t.is(session(m).passthrough, 1);
+  t.is(sessionOf(m).passthrough, 1);
   t.is(sh(`cat ${m}/a`).out, 'top');
   t.is(sh(`md5sum < ${m}/b`).out, sh(`md5sum < ${l.lowers[1]}/b`).out);
-  t.is(session(m).reads, 0);
+  t.is(sessionOf(m).reads, 0);
 });
 
 asRoot('a read-only passthrough open gets no FLUSH at close (FOPEN_NOFLUSH); a writable one does, once only where close reports nothing', (t) => {
@@ -218,7 +203,7 @@ asRoot('copy-up while open, append, truncate, mmap, fsync and hard links read as
   t.teardown(() => void spawnSync('umount', [k.mnt]));
   sh(`mount -t overlay overlay -o lowerdir=${k.lowers[0]},upperdir=${k.upper},workdir=${k.work},index=on ${k.mnt}`);
   mountStrata(t, s);
-  t.is(session(s.mnt).passthrough, 1);
+  t.is(sessionOf(s.mnt).passthrough, 1);
   const expected = py(transcript, k.mnt);
   const got = py(transcript, s.mnt);
   t.is(got, expected);
@@ -247,7 +232,7 @@ test('rootless: no passthrough (the kernel would refuse its backing files), writ
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
   const [json, ...rest] = r.stdout.split('\n');
-  const st = JSON.parse(json!) as Session;
+  const st = JSON.parse(json!) as MountSession;
   t.is(st.passthrough, 0);
   t.is(st.writeback, 1);
   t.is(rest.join('\n'), 'lowermore\n');

@@ -8,17 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 import { sh } from '../helpers/daemon.js';
-import { mountStrata } from './mount-helper.js';
+import { mountStrata, sessionOf } from './mount-helper.js';
 import { makeLayers, type Spec } from './layers.js';
 
-interface Session {
-  jsRequests: number;
-  xattrsAnswered: number;
-  xattrsKnownNone: number;
-}
 
-const session = (mnt: string): Session =>
-  JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as Session;
 
 /** getfattr of one name: its value, or undefined when the file has none of that name */
 function xattr(file: string, name: string): string | undefined {
@@ -67,18 +60,18 @@ asRoot('ls -l of a lower dir asks the daemon almost nothing about xattrs', (t) =
   const l = makeLayers(t, [{ big: files(300), small: files(20) }]);
   mountStrata(t, l);
   for (const dir of ['small', 'big']) {
-    const before = session(l.mnt);
+    const before = sessionOf(l.mnt);
     t.is(lsLong(path.join(l.mnt, dir)).length, dir === 'big' ? 300 : 20);
-    const after = session(l.mnt);
+    const after = sessionOf(l.mnt);
     const n = dir === 'big' ? 300 : 20;
     // each entry's two GETXATTRs: all but the first in C
     t.true(after.xattrsAnswered - before.xattrsAnswered >= 2 * n - 2, `${dir}: answered in C: ${after.xattrsAnswered - before.xattrsAnswered}`);
     t.true(after.jsRequests - before.jsRequests < 20, `${dir}: requests JS saw: ${after.jsRequests - before.jsRequests}`);
   }
   // a second listing: no GETXATTR reaches JS at all
-  const before = session(l.mnt);
+  const before = sessionOf(l.mnt);
   lsLong(path.join(l.mnt, 'big'));
-  const after = session(l.mnt);
+  const after = sessionOf(l.mnt);
   t.true(after.xattrsAnswered - before.xattrsAnswered >= 600);
   t.true(after.jsRequests - before.jsRequests < 10, `requests JS saw: ${after.jsRequests - before.jsRequests}`);
 });
@@ -90,7 +83,7 @@ asRoot('lower files that have xattrs still show them, in a listing whose other e
   mountStrata(t, l);
   lsLong(path.join(l.mnt, 'd'));
   lsLong(path.join(l.mnt, 'd'));
-  t.true(session(l.mnt).xattrsKnownNone >= 48);
+  t.true(sessionOf(l.mnt).xattrsKnownNone >= 48);
   t.is(xattr(path.join(l.mnt, 'd/f7'), 'user.tag'), 'seven');
   t.is(xattr(path.join(l.mnt, 'd/f40'), 'user.tag'), 'forty');
   t.deepEqual(names(path.join(l.mnt, 'd/f7')), ['user.tag']);
@@ -104,10 +97,10 @@ asRoot('an xattr set through the mount on a file known to have none is seen at o
   const f = path.join(l.mnt, 'd/f3');
   lsLong(path.join(l.mnt, 'd'));
   t.is(xattr(f, 'user.a'), undefined);
-  const known = session(l.mnt);
+  const known = sessionOf(l.mnt);
   t.true(known.xattrsKnownNone >= 10, `known to have none: ${known.xattrsKnownNone}`);
   t.deepEqual(names(f), []);
-  t.true(session(l.mnt).xattrsAnswered > known.xattrsAnswered, 'the listxattr was answered in C');
+  t.true(sessionOf(l.mnt).xattrsAnswered > known.xattrsAnswered, 'the listxattr was answered in C');
 
   sh(`setfattr -n user.a -v one ${f}`);
   t.is(xattr(f, 'user.a'), 'one', 'no stale ENODATA after the setxattr');
@@ -131,7 +124,7 @@ asRoot('a copy-up that gives the copy an xattr is seen, though the lower file wa
   const f = path.join(l.mnt, 'd/f1');
   lsLong(path.join(l.mnt, 'd'));
   t.is(xattr(f, 'system.posix_acl_access'), undefined);
-  t.true(session(l.mnt).xattrsKnownNone >= 5);
+  t.true(sessionOf(l.mnt).xattrsKnownNone >= 5);
   sh(`touch -m -d 2001-01-01 ${f}`); // a copy-up, no xattr request
   const upper = path.join(l.upper, 'd/f1');
   t.true(fs.existsSync(upper));
@@ -148,14 +141,14 @@ asRoot('what the kernel forgets is forgotten; virtual names still reach the daem
   // strata.explain and strata.session are answered by JS for an inode known to have none
   const explained = JSON.parse(xattr(f, 'strata.explain') ?? 'null') as unknown[];
   t.true(Array.isArray(explained) && explained.length > 0, 'explain answers');
-  const before = session(l.mnt).xattrsKnownNone;
+  const before = sessionOf(l.mnt).xattrsKnownNone;
   t.true(before >= 100);
   // removed files' inodes are evicted by the kernel: FORGETs
   sh(`rm ${path.join(l.mnt, 'd')}/f5*`);
   let known = before;
   for (let i = 0; i < 50 && known > before - 11; i++) {
     sh('sleep 0.05');
-    known = session(l.mnt).xattrsKnownNone;
+    known = sessionOf(l.mnt).xattrsKnownNone;
   }
   t.true(known <= before - 11, `forgotten inodes dropped: ${before} -> ${known}`);
 });
