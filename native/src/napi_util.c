@@ -34,17 +34,25 @@ napi_value throw_errno(napi_env env, int err, const char *syscall, const char *p
   return NULL;
 }
 
+int string_into(napi_env env, napi_value v, char *buf, size_t size, size_t *len) {
+  if (napi_get_value_string_utf8(env, v, buf, size, len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a string");
+    return -1;
+  }
+  /* V8 never writes part of a character: one cut short stopped before a character of up to
+   * 4 bytes that did not fit, so only a string shorter than that is surely whole */
+  return *len + 4 < size ? 1 : 0;
+}
+
 /* One V8 pass for the usual string (a path: every lookup's lstat reads one): written into
  * a stack buffer and copied, where asking its length first and then writing it cost two
  * passes over it (each flattening a concatenated string's pieces). */
 bool arg_string(napi_env env, napi_value v, char **out) {
   char buf[1024];
   size_t len;
-  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a string");
-    return false;
-  }
-  if (len + 1 < sizeof buf) { /* then surely whole (a longer one fills the buffer) */
+  int whole = string_into(env, v, buf, sizeof buf, &len);
+  if (whole < 0) return false;
+  if (whole) {
     *out = malloc(len + 1);
     memcpy(*out, buf, len + 1);
     return true;

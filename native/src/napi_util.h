@@ -33,6 +33,9 @@ napi_value errno_error(napi_env env, int err, const char *syscall, const char *p
 
 /* Argument readers: on a wrong type they throw a TypeError and return false. */
 bool arg_string(napi_env env, napi_value v, char **out); /* malloc'd, caller frees */
+/* v (a string) into buf (size bytes) with its NUL, *len its bytes: 1 when it is surely whole,
+ * 0 when it may have been cut short, -1 (a TypeError thrown) when v is no string */
+int string_into(napi_env env, napi_value v, char *buf, size_t size, size_t *len);
 bool arg_int64(napi_env env, napi_value v, int64_t *out);  /* number or bigint */
 bool arg_uint64(napi_env env, napi_value v, uint64_t *out);
 bool arg_double(napi_env env, napi_value v, double *out);

@@ -533,7 +533,6 @@ SIMPLE(ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
        OP_RENAME, r->ino = parent; r->name = strdup(name); r->ino2 = newparent; r->name2 = strdup(newname); r->a = flags)
 SIMPLE(ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname), OP_LINK,
        r->ino = ino; r->ino2 = newparent; r->name = strdup(newname))
-static bool lower_open(session_t *s, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   session_t *s = fuse_req_userdata(req);
   if (lower_open(s, req, ino, fi)) return;
@@ -1550,13 +1549,14 @@ static uint64_t now_ns(void) {
  * ~20 us late (a pipe ping-pong between two processes: 46 us a round trip, 25 us when one
  * side polls, 2 us on one CPU). So after a batch the loop keeps polling the empty
  * /dev/fuse for up to the window, yielding the CPU between polls (a client on this very
- * CPU runs at once), but only while it pays: when the gap before the last wake-up was
- * shorter than the window, or the last poll found a request. A sparse stream (make:
- * requests ms apart) pays one unfound poll per burst. Measured (20,000 lower files,
- * 2 CPUs idle): a stat walk of a fresh mount 1.24-1.64 s -> 0.54 s, open+close of each
- * 1.57 s -> 0.47 s, wake-ups for 160,106 requests 92,187 -> 3,249, daemon CPU lower (its
- * sleeps and wake-ups cost more system time than the polls). An earlier try that polled
- * up to 1 ms, always, slowed a lookup loop on a loaded machine (299 -> 453 ms). */
+ * CPU runs at once), but only while it pays: the last poll found a request, or the gap
+ * before this wake-up was under twice the window (the gap includes the wake-up's own
+ * lateness). A sparse stream (make: requests ms apart) pays one unfound poll per burst.
+ * Measured (20,000 lower files, 2 CPUs idle): a stat walk of a fresh mount 1.80 s ->
+ * 0.54-0.60 s, open+close of each 1.52-1.75 s -> 0.48-0.57 s, wake-ups for 160,106
+ * requests 97,761 -> 3,128, daemon CPU lower (its sleeps and wake-ups cost more system
+ * time than the polls). An earlier try that polled up to 1 ms, always, slowed a lookup
+ * loop on a loaded machine (299 -> 453 ms). */
 static int js_receive_polling(session_t *s, int *res) {
   uint64_t start = now_ns();
   s->spins++;
@@ -1574,7 +1574,6 @@ static int js_receive_polling(session_t *s, int *res) {
 static void on_fuse_readable(uv_poll_t *h, int status, int events) {
   session_t *s = h->data;
   s->wakeups++;
-  /* the gap seen here includes this wake-up's own lateness: twice the window */
   if (s->spin_ns && !s->spin_pays) s->spin_pays = now_ns() - s->idle_since_ns < 2 * s->spin_ns;
   int res = 0;
   for (int i = 0; i < JS_BATCH; i++) {
@@ -2739,11 +2738,9 @@ static napi_value js_lower_file(napi_env env, napi_callback_info info) {
   char path[PATH_MAX];
   size_t len;
   if (!arg_int64(env, argv[1], &ino)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[2], path, sizeof path, &len) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a path");
-    return NULL;
-  }
-  if (s->destroyed || ino <= 0 || len + 1 >= sizeof path) return make_undefined(env); /* too long: JS opens it */
+  int whole = string_into(env, argv[2], path, sizeof path, &len);
+  if (whole < 0) return NULL;
+  if (s->destroyed || ino <= 0 || !whole) return make_undefined(env); /* too long: JS opens it */
   pthread_mutex_lock(&s->lower_lock);
   lower_files_set_path(&s->lower_files, (uint64_t)ino, path); /* out of memory: JS opens it */
   pthread_mutex_unlock(&s->lower_lock);

@@ -131,18 +131,23 @@ export class UnionCore implements CopyUpContext {
   /** Handles opened read-only before the copy-up read the copy from now on (the data plane
    * reads through the same fd number, which now names the upper file). */
   private swapLowerFds(n: Node, upper: string): void {
-    this.onCopyUp?.(n.id, upper);
-    const open = this.openFds.get(n.id);
-    if (!open) return;
-    for (const fd of open.lower) {
-      const fresh = sys.open(upper, sys.O.O_RDONLY);
-      try {
-        sys.dup3(fresh, fd);
-      } finally {
-        sys.close(fresh);
+    try {
+      const open = this.openFds.get(n.id);
+      if (!open) return;
+      for (const fd of open.lower) {
+        const fresh = sys.open(upper, sys.O.O_RDONLY);
+        try {
+          sys.dup3(fresh, fd);
+        } finally {
+          sys.close(fresh);
+        }
       }
+      open.lower = [];
+    } finally {
+      // whoever else opens the lower file hears of the copy even when a swap here failed:
+      // it must not go on opening the lower file of a node that is upper now
+      this.onCopyUp?.(n.id, upper);
     }
-    open.lower = [];
   }
 
   /** The other names of a hard-linked lower inode become links of its upper copy (index=on). */
