@@ -54,6 +54,8 @@ struct stat;
 /* A stat as the JS Attr shape: ino, mode, nlink, uid, gid, rdev, size, blocks, blksize,
  * atime/atimeNsec, mtime/mtimeNsec, ctime/ctimeNsec. */
 napi_value make_attr(napi_env env, const struct stat *st);
+/* A stat into 16 doubles (lstatInto's layout): 0, or -1 when a number is past 2^53. */
+int fill_stat(const struct stat *st, double *b);
 /* The reverse, for replies: fields missing from the object stay 0. */
 bool read_attr(napi_env env, napi_value obj, struct stat *st);
 

@@ -34,7 +34,7 @@ static napi_value js_lstat(napi_env env, napi_callback_info info) {
  * errno (no exception: most of a union's lookups miss in some layer), or -1 when a field
  * is not exact as a double (an inode number past 2^53): then ask lstat/fstat. */
 #define SAFE_INT 9007199254740991ULL
-static int fill_stat(const struct stat *st, double *b) {
+int fill_stat(const struct stat *st, double *b) {
   if ((uint64_t)st->st_ino > SAFE_INT || (uint64_t)st->st_dev > SAFE_INT || (uint64_t)st->st_rdev > SAFE_INT) return -1;
   b[0] = (double)st->st_ino;
   b[1] = (double)st->st_dev;

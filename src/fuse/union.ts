@@ -194,7 +194,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       }
       let found: { node: Node; attr: sys.Attr } | undefined;
       try {
-        found = u.lookupEntryIfExists(ino, e.name);
+        found = u.lookupListed(listing, e.off - 3) ?? u.lookupEntryIfExists(ino, e.name);
       } catch {
         found = undefined;
       }

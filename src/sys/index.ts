@@ -52,11 +52,12 @@ const statBuf = new Float64Array(16);
  * keep every field of the attr boxed: 16 heap numbers per stat, 476 bytes per attr against
  * ~150 (a third of what a lookup allocated). A value past 2^31 stays a double. */
 const int = (x: number): number => (x === (x | 0) ? x | 0 : x);
-function attrOf(b: Float64Array): Attr {
+function attrOf(b: Float64Array, at = 0): Attr {
+  const o = at * 16;
   return {
-    ino: int(b[0]!), dev: int(b[1]!), mode: int(b[2]!), nlink: int(b[3]!), uid: int(b[4]!), gid: int(b[5]!), rdev: int(b[6]!),
-    size: int(b[7]!), blocks: int(b[8]!), blksize: int(b[9]!), atime: int(b[10]!), atimeNsec: int(b[11]!), mtime: int(b[12]!),
-    mtimeNsec: int(b[13]!), ctime: int(b[14]!), ctimeNsec: int(b[15]!),
+    ino: int(b[o]!), dev: int(b[o + 1]!), mode: int(b[o + 2]!), nlink: int(b[o + 3]!), uid: int(b[o + 4]!), gid: int(b[o + 5]!),
+    rdev: int(b[o + 6]!), size: int(b[o + 7]!), blocks: int(b[o + 8]!), blksize: int(b[o + 9]!), atime: int(b[o + 10]!),
+    atimeNsec: int(b[o + 11]!), mtime: int(b[o + 12]!), mtimeNsec: int(b[o + 13]!), ctime: int(b[o + 14]!), ctimeNsec: int(b[o + 15]!),
   };
 }
 
@@ -146,6 +147,24 @@ export async function readdirMergedAsync(paths: readonly string[], exact: readon
   } catch (e) {
     throw toSysError(e);
   }
+}
+/** The lstat of a merged listing's entries [from, to), each in the layer directory it was
+ * listed from (paths: readdirMerged's), into out, 16 doubles an entry, entry `from` first;
+ * read one with attrAt. Directories and failures get none (a mode of 0). */
+export function lstatEntries(paths: readonly string[], l: MergedListing, from: number, to: number, out: Float64Array): void {
+  call(() => native.lstatEntries(paths, l.names, l.layers, l.types, from, to, out));
+}
+/** lstatEntries in a worker thread (libuv's pool); out is not to be read before it ends */
+export async function lstatEntriesAsync(paths: readonly string[], l: MergedListing, from: number, to: number, out: Float64Array): Promise<void> {
+  try {
+    await native.lstatEntriesAsync(paths, l.names, l.layers, l.types, from, to, out);
+  } catch (e) {
+    throw toSysError(e);
+  }
+}
+/** entry i of a Float64Array lstatEntries filled, as an Attr; undefined where it has none */
+export function attrAt(b: Float64Array, i: number): Attr | undefined {
+  return b[i * 16 + 2] === 0 ? undefined : attrOf(b, i);
 }
 export const mkdir = (p: string, mode = 0o777): void => call(() => fs.mkdirSync(p, { mode }));
 export const mkdirp = (p: string, mode = 0o755): void => call(() => void fs.mkdirSync(p, { mode, recursive: true }));

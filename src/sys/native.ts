@@ -62,6 +62,12 @@ export interface Native {
   readdirMerged(paths: readonly string[], exact: Uint8Array): [Buffer, Uint8Array, Float64Array, Uint16Array];
   /** the same, merged in a worker thread */
   readdirMergedAsync(paths: readonly string[], exact: Uint8Array): Promise<[Buffer, Uint8Array, Float64Array, Uint16Array]>;
+  /** entries [from, to) of a merged listing lstat'ed in their layers' directories (paths)
+   * into out, entry `from` first, 16 doubles an entry (lstatInto's layout), a mode of 0 for
+   * a directory or a failure */
+  lstatEntries(paths: readonly string[], names: Buffer, layers: Uint16Array, types: Uint8Array, from: number, to: number, out: Float64Array): void;
+  /** the same in a worker thread; out is not to be read before it resolves */
+  lstatEntriesAsync(paths: readonly string[], names: Buffer, layers: Uint16Array, types: Uint8Array, from: number, to: number, out: Float64Array): Promise<void>;
   fstat(fd: number): Attr;
   mknod(path: string, mode: number, rdev: number): void;
   makedev(major: number, minor: number): number;

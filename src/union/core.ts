@@ -167,6 +167,9 @@ export class UnionCore implements CopyUpContext {
   }
 }
 
+/** the merged path of name in the directory at merged path dir ('' the root) */
+export const childPath = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
+
 export const parentOf = (p: string): string => {
   const d = path.dirname(p);
   return d === '.' ? '' : d;

@@ -4,14 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../sys/index.js';
-import type { UnionCore } from './core.js';
+import { childPath, type UnionCore } from './core.js';
 import { keyOf, type Node } from './inode.js';
 import { isMarkerName, isWhiteoutAttr, makeWhiteoutTmp, setOpaque } from './markers.js';
 import { lookupName, lowerPositive } from './namei.js';
 import { listMerged } from './readdir.js';
 import type { Caller, Resolution } from './types.js';
 
-const join = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
 
 function checkName(name: string): void {
   if (isMarkerName(name)) throw new sys.SysError(sys.E.EINVAL, 'create', name, `EINVAL: ${name}: names starting with .wh. are whiteout markers`);
@@ -38,7 +37,7 @@ const fsGid = process.getegid?.() ?? -1;
  * swapped in, a directory then becoming opaque (the lower one it replaces stays hidden).
  * Synchronous when the parent is in the upper already (no copy-up to wait for). */
 export function createEntry(core: UnionCore, parent: Node, name: string, caller: Caller, kind: EntryKind, build: Build): Created | Promise<Created> {
-  const p = join(parent.path, name);
+  const p = childPath(parent.path, name);
   core.checkWritable(p);
   checkName(name);
   // A parent in the upper with no lower dirs (made by the union, or opaque): only the
@@ -91,7 +90,7 @@ function finishEntry(dest: string, fd: number | void, w: Wanted, kind: EntryKind
 }
 
 function buildEntry(core: UnionCore, parent: Node, name: string, caller: Caller, kind: EntryKind, build: Build, direct: boolean): Created {
-  const p = join(parent.path, name);
+  const p = childPath(parent.path, name);
   const target = core.stack.upperPath(p);
   const w = wantedOf(core, parent, caller, kind);
   let attr: sys.Attr | undefined;
@@ -155,14 +154,14 @@ function buildEntry(core: UnionCore, parent: Node, name: string, caller: Caller,
 /** Looks name up again after a change and counts the kernel's new reference. */
 export function obtainCounted(core: UnionCore, parent: Node, name: string): Node {
   const r = lookupName(core.stack, core.dirOf(parent), name).found;
-  if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', join(parent.path, name));
-  const n = core.nodes.obtain(core.stack, join(parent.path, name), r);
+  if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', childPath(parent.path, name));
+  const n = core.nodes.obtain(core.stack, childPath(parent.path, name), r);
   n.nlookup++;
   return n;
 }
 
 export async function linkEntry(core: UnionCore, n: Node, parent: Node, name: string): Promise<Node> {
-  const p = join(parent.path, name);
+  const p = childPath(parent.path, name);
   core.checkWritable(p);
   checkName(name);
   if (n.isDir) throw new sys.SysError(sys.E.EPERM, 'link', n.path);
@@ -186,7 +185,7 @@ export async function linkEntry(core: UnionCore, n: Node, parent: Node, name: st
 
 function lookupOrThrow(core: UnionCore, parent: Node, name: string): Resolution {
   const r = lookupName(core.stack, core.dirOf(parent), name).found;
-  if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', join(parent.path, name));
+  if (!r) throw new sys.SysError(sys.E.ENOENT, 'lookup', childPath(parent.path, name));
   return r;
 }
 
@@ -212,7 +211,7 @@ function clearWhiteouts(dir: string): void {
 }
 
 export async function unlinkEntry(core: UnionCore, parent: Node, name: string): Promise<void> {
-  const p = join(parent.path, name);
+  const p = childPath(parent.path, name);
   core.checkWritable(p);
   const r = lookupOrThrow(core, parent, name);
   if (r.isDir) throw new sys.SysError(sys.E.EISDIR, 'unlink', p);
@@ -235,7 +234,7 @@ export async function unlinkEntry(core: UnionCore, parent: Node, name: string): 
 }
 
 export async function rmdirEntry(core: UnionCore, parent: Node, name: string): Promise<void> {
-  const p = join(parent.path, name);
+  const p = childPath(parent.path, name);
   core.checkWritable(p);
   const r = lookupOrThrow(core, parent, name);
   if (!r.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'rmdir', p);
@@ -274,8 +273,8 @@ function nodeFor(core: UnionCore, p: string, r: Resolution): Node {
 
 export async function renameEntry(core: UnionCore, parent: Node, name: string, newParent: Node, newName: string, flags: number): Promise<void> {
   const { RENAME_NOREPLACE, RENAME_EXCHANGE } = sys.C;
-  const from = join(parent.path, name);
-  const to = join(newParent.path, newName);
+  const from = childPath(parent.path, name);
+  const to = childPath(newParent.path, newName);
   core.checkWritable(from);
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
     throw new sys.SysError(sys.E.EINVAL, 'rename', from);

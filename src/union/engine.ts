@@ -3,15 +3,16 @@
 import { LRUCache } from 'lru-cache';
 import * as sys from '../sys/index.js';
 import type { Attr, StatVfs } from '../sys/index.js';
-import { parentOf, UnionCore } from './core.js';
+import { childPath, parentOf, UnionCore } from './core.js';
 import { createEntry, linkEntry, renameEntry, rmdirEntry, unlinkEntry, type Build, type Created, type EntryKind } from './dir.js';
 import { explainPath, EXPLAIN_XATTR, type ExplainStep } from './explain.js';
 import { keyOf, presentAttr, realPathOf, ROOT_ID, type Node } from './inode.js';
 import { andThen } from './lock.js';
-import { detectUserxattr, prepareWorkdir } from './layers.js';
-import { lookupName } from './namei.js';
+import { detectUserxattr, joinReal, prepareWorkdir } from './layers.js';
+import { isWhiteoutAttr } from './markers.js';
+import { listedFile, lookupName } from './namei.js';
 import { entryIno, listMerged, listMergedAsync, type Listing } from './readdir.js';
-import type { AttrChange, Caller, UnionConfig } from './types.js';
+import type { AttrChange, Caller, Resolution, UnionConfig } from './types.js';
 import { getXattr, listXattrs, removeXattr, setXattr } from './xattr.js';
 
 export { ROOT_ID } from './inode.js';
@@ -96,8 +97,33 @@ export class Union {
     // wait on something before they use it): no object per lookup
     if (!parent.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'lookup', parent.path);
     const r = lookupName(this.core.stack, parent, name).found;
-    if (!r) return undefined;
-    const n = this.core.nodes.obtain(this.core.stack, parent.path === '' ? name : `${parent.path}/${name}`, r);
+    return r && this.entryOf(parent, name, r);
+  }
+
+  /** lookupEntryIfExists of a listing's entry i (readdirplus) by what the listing knows: a
+   * non-directory of a lower-only directory is the file it was listed from, as lstat'ed
+   * with its chunk of the listing (Listing.attrAt) under a second ago. Lower layers do not
+   * change, so that is what lookupName would find, with no syscall of its own (the layers
+   * above it were listed too). undefined: look the entry up as usual. */
+  lookupListed(l: { node: Node; entries: Listing }, i: number): { node: Node; attr: Attr } | undefined {
+    const parent = l.node;
+    if (parent.inUpper || !parent.isDir || this.listedAttrMs <= 0) return undefined;
+    const a = l.entries.attrAt(i, this.listedAttrMs);
+    if (!a || sys.isDir(a.mode) || isWhiteoutAttr(a)) return undefined;
+    const name = l.entries.names[i]!;
+    const d = l.entries.dirOf(i);
+    return this.entryOf(parent, name, listedFile(d.layer, joinReal(d.path, name), a));
+  }
+
+  /** how old a listing's stats may be for lookupListed: the kernel's attribute timeout, at
+   * most a second */
+  private get listedAttrMs(): number {
+    return Math.min(this.core.config.timeout, 1) * 1000;
+  }
+
+  /** the kernel's entry for name in parent, resolved as r: its node, one lookup counted */
+  private entryOf(parent: Node, name: string, r: Resolution): { node: Node; attr: Attr } {
+    const n = this.core.nodes.obtain(this.core.stack, childPath(parent.path, name), r);
     n.nlookup++;
     return { node: n, attr: this.withKernelNlink(n, presentAttr(n, r.attr, this.core.ids)) };
   }
@@ -355,7 +381,30 @@ export class Union {
     if (!n.isDir) throw new sys.SysError(sys.E.ENOTDIR, 'opendir', n.path);
     const fh = this.nextDirHandle++;
     this.dirs.set(fh, { node: n, entries: undefined });
+    this.readAheadSibling(n);
     return fh;
+  }
+
+  /** A tree walk (find, ls -lR, du, tar, cp -r) opens a directory's subdirectories in the
+   * order they are listed: when it opens one, the listing and the first stats of the next
+   * one are read in a worker thread meanwhile, for the readdirplus to come (it waits for
+   * them, see listingReady). Only where the parent's listing is cached and the next
+   * directory is lower-only and known to the kernel; lower layers do not change, so what is
+   * read early is what would be read then. Measured (find -ls of 100 dirs of 200 files,
+   * fresh mount): see the commit. */
+  private readAheadSibling(n: Node): void {
+    if (n.inUpper || n.path === '') return;
+    const parentPath = parentOf(n.path);
+    const parent = this.core.nodes.at(parentPath);
+    const listing = parent && !parent.inUpper ? this.listings.get(parent.key) : undefined;
+    if (!listing) return;
+    const name = n.path.slice(parentPath === '' ? 0 : parentPath.length + 1);
+    for (let i = listing.indexOf(name) + 1; i > 0 && i < listing.count; i++) {
+      if (listing.type(i) !== sys.S_IFDIR) continue;
+      const next = this.core.nodes.at(childPath(parentPath, listing.names[i]!));
+      if (next && !next.inUpper) this.prefetchListing(next.id, true);
+      return;
+    }
   }
 
   private listing(n: Node): Listing {
@@ -371,14 +420,21 @@ export class Union {
    * is likely to come (the FUSE adapter asks when a listing with attributes shows a big
    * directory): the readdir then finds it cached, or waits for it (listingReady). Lower
    * layers never change, so a listing read early is the one a later opendir would read. */
-  prefetchListing(id: number): void {
+  prefetchListing(id: number, withStats = false): void {
     const n = this.node(id);
-    if (!n.isDir || n.inUpper || this.listings.has(n.key) || this.readingAhead.has(n.key)) return;
+    if (!n.isDir || n.inUpper || this.readingAhead.has(n.key)) return;
     const key = n.key;
+    const cached = this.listings.get(key);
+    if (cached && !withStats) return;
     this.listingsReadAhead++;
-    const done = listMergedAsync(this.core.stack, this.core.dirOf(n))
+    const listed = cached ? Promise.resolve(cached) : listMergedAsync(this.core.stack, this.core.dirOf(n));
+    const done = listed
+      .then((l) => {
+        if (!cached) this.listings.set(key, l);
+        return withStats && l.count > 0 ? l.statsAhead(0, this.listedAttrMs) : undefined;
+      })
       .then(
-        (l) => void this.listings.set(key, l),
+        () => undefined,
         () => undefined, // read again when listed, and its error answered then
       )
       .finally(() => this.readingAhead.delete(key));

@@ -99,6 +99,13 @@ export function lookupName(stack: Stack, parent: ParentDir, name: string, opts: 
   return h === NOTHING_HIDDEN ? NOT_FOUND : { found: undefined, hidden: h };
 }
 
+/** The resolution of a non-directory a lower-only directory's listing showed in layer
+ * `layer` at real path p (what lookupName finds there: the layers above lack the name, or
+ * the listing would have shown theirs or left it out). */
+export function listedFile(layer: Layer, p: string, a: Attr): Resolution {
+  return { isDir: false, inUpper: false, attr: a, lower: { layer, path: p, attr: a }, lowerDirs: NO_DIRS, opaque: false, hidden: NOTHING_HIDDEN };
+}
+
 /** Whether some lower layer shows an entry at this name (then removing it needs a whiteout). */
 export function lowerPositive(stack: Stack, parent: ParentDir, name: string): boolean {
   return lookupName(stack, parent, name, { lowersOnly: true }).found !== undefined;

@@ -20,9 +20,25 @@ export interface LayerDir {
   layer: Layer;
 }
 
+/** Entries lstat'ed in one call (Listing.attrAt): a readdirplus reply's worth and more. */
+export const STAT_CHUNK = 256;
+/** chunks of stats kept by all listings together (32 KiB each), the oldest dropped first */
+const STAT_CHUNKS_KEPT = 64;
+
+/** one chunk's stats and when they were taken (performance.now()) */
+interface StatChunk {
+  buf: Float64Array;
+  at: number;
+}
+const keptChunks: { l: Listing; c: number; chunk: StatChunk }[] = [];
+
 /** A merged listing, '.' and '..' not included: entry i is names[i], of type type(i). */
 export class Listing {
   private split: string[] | undefined;
+  private paths: string[] | undefined;
+  private index: Map<string, number> | undefined;
+  /** by chunk of STAT_CHUNK entries: their stats, or the read ahead that takes them */
+  private stats: (StatChunk | Promise<void> | undefined)[] | undefined;
 
   constructor(
     /** the layers' directories, top first: an entry's `layers` index is into this */
@@ -62,6 +78,63 @@ export class Listing {
   /** the layer directory entry i was found in */
   dirOf(i: number): LayerDir {
     return this.dirs[this.columns.layers[i]!]!;
+  }
+
+  /** Entry i's lstat in the layer directory it was listed from, as taken with the rest of
+   * its chunk at most maxAgeMs ago, or now (one call for STAT_CHUNK entries: no path walk
+   * from the root, no call into the addon per entry). undefined for a directory, an entry
+   * that could not be stat'ed, and while its chunk is being read ahead. */
+  attrAt(i: number, maxAgeMs: number): sys.Attr | undefined {
+    const c = (i / STAT_CHUNK) | 0;
+    const s = (this.stats ??= [])[c];
+    if (s instanceof Promise) return undefined;
+    const from = c * STAT_CHUNK;
+    const now = performance.now();
+    if (s && now - s.at <= maxAgeMs) return sys.attrAt(s.buf, i - from);
+    const to = Math.min(this.count, from + STAT_CHUNK);
+    const buf = s?.buf ?? new Float64Array((to - from) * 16);
+    sys.lstatEntries(this.layerPaths, this.columns, from, to, buf);
+    this.keep(c, { buf, at: now });
+    return sys.attrAt(buf, i - from);
+  }
+
+  /** Takes the stats of entry i's chunk in a worker thread, for attrAt to find (a listing
+   * read ahead of the readdirplus that will want them), unless it has them from under
+   * maxAgeMs ago. */
+  statsAhead(i: number, maxAgeMs: number): Promise<void> {
+    const c = (i / STAT_CHUNK) | 0;
+    const stats = (this.stats ??= []);
+    const s = stats[c];
+    if (s instanceof Promise) return s;
+    if (s && performance.now() - s.at <= maxAgeMs) return Promise.resolve();
+    const from = c * STAT_CHUNK;
+    const to = Math.min(this.count, from + STAT_CHUNK);
+    const buf = new Float64Array((to - from) * 16);
+    const at = performance.now();
+    const done = sys.lstatEntriesAsync(this.layerPaths, this.columns, from, to, buf).then(
+      () => this.keep(c, { buf, at }),
+      () => void (stats[c] = undefined), // attrAt takes them itself
+    );
+    stats[c] = done;
+    return done;
+  }
+
+  /** the index of the entry named name, or -1 */
+  indexOf(name: string): number {
+    this.index ??= new Map(this.names.map((n, i) => [n, i]));
+    return this.index.get(name) ?? -1;
+  }
+
+  private get layerPaths(): string[] {
+    return (this.paths ??= this.dirs.map((d) => d.path));
+  }
+
+  private keep(c: number, chunk: StatChunk): void {
+    this.stats![c] = chunk;
+    keptChunks.push({ l: this, c, chunk });
+    if (keptChunks.length <= STAT_CHUNKS_KEPT) return;
+    const old = keptChunks.shift()!;
+    if (old.l.stats![old.c] === old.chunk) old.l.stats![old.c] = undefined;
   }
 }
 
