@@ -3,9 +3,10 @@
 // requests cost no wake-up; a sparse stream stops the polling; an idle mount burns
 // no CPU; busy_poll=0 turns it off.
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { sh } from '../helpers/daemon.js';
-import { layerOptions, mainJs, type MountSession, mountStrata, runNode, sessionOf } from './mount-helper.js';
+import { isMounted, sh } from '../helpers/daemon.js';
+import { cleanupMount, layerOptions, mainJs, type MountSession, mountStrata, runNode, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
 
@@ -76,4 +77,33 @@ test.serial('busy_poll=0 turns polling off; a bad busy_poll= is refused', (t) =>
   const bad = runNode(mainJs, ['mount', '-o', layerOptions(l, ['busy_poll=fast']), `${l.mnt}-other`]);
   t.not(bad.code, 0);
   t.regex(bad.err.trim(), /^strata: .*busy_poll=fast: expected microseconds, 0 to 1000$/);
+});
+
+test.serial('a connection aborted while the loop polls: the daemon exits 0 and nothing stays mounted', async (t) => {
+  const l = makeLayers(t, [{ a: files(2000) }]);
+  cleanupMount(t, l.mnt);
+  // the widest window, and a walker that keeps the loop polling until the abort
+  const child = spawn(process.execPath, [mainJs, 'mount', '-f', '-o', layerOptions(l, ['busy_poll=1000']), l.mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; i < 200 && !isMounted(l.mnt); i++) await new Promise((r) => setTimeout(r, 25));
+  t.true(isMounted(l.mnt));
+  // opens (the kernel caches no open): a request after each reply, to the end
+  const walker = spawn('python3', ['-c', `import os\nwhile True:\n    for i in range(2000):\n        os.close(os.open('${l.mnt}/a/f%d' % i, os.O_RDONLY))`], { stdio: 'ignore' });
+  const walked = new Promise<number | null>((r) => walker.once('exit', (code) => r(code)));
+  t.teardown(() => void walker.kill('SIGKILL'));
+  let s = sessionOf(l.mnt);
+  for (let i = 0; i < 100 && s.spinHits < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    s = sessionOf(l.mnt);
+  }
+  t.true(s.spinHits >= 100, `the loop was polling: ${s.spinHits} requests found by polls`);
+  const later = sessionOf(l.mnt);
+  t.true(later.spinHits > s.spinHits, 'and still is');
+  sh(`umount -f ${l.mnt} 2>/dev/null; umount -l ${l.mnt}`, { allowFail: true }); // MNT_FORCE aborts a FUSE connection
+  const e = await exited;
+  t.deepEqual(e, { code: 0, signal: null }, stderr);
+  t.false(isMounted(l.mnt));
+  t.not(await walked, 0, 'the walker saw the connection go');
 });
