@@ -98,6 +98,12 @@ export class Listing {
     return sys.attrAt(buf, i - from);
   }
 
+  /** whether entry i's chunk has stats from under maxAgeMs ago */
+  statsFresh(i: number, maxAgeMs: number): boolean {
+    const s = this.stats?.[(i / STAT_CHUNK) | 0];
+    return s !== undefined && !(s instanceof Promise) && performance.now() - s.at <= maxAgeMs;
+  }
+
   /** Takes the stats of entry i's chunk in a worker thread, for attrAt to find (a listing
    * read ahead of the readdirplus that will want them), unless it has them from under
    * maxAgeMs ago. */
@@ -106,7 +112,7 @@ export class Listing {
     const stats = (this.stats ??= []);
     const s = stats[c];
     if (s instanceof Promise) return s;
-    if (s && performance.now() - s.at <= maxAgeMs) return Promise.resolve();
+    if (this.statsFresh(i, maxAgeMs)) return Promise.resolve();
     const from = c * STAT_CHUNK;
     const to = Math.min(this.count, from + STAT_CHUNK);
     const buf = new Float64Array((to - from) * 16);
