@@ -221,9 +221,33 @@ typedef struct {
   napi_deferred deferred;
 } merge_job;
 
+/* A JS array of n paths as malloc'd strings (paths_free frees them); NULL with an
+ * exception pending when it is not one */
+static char **paths_of(napi_env env, napi_value arr, uint32_t n) {
+  char **paths = calloc(n ? n : 1, sizeof *paths);
+  if (!paths) {
+    throw_errno(env, ENOMEM, "scandir", NULL);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_get_element(env, arr, i, &v);
+    if (!arg_string(env, v, &paths[i])) {
+      for (uint32_t k = 0; k < i; k++) free(paths[k]);
+      free(paths);
+      return NULL;
+    }
+  }
+  return paths;
+}
+
+static void paths_free(char **paths, uint32_t n) {
+  for (uint32_t i = 0; paths && i < n; i++) free(paths[i]);
+  free(paths);
+}
+
 static void job_free(merge_job *j) {
-  for (uint32_t i = 0; j->paths && i < j->nlayers; i++) free(j->paths[i]);
-  free(j->paths);
+  paths_free(j->paths, j->nlayers);
   free(j->exact);
   free(j->o.names.p);
   free(j->o.types);
@@ -247,23 +271,18 @@ static merge_job *job_of(napi_env env, napi_value paths, napi_value exact) {
     return NULL;
   }
   merge_job *j = calloc(1, sizeof *j);
-  if (j) j->paths = calloc(n ? n : 1, sizeof *j->paths);
   if (j) j->exact = malloc(n ? n : 1);
-  if (!j || !j->paths || !j->exact) {
+  if (!j || !j->exact) {
     if (j) job_free(j);
     throw_errno(env, ENOMEM, "scandir", NULL);
     return NULL;
   }
-  j->nlayers = n;
   memcpy(j->exact, edata, n);
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    napi_get_element(env, paths, i, &v);
-    if (!arg_string(env, v, &j->paths[i])) {
-      job_free(j);
-      return NULL;
-    }
+  if (!(j->paths = paths_of(env, paths, n))) {
+    job_free(j);
+    return NULL;
   }
+  j->nlayers = n;
   return j;
 }
 
@@ -362,8 +381,7 @@ typedef struct {
 } stats_job;
 
 static void stats_free(napi_env env, stats_job *j) {
-  for (uint32_t i = 0; j->paths && i < j->nlayers; i++) free(j->paths[i]);
-  free(j->paths);
+  paths_free(j->paths, j->nlayers);
   free(j->names);
   free(j->layers);
   free(j->types);
@@ -381,12 +399,12 @@ static void stats_run(stats_job *j) {
   const char *nm = j->names;
   for (uint32_t i = 0; i < j->count; i++, nm += strlen(nm) + 1) {
     double *b = j->out + (size_t)i * 16;
-    b[2] = 0;
+    b[2] = 0; /* fill_stat writes nothing when it fails */
     uint16_t l = j->layers[i];
     if (j->types[i] == DT_DIR || l >= j->nlayers) continue;
     if (fds[l] == -2) fds[l] = open(j->paths[l], O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
-    if (fds[l] < 0 || fstatat(fds[l], nm, &st, AT_SYMLINK_NOFOLLOW) < 0 || fill_stat(&st, b) < 0) b[2] = 0;
+    if (fds[l] >= 0 && fstatat(fds[l], nm, &st, AT_SYMLINK_NOFOLLOW) == 0) fill_stat(&st, b);
   }
   for (uint32_t l = 0; l < j->nlayers; l++)
     if (fds[l] >= 0) close(fds[l]);
@@ -424,25 +442,20 @@ static stats_job *stats_job_of(napi_env env, napi_value *argv) {
   stats_job *j = calloc(1, sizeof *j);
   uint32_t count = (uint32_t)(to - from);
   if (j) {
-    j->paths = calloc(n ? n : 1, sizeof *j->paths);
     j->names = malloc((size_t)(q - p) + 1);
     j->layers = malloc((count ? count : 1) * sizeof *j->layers);
     j->types = malloc(count ? count : 1);
   }
-  if (!j || !j->paths || !j->names || !j->layers || !j->types) {
+  if (!j || !j->names || !j->layers || !j->types) {
     if (j) stats_free(env, j);
     throw_errno(env, ENOMEM, "lstat", NULL);
     return NULL;
   }
-  j->nlayers = n;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    napi_get_element(env, argv[0], i, &v);
-    if (!arg_string(env, v, &j->paths[i])) {
-      stats_free(env, j);
-      return NULL;
-    }
+  if (!(j->paths = paths_of(env, argv[0], n))) {
+    stats_free(env, j);
+    return NULL;
   }
+  j->nlayers = n;
   memcpy(j->names, p, (size_t)(q - p));
   j->names[q - p] = 0; /* the last name has no NUL of its own in the listing's buffer */
   memcpy(j->layers, (uint16_t *)layers + from, count * sizeof *j->layers);

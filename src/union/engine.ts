@@ -107,7 +107,7 @@ export class Union {
    * above it were listed too). undefined: look the entry up as usual. */
   lookupListed(l: { node: Node; entries: Listing }, i: number): { node: Node; attr: Attr } | undefined {
     const parent = l.node;
-    if (parent.inUpper || !parent.isDir || this.listedAttrMs <= 0) return undefined;
+    if (parent.inUpper || this.listedAttrMs <= 0) return undefined;
     const a = l.entries.attrAt(i, this.listedAttrMs);
     if (!a || sys.isDir(a.mode) || isWhiteoutAttr(a)) return undefined;
     const name = l.entries.names[i]!;
@@ -398,8 +398,9 @@ export class Union {
     const parent = this.core.nodes.at(parentPath);
     const listing = parent && !parent.inUpper ? this.listings.get(parent.key) : undefined;
     if (!listing) return;
-    const name = n.path.slice(parentPath === '' ? 0 : parentPath.length + 1);
-    for (let i = listing.indexOf(name) + 1; i > 0 && i < listing.count; i++) {
+    const at = listing.indexOf(n.path.slice(parentPath === '' ? 0 : parentPath.length + 1));
+    if (at < 0) return;
+    for (let i = at + 1; i < listing.count; i++) {
       if (listing.type(i) !== sys.S_IFDIR) continue;
       const next = this.core.nodes.at(childPath(parentPath, listing.names[i]!));
       if (next && !next.inUpper) this.prefetchListing(next.id, true);
@@ -433,10 +434,7 @@ export class Union {
         if (!cached) this.listings.set(key, l);
         return withStats && l.count > 0 ? l.statsAhead(0, this.listedAttrMs) : undefined;
       })
-      .then(
-        () => undefined,
-        () => undefined, // read again when listed, and its error answered then
-      )
+      .catch(() => undefined) // read again when listed, and its error answered then
       .finally(() => this.readingAhead.delete(key));
     this.readingAhead.set(key, done);
   }

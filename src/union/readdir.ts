@@ -86,15 +86,14 @@ export class Listing {
    * that could not be stat'ed, and while its chunk is being read ahead. */
   attrAt(i: number, maxAgeMs: number): sys.Attr | undefined {
     const c = (i / STAT_CHUNK) | 0;
-    const s = (this.stats ??= [])[c];
+    const s = this.stats?.[c];
     if (s instanceof Promise) return undefined;
     const from = c * STAT_CHUNK;
-    const now = performance.now();
-    if (s && now - s.at <= maxAgeMs) return sys.attrAt(s.buf, i - from);
-    const to = Math.min(this.count, from + STAT_CHUNK);
-    const buf = s?.buf ?? new Float64Array((to - from) * 16);
-    sys.lstatEntries(this.layerPaths, this.columns, from, to, buf);
-    this.keep(c, { buf, at: now });
+    if (s && this.statsFresh(i, maxAgeMs)) return sys.attrAt(s.buf, i - from);
+    const buf = s?.buf ?? this.chunkBuf(c);
+    const at = performance.now();
+    sys.lstatEntries(this.layerPaths, this.columns, from, from + buf.length / 16, buf);
+    this.keep(c, { buf, at });
     return sys.attrAt(buf, i - from);
   }
 
@@ -114,10 +113,9 @@ export class Listing {
     if (s instanceof Promise) return s;
     if (this.statsFresh(i, maxAgeMs)) return Promise.resolve();
     const from = c * STAT_CHUNK;
-    const to = Math.min(this.count, from + STAT_CHUNK);
-    const buf = new Float64Array((to - from) * 16);
+    const buf = this.chunkBuf(c);
     const at = performance.now();
-    const done = sys.lstatEntriesAsync(this.layerPaths, this.columns, from, to, buf).then(
+    const done = sys.lstatEntriesAsync(this.layerPaths, this.columns, from, from + buf.length / 16, buf).then(
       () => this.keep(c, { buf, at }),
       () => void (stats[c] = undefined), // attrAt takes them itself
     );
@@ -131,12 +129,17 @@ export class Listing {
     return this.index.get(name) ?? -1;
   }
 
+  /** room for chunk c's stats: 16 doubles for each of its entries */
+  private chunkBuf(c: number): Float64Array {
+    return new Float64Array((Math.min(this.count, (c + 1) * STAT_CHUNK) - c * STAT_CHUNK) * 16);
+  }
+
   private get layerPaths(): string[] {
     return (this.paths ??= this.dirs.map((d) => d.path));
   }
 
   private keep(c: number, chunk: StatChunk): void {
-    this.stats![c] = chunk;
+    (this.stats ??= [])[c] = chunk;
     keptChunks.push({ l: this, c, chunk });
     if (keptChunks.length <= STAT_CHUNKS_KEPT) return;
     const old = keptChunks.shift()!;

@@ -9,7 +9,6 @@ import { isMounted, sh } from '../helpers/daemon.js';
 import { cleanupMount, layerOptions, mainJs, type MountSession, mountStrata, runNode, sessionOf } from './mount-helper.js';
 import { makeLayers } from './layers.js';
 
-
 const files = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, `${i}\n`]));
 type Counts = Pick<MountSession, 'received' | 'wakeups' | 'spins' | 'spinHits'>;
 const delta = (a: Counts, b: Counts): Counts => ({

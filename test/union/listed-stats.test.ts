@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 import { ROOT_ID, Union } from '../../src/union/engine.js';
-import { layerDirs, listMerged, STAT_CHUNK } from '../../src/union/readdir.js';
+import { listMerged, STAT_CHUNK } from '../../src/union/readdir.js';
 import { Stack } from '../../src/union/layers.js';
 import { makeLayers, type Spec } from './layers.js';
 import { mountStrata, sessionOf } from './mount-helper.js';
@@ -22,7 +22,7 @@ const twoLayers = (): Spec[] => [
   { d: { base: 'base\n', both: 'hidden\n', gone: 'whited out\n', marked: 'marked out\n', sub: { y: '' } } },
 ];
 
-test('lstatEntries: each entry in the layer it was listed from, across chunks; directories and vanished entries get none', (t) => {
+test('lstatEntries: each entry in the layer it was listed from, across chunks; directories, vanished entries and a vanished layer dir get none', async (t) => {
   const names = range(2 * STAT_CHUNK + 7, (i) => `f${i}`);
   const l = makeLayers(t, [{ big: { ...Object.fromEntries(names.map((n) => [n, n])), dir: {} } }]);
   const u = Union.open({ lowers: l.lowers, upper: l.upper, work: l.work, timeout: 1, readOnly: false });
@@ -46,10 +46,15 @@ test('lstatEntries: each entry in the layer it was listed from, across chunks; d
   t.throws(() => sys.lstatEntries(['/x'], { names: Buffer.from('a'), types: new Uint8Array(1), inos: new Float64Array(1), layers: new Uint16Array(1) }, 0, 1, new Float64Array(4)), {
     message: /Float64Array/,
   });
-  t.deepEqual(
-    layerDirs(stack, { path: 'big', inUpper: false, lowerDirs: big.lowerDirs }).map((d) => d.path),
-    [path.join(l.lowers[0]!, 'big')],
-  );
+  // the layer's directory gone (moved away) after the listing: no stats, nothing thrown;
+  // a lookup then asks the layers as before
+  const dir = { path: 'big', inUpper: false, lowerDirs: big.lowerDirs };
+  const [now, ahead] = [listMerged(stack, dir), listMerged(stack, dir)];
+  fs.renameSync(path.join(l.lowers[0]!, 'big'), path.join(l.lowers[0]!, 'moved'));
+  t.is(now.attrAt(now.indexOf('f0'), 60_000), undefined, 'a layer directory that cannot be opened gives no stats');
+  await ahead.statsAhead(ahead.indexOf('f0'), 60_000);
+  t.true(ahead.statsFresh(ahead.indexOf('f0'), 60_000), 'the read ahead ended');
+  t.is(ahead.attrAt(ahead.indexOf('f0'), 60_000), undefined, 'nor read ahead');
 });
 
 test('a listing stat is used while it is young, then taken again; one read ahead is what attrAt then gives', async (t) => {
