@@ -32,25 +32,32 @@ for i in range(${n}):
     os.lstat('${dir}/f%d' % i)
     ${pauseMs ? `time.sleep(${pauseMs / 1000})` : 'pass'}"`);
 
-test.serial('a walk is served by polling: most requests find the loop still polling, no wake-up', (t) => {
-  const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), b: files(20) }]);
-  const pid = mountStrata(t, l);
-  // the best of up to three walks: other tests' load may stall the walker past the window
+test.serial('a walk costs few wake-ups: its requests are found by polls, or queued already when the daemon is the slower side', (t) => {
+  const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), a3: files(400), b: files(20) }]);
+  // the widest window: under load a wake-up comes later than twice the default window of
+  // 50 us, so the loop, rightly, stops polling there for a whole walk (seen with two CPU
+  // hogs: 403 wake-ups in 403 requests); what is tested is the mechanism, bench/ has the pace
+  const pid = mountStrata(t, l, ['busy_poll=1000']);
+  // A request comes without a wake-up when a poll finds it or, on a loaded machine where
+  // the daemon is the slower side, when it is already queued as the reply before it goes
+  // out (CI saw 12 of 403 found by polls, 16 wake-ups). Without polling an idle machine
+  // wakes the loop for nearly every request (busy_poll=0, below). The best of up to
+  // four walks: other tests' load may stall the walker past the window.
   let d: Counts | undefined;
-  for (let w = 0; w < 3 && (!d || d.spinHits <= d.received / 4); w++) {
+  for (let w = 0; w < 4 && (!d || d.wakeups > d.received / 4); w++) {
     const before = sessionOf(l.mnt);
     walk(`${l.mnt}/a${w}`, 400);
     d = delta(before, sessionOf(l.mnt));
-    t.log(`walk ${w}: ${d.spinHits} of ${d.received} requests found by polling, ${d.wakeups} wake-ups`);
+    t.log(`walk ${w}: ${d.received} requests, ${d.wakeups} wake-ups, ${d.spinHits} found by polling`);
   }
   if (!d) throw new Error('no walk');
   t.true(d.received >= 400, `${d.received} requests`);
-  // on an idle machine nearly every one (99% measured); a loaded one misses some
-  t.true(d.spinHits > d.received / 4, `${d.spinHits} of ${d.received} requests found by polling (${d.wakeups} wake-ups)`);
-  t.true(d.wakeups < d.received, `${d.wakeups} wake-ups for ${d.received} requests`);
+  // on an idle machine 3 wake-ups or so, and 99% found by polling
+  t.true(d.wakeups <= d.received / 4, `${d.wakeups} wake-ups for ${d.received} requests (${d.spinHits} found by polling)`);
+  t.true(d.spinHits > 0, 'the loop polled and found requests');
 
-  // requests 20 ms apart: a poll that finds nothing stops the polling until requests come
-  // fast again, so the slow walk pays one unfound poll, not one per request
+  // requests 20 ms apart (20 times the window): a poll that finds nothing stops the
+  // polling until requests come fast again, so the slow walk pays one unfound poll, not one per request
   const slow = sessionOf(l.mnt);
   walk(`${l.mnt}/b`, 20, 20);
   const s = delta(slow, sessionOf(l.mnt));
