@@ -59,6 +59,9 @@ test('lstatEntries: each entry in the layer it was listed from, across chunks; d
 
 test('a listing stat is used while it is young, then taken again; one read ahead is what attrAt then gives', async (t) => {
   const l = makeLayers(t, [{ d: { a: 'a', b: 'b' } }]);
+  // young: under AGE ms old; wide enough that a loaded machine's stall between taking a
+  // stat and asking for it again does not age it
+  const AGE = 500;
   const stack = new Stack({ lowers: l.lowers, timeout: 1, readOnly: true });
   const u = Union.open({ lowers: l.lowers, timeout: 1, readOnly: true });
   const d = u.lookupPath('d');
@@ -68,18 +71,18 @@ test('a listing stat is used while it is young, then taken again; one read ahead
   t.is(listing.names[ia], 'a');
   t.is(listing.indexOf('nothing'), -1);
   const file = path.join(l.lowers[0]!, 'd', 'a');
-  t.is(listing.attrAt(ia, 50)!.mode & 0o777, 0o644);
+  t.is(listing.attrAt(ia, AGE)!.mode & 0o777, 0o644);
   fs.chmodSync(file, 0o600); // a lower layer changed under the mount: only to see which stat is used
-  t.is(listing.attrAt(ia, 50)!.mode & 0o777, 0o644, 'young: the stat taken with the chunk');
-  await sleep(80);
-  t.is(listing.attrAt(ia, 50)!.mode & 0o777, 0o600, 'old: taken again');
-  await sleep(80);
-  const ahead = listing.statsAhead(ib, 50);
-  t.is(listing.attrAt(ib, 50), undefined, 'while read ahead: none (the caller looks up)');
+  t.is(listing.attrAt(ia, AGE)!.mode & 0o777, 0o644, 'young: the stat taken with the chunk');
+  await sleep(AGE + 30);
+  t.is(listing.attrAt(ia, AGE)!.mode & 0o777, 0o600, 'old: taken again');
+  await sleep(AGE + 30);
+  const ahead = listing.statsAhead(ib, AGE);
+  t.is(listing.attrAt(ib, AGE), undefined, 'while read ahead: none (the caller looks up)');
   await ahead;
   fs.chmodSync(file, 0o640);
-  t.is(listing.attrAt(ia, 50)!.mode & 0o777, 0o600, 'the stat read ahead');
-  t.is(await Promise.race([listing.statsAhead(ia, 50).then(() => 'at once'), sleep(0).then(() => 'later')]), 'at once', 'young stats are not read again');
+  t.is(listing.attrAt(ia, AGE)!.mode & 0o777, 0o600, 'the stat read ahead');
+  t.is(await Promise.race([listing.statsAhead(ia, AGE).then(() => 'at once'), sleep(0).then(() => 'later')]), 'at once', 'young stats are not read again');
 });
 
 test('lookupListed finds what lookupEntryIfExists finds: the same node and attr for every non-directory; never for dirs, an upper dir, or timeout=0', async (t) => {
