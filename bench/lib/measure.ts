@@ -30,6 +30,14 @@ export class Samples {
     return median(this.data.get(row)?.get(contender) ?? []);
   }
 
+  /** half the range of the samples over their median (0.05: ±5%); none for one sample */
+  spread(row: string, contender: string): number | undefined {
+    const xs = this.data.get(row)?.get(contender) ?? [];
+    const m = median(xs);
+    if (xs.length < 2 || !m) return undefined;
+    return (Math.max(...xs) - Math.min(...xs)) / 2 / m;
+  }
+
   count(row: string, contender: string): number {
     return this.data.get(row)?.get(contender)?.length ?? 0;
   }

@@ -11,7 +11,7 @@ import type { Workspace } from '../lib/workspace.js';
 import type { SuiteOptions } from '../binding/suite.js';
 import { unionContenders, type UnionContender } from './contenders.js';
 import { buildLayers, unionSizes, type Layers } from './layers.js';
-import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, WARM_PASSES, workloads, type Goal, type Workload } from './workloads.js';
+import { coldSupported, mountGoal, TIE_MAX, RSS_AFTER_WALK, rssGoal, WARM_PASSES, workloads, type Goal, type Workload } from './workloads.js';
 
 export interface UnionOptions extends SuiteOptions {
   /** contenders by short name */
@@ -181,13 +181,15 @@ function unionTable(
       return ratios.length ? `${shown} (${ratios.join(', ')})` : shown;
     });
     const mine = med.get('strata');
-    const met = mine === undefined || !r.goal.text ? '—' : ({ true: 'yes', false: 'NO', undefined: '?' } as const)[`${r.goal.met(mine, med)}`];
+    const verdict = mine === undefined ? undefined : r.goal.met(mine, med, (who) => out.samples.spread(r.id, who));
+    const met = mine === undefined || !r.goal.text ? '—' : ({ true: 'yes', false: 'NO', tie: 'tie', undefined: '?' } as const)[`${verdict}`];
     return [r.label, ...cells, r.goal.text, met];
   });
   const notes = [
     `Medians of ${runs} run(s), each on a fresh mount with an empty upper dir; lower is better. ` +
       `(×k): ratio to kernel overlayfs; (×fo): ratio to fuse-overlayfs. Two lower layers; default options everywhere.`,
     `Warm rows (${active.filter((w) => w.repeat).map((w) => w.id).join(', ') || 'none here'}): each run is the median of ${WARM_PASSES} timed passes on its mount.`,
+    `met "tie": over the goal's bound (fuse-overlayfs's median, 1.5× the kernel's) by less than the larger run-to-run spread (half the range over the median) of the two, and by under ${Math.round((TIE_MAX - 1) * 100)}%.`,
     `Mount command → ready mount: from the start of the mount command to its return with a readdir of the mount's root answered.`,
     `rm, tar and make are stopped after ${out.limitSeconds} s ("> ${out.limitSeconds} s"). Machine: ${load}.`,
   ];

@@ -17,10 +17,13 @@ export interface WorkloadContext {
   sample: (row: string, value: number) => void;
 }
 
+/** met, not met, or a tie: slower than the peer by less than the runs' own spread (and 5%) */
+export type Verdict = boolean | 'tie' | undefined;
+
 export interface Goal {
   text: string;
-  /** strata's median, the peers' medians by short name: met or not */
-  met(strata: number, peers: Map<string, number>): boolean | undefined;
+  /** strata's median, the medians by short name, and a contender's run-to-run spread */
+  met(strata: number, peers: Map<string, number>, spread: (who: string) => number | undefined): Verdict;
 }
 
 export interface Workload {
@@ -38,18 +41,32 @@ export interface Workload {
   check?: (c: WorkloadContext) => void;
 }
 
-const atMost = (peer: string, factor = 1) => (strata: number, peers: Map<string, number>): boolean | undefined => {
-  const theirs = peers.get(peer);
-  return theirs === undefined ? undefined : strata <= theirs * factor;
-};
+/** the most a tie may be slower by, whatever the spread */
+export const TIE_MAX = 1.05;
+
+/** At most factor × peer's median; "at" it (a tie) when slower by less than the larger
+ * relative spread of the two contenders' runs, and by under 5%: a difference the runs
+ * cannot tell from their own noise. */
+export const atMost =
+  (peer: string, factor = 1) =>
+  (strata: number, peers: Map<string, number>, spread: (who: string) => number | undefined): Verdict => {
+    const theirs = peers.get(peer);
+    if (theirs === undefined) return undefined;
+    if (strata <= theirs * factor) return true;
+    const over = strata / (theirs * factor);
+    const noise = Math.max(spread('strata') ?? 0, spread(peer) ?? 0);
+    return over <= TIE_MAX && over - 1 <= noise ? 'tie' : false;
+  };
 
 export const noSlowerThanFuseOverlayfs: Goal = { text: '≤ fuse-overlayfs', met: atMost('fuse-overlayfs') };
 const nearKernel: Goal = {
   text: '≤ fuse-overlayfs and ≤ 1.5× kernel',
-  met: (s, p) => {
-    const a = atMost('fuse-overlayfs')(s, p);
-    const b = atMost('kernel', 1.5)(s, p);
-    return a === undefined || b === undefined ? undefined : a && b;
+  met: (s, p, spread) => {
+    const a = atMost('fuse-overlayfs')(s, p, spread);
+    const b = atMost('kernel', 1.5)(s, p, spread);
+    if (a === undefined || b === undefined) return undefined;
+    if (!a || !b) return false;
+    return a === 'tie' || b === 'tie' ? 'tie' : true;
   },
 };
 export const mountGoal: Goal = { text: '< 300 ms', met: (s) => s < 0.3 };
