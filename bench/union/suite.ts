@@ -11,7 +11,7 @@ import type { Workspace } from '../lib/workspace.js';
 import type { SuiteOptions } from '../binding/suite.js';
 import { unionContenders, type UnionContender } from './contenders.js';
 import { buildLayers, unionSizes, type Layers } from './layers.js';
-import { coldSupported, mountGoal, TIE_MAX, RSS_AFTER_WALK, rssGoal, WARM_PASSES, workloads, type Goal, type Workload } from './workloads.js';
+import { coldSupported, mountGoal, RSS_AFTER_WALK, rssGoal, TIE_MAX, WARM_PASSES, workloads, type Goal, type Workload } from './workloads.js';
 
 export interface UnionOptions extends SuiteOptions {
   /** contenders by short name */
@@ -181,8 +181,8 @@ function unionTable(
       return ratios.length ? `${shown} (${ratios.join(', ')})` : shown;
     });
     const mine = med.get('strata');
-    const verdict = mine === undefined ? undefined : r.goal.met(mine, med, (who) => out.samples.spread(r.id, who));
-    const met = mine === undefined || !r.goal.text ? '—' : ({ true: 'yes', false: 'NO', tie: 'tie', undefined: '?' } as const)[`${verdict}`];
+    const verdict = mine === undefined || !r.goal.text ? '—' : `${r.goal.met(mine, med, (who) => out.samples.spread(r.id, who))}`;
+    const met = ({ true: 'yes', false: 'NO', tie: 'tie', undefined: '?' } as Record<string, string>)[verdict] ?? verdict;
     return [r.label, ...cells, r.goal.text, met];
   });
   const notes = [
