@@ -214,17 +214,79 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     return reply;
   };
 
+  /** A first reply with attributes unless it would be a small part of a big listing */
+  const plusFirst = (entries: Listing, room: number): boolean => entries.count * direntPlusSize(8) <= 4 * room;
+
+  // A tree walk (find, ls -lR, du, tar) lists a directory, then works through its entries
+  // (their attributes are in the kernel's cache: the readdirplus gave them) and opens the
+  // next one. Once a lower-only directory is listed to its end, the next sibling's first
+  // reply is built (its nodes, its encoding: most of a readdirplus's JS work) while the
+  // program works through this one's entries on the other CPU; that sibling's readdirplus
+  // is then answered with it at once. Its listing and stats were read ahead already
+  // (Union.prefetchListing). A reply not asked for within half the listed stats' age is
+  // dropped unsent, its lookups undone; one whose directory changed meanwhile is not sent
+  // (a change copies the directory up: a new listing). find -ls of 100 lower dirs of 200
+  // files on a fresh mount, 7 runs: 194 -> 183 ms (fuse-overlayfs 190 ms), 90-99 of the 99
+  // replies built ahead.
+  const aheadMs = Math.min(t, 1) * 500;
+  let ahead: { entries: Listing; room: number; reply: DirReply; timer: NodeJS.Timeout } | undefined;
+  /** the kernel's READDIRPLUS size at offset 0, and the last listing it asked for */
+  let plusRoom = 0;
+  let lastListed: Listing | undefined;
+  let builtAhead = 0;
+  let usedAhead = 0;
+  const dropAhead = (): void => {
+    if (!ahead) return;
+    clearTimeout(ahead.timer);
+    for (const id of ahead.reply.lookups) u.forget(id, 1);
+    ahead = undefined;
+  };
+  const buildAhead = (dir: Node): void => {
+    const next = aheadMs > 0 && plusRoom > 0 ? u.nextSiblingDir(dir) : undefined;
+    if (!next) return;
+    const build = (): void => {
+      const l = u.cachedListing(next.id);
+      if (!l || l instanceof Promise || l.entries === lastListed || l.entries === ahead?.entries) return;
+      if (l.entries.count === 0 || !plusFirst(l.entries, plusRoom)) return;
+      dropAhead();
+      const reply = plusReply(next.id, l, 0, plusRoom);
+      const made = { entries: l.entries, room: plusRoom, reply, timer: setTimeout(() => made === ahead && dropAhead(), aheadMs) };
+      made.timer.unref();
+      ahead = made;
+      builtAhead++;
+    };
+    const l = u.cachedListing(next.id);
+    if (l instanceof Promise) void l.then(build); // as soon as it is read (this reply has gone)
+    else setImmediate(build); // after this reply has gone, and the requests queued behind it
+  };
+
   const readdirReply = (ino: number, fh: number, offset: number, plus: boolean, size: number): DirReply => {
     const room = size > 0 ? size : 4096;
     const listing = u.listingOf(fh, offset);
+    if (plus && offset === 0) {
+      plusRoom = room;
+      lastListed = listing.entries;
+      if (ahead && ahead.entries === listing.entries && ahead.room <= room) {
+        const reply = ahead.reply;
+        clearTimeout(ahead.timer);
+        ahead = undefined;
+        usedAhead++;
+        return reply;
+      }
+    }
     // The kernel's adaptive mode asks READDIRPLUS for a listing's first reply and again
     // only after lookups in the directory. A first reply that is a small part of a big
     // listing goes without attributes: a names-only listing then costs no stat and no
     // kernel inode per entry, and a long listing (ls -l) loses only this reply's share of
     // the LOOKUPs it makes for the rest anyway.
-    if (plus && (offset > 0 || listing.entries.count * direntPlusSize(8) <= 4 * room)) return plusReply(ino, listing, offset, room);
-    const enc = encodedOf(listing);
-    return DirReply.of(plus ? enc.slicePlus(offset, room) : enc.slice(offset, room));
+    let reply: DirReply;
+    if (plus && (offset > 0 || plusFirst(listing.entries, room))) reply = plusReply(ino, listing, offset, room);
+    else {
+      const enc = encodedOf(listing);
+      reply = DirReply.of(plus ? enc.slicePlus(offset, room) : enc.slice(offset, room));
+    }
+    if (offset > 0 && reply.length === 0) buildAhead(listing.node); // listed to its end
+    return reply;
   };
 
   return {
@@ -295,7 +357,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     getxattr(ino, name) {
       if (name === SESSION_XATTR && opts.stats) {
         return Buffer.from(
-          JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0, listingsReadAhead: u.listingsReadAhead }),
+          JSON.stringify({ ...opts.stats(), writeback: writeback ? 1 : 0, backingFailures: backing?.failures ?? 0, listingsReadAhead: u.listingsReadAhead, repliesBuiltAhead: builtAhead, repliesUsedAhead: usedAhead }),
         );
       }
       try {

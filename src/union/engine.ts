@@ -393,19 +393,37 @@ export class Union {
    * read early is what would be read then. find -ls of 100 lower dirs of 200 files on a
    * fresh mount: 638 -> 615 ms (fuse-overlayfs 662 ms), the stats done on the other CPU. */
   private readAheadSibling(n: Node): void {
-    if (n.inUpper || n.path === '') return;
+    const next = this.nextSiblingDir(n);
+    if (next) this.prefetchListing(next.id, true);
+  }
+
+  /** The lower-only directory listed after n in its parent's cached listing (files
+   * skipped), if the kernel knows it: where a tree walk goes after n. */
+  nextSiblingDir(n: Node): Node | undefined {
+    if (n.inUpper || n.path === '') return undefined;
     const parentPath = parentOf(n.path);
     const parent = this.core.nodes.at(parentPath);
     const listing = parent && !parent.inUpper ? this.listings.get(parent.key) : undefined;
-    if (!listing) return;
+    if (!listing) return undefined;
     const at = listing.indexOf(n.path.slice(parentPath === '' ? 0 : parentPath.length + 1));
-    if (at < 0) return;
+    if (at < 0) return undefined;
     for (let i = at + 1; i < listing.count; i++) {
       if (listing.type(i) !== sys.S_IFDIR) continue;
       const next = this.core.nodes.at(childPath(parentPath, listing.names[i]!));
-      if (next && !next.inUpper) this.prefetchListing(next.id, true);
-      return;
+      return next && !next.inUpper ? next : undefined;
     }
+    return undefined;
+  }
+
+  /** A lower-only directory's cached listing, as listingOf gives it at offset 0, without
+   * a handle; a promise while it is being read ahead; undefined when neither. */
+  cachedListing(id: number): { node: Node; entries: Listing } | Promise<void> | undefined {
+    const n = this.core.nodes.has(id) ? this.core.nodes.get(id) : undefined;
+    if (!n || !n.isDir || n.inUpper) return undefined;
+    const pending = this.readingAhead.get(n.key);
+    if (pending) return pending;
+    const entries = this.listings.get(n.key);
+    return entries && { node: n, entries };
   }
 
   private listing(n: Node): Listing {

@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 import type { Attr } from '../../src/sys/index.js';
-import { Union } from '../../src/union/engine.js';
+import { ROOT_ID, Union } from '../../src/union/engine.js';
 import { DirReply, EncodedListing, direntPlusSize, direntSize } from '../../src/fuse/dirent.js';
-import { unionHandlers } from '../../src/fuse/union.js';
+import { SESSION_XATTR, unionHandlers } from '../../src/fuse/union.js';
+import type { SessionStats } from '../../src/fuse/native.js';
 import { makeLayers, type Spec } from '../union/layers.js';
 
 interface Decoded {
@@ -249,4 +250,57 @@ test('readdirplus: the first reply of a listing much bigger than a reply gives n
   for (const id of r1.lookups) h.forget!(id, 1);
   t.is(u.nodeCount, before);
   await h.releasedir!(big.id, fh);
+});
+
+test("readdirplus of a tree walk: once a lower directory is listed to its end, the next sibling's first reply is built ahead and answers its readdirplus; one not asked for is dropped, its lookups undone; a sibling changed meanwhile is listed anew", async (t) => {
+  const sizes: Record<string, number> = { a: 30, b: 40, c: 20, d: 3 };
+  const { u } = unionOf(t, [{ tree: Object.fromEntries(Object.entries(sizes).map(([n, k]) => [n, many(k)])) }]);
+  const h = unionHandlers(u, { stats: () => ({}) as SessionStats });
+  const counters = (): { built: number; used: number } => {
+    const s = JSON.parse((h.getxattr!(ROOT_ID, SESSION_XATTR) as Buffer).toString()) as { repliesBuiltAhead: number; repliesUsedAhead: number };
+    return { built: s.repliesBuiltAhead, used: s.repliesUsedAhead };
+  };
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!ok()) t.fail(`timed out waiting for ${what}`);
+  };
+  const room = 16384; // every entry in one reply
+  const list = async (name: string): Promise<Decoded[]> => (await listAll(h, idOf(name), true, room)).flat();
+  const tree = u.lookupPath('tree');
+  // the parent's listing: the kernel then knows a..d, and a walk takes them in its order
+  const kids = (await listAll(h, tree.id, true, room)).flat().filter((e) => e.nodeid !== 0n);
+  const idOf = (name: string): number => Number(kids.find((e) => e.name === name)!.nodeid);
+  const [first, second, third, fourth] = kids.map((e) => e.name) as [string, string, string, string];
+
+  const before = u.nodeCount;
+  t.is((await list(first)).filter((e) => e.nodeid !== 0n).length, sizes[first]);
+  await until(`${second} built ahead`, () => counters().built === 1);
+  const withFirst = before + sizes[first]!;
+  t.is(u.nodeCount, withFirst + sizes[second]!, `${second}'s entries looked up ahead`);
+  const b = await list(second);
+  t.is(counters().used, 1, `${second}'s readdirplus answered with the reply built ahead`);
+  t.deepEqual(b.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort(), Object.keys(many(sizes[second]!)).sort());
+  for (const e of b.filter((x) => x.nodeid !== 0n)) {
+    const st = fs.lstatSync(path.join(u.core.stack.lowers[0]!.root, 'tree', second, e.name));
+    t.is(u.node(Number(e.nodeid)).path, `tree/${second}/${e.name}`);
+    t.deepEqual([e.attr!.ino, e.attr!.size, e.attr!.mode], [BigInt(st.ino), BigInt(st.size), st.mode], e.name);
+  }
+  const withSecond = withFirst + sizes[second]!;
+  t.is(u.nodeCount, withSecond, 'each entry looked up once: by the reply built ahead');
+
+  // the third's reply is built ahead and never asked for: dropped after half a second, its lookups undone
+  await until(`${third} built ahead`, () => counters().built === 2);
+  t.is(u.nodeCount, withSecond + sizes[third]!);
+  await until(`${third}'s reply dropped`, () => u.nodeCount === withSecond);
+
+  // the third listed now (its reply built afresh) and the fourth's built ahead; then the
+  // fourth changes (a file made in it copies it up): listed anew
+  t.is((await list(third)).filter((e) => e.nodeid !== 0n).length, sizes[third]);
+  t.is(counters().used, 1);
+  await until(`${fourth} built ahead`, () => counters().built === 3);
+  const made = await u.create(idOf(fourth), 'new', 0o644, fs.constants.O_WRONLY, { uid: 0, gid: 0, umask: 0o022 });
+  sys.close(made.fd);
+  const d = await list(fourth);
+  t.deepEqual(d.map((e) => e.name).sort(), ['.', '..', 'new', ...Object.keys(many(sizes[fourth]!))].sort());
+  t.is(counters().used, 1, 'the stale reply is not sent');
 });

@@ -151,7 +151,7 @@ test('opening a directory reads its next sibling directory ahead (listing and st
   t.is(u.listingsReadAhead, before + 2, 'the root: no parent');
 });
 
-test('through the mount: find of a fresh mount shows every lower file with the attributes it has in its layer', (t) => {
+test('through the mount: find of a fresh mount shows every lower file with the attributes it has in its layer (siblings read and their first replies built ahead)', (t) => {
   const spec = (seed: number): Spec => Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`f${i}`, 'x'.repeat((i * 37 + seed) % 900)]));
   const l = makeLayers(t, [
     { tree: { d0: { f5: 'top copy of f5' } } },
@@ -182,4 +182,5 @@ test('through the mount: find of a fresh mount shows every lower file with the a
   }
   const s = sessionOf(l.mnt);
   t.true(s.listingsReadAhead >= 3, `siblings read ahead: ${s.listingsReadAhead}`);
+  t.true(s.repliesUsedAhead >= 1, `first replies built ahead and used: ${s.repliesUsedAhead} of ${s.repliesBuiltAhead}`);
 });

@@ -11,7 +11,7 @@ export const mainJs = path.join(distDir, 'src/cli/main.js');
 export const overlayJs = path.join(distDir, 'src/cli/overlay.js');
 
 /** A mount's counters, as its strata.session xattr shows them (src/fuse/union.ts). */
-export type MountSession = SessionStats & { writeback: number; backingFailures: number; listingsReadAhead: number };
+export type MountSession = SessionStats & { writeback: number; backingFailures: number; listingsReadAhead: number; repliesBuiltAhead: number; repliesUsedAhead: number };
 
 export function sessionOf(mnt: string): MountSession {
   return JSON.parse(sh(`getfattr --only-values --absolute-names -n strata.session ${mnt}`).out) as MountSession;
