@@ -217,6 +217,9 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
   /** A first reply with attributes unless it would be a small part of a big listing */
   const plusFirst = (entries: Listing, room: number): boolean => entries.count * direntPlusSize(8) <= 4 * room;
 
+  /** where what goes wrong outside any request is told */
+  const log = opts.log ?? ((line: string) => void process.stderr.write(`strata: ${line}\n`));
+
   // A tree walk (find, ls -lR, du, tar) lists a directory, then works through its entries
   // (their attributes are in the kernel's cache: the readdirplus gave them) and opens the
   // next one. Once a lower-only directory is listed to its end, the next sibling's first
@@ -249,7 +252,14 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
       if (!l || l instanceof Promise || l.entries === lastListed || l.entries === ahead?.entries) return;
       if (l.entries.count === 0 || !plusFirst(l.entries, plusRoom)) return;
       dropAhead();
-      const reply = plusReply(next.id, l, 0, plusRoom);
+      let reply: DirReply;
+      try {
+        reply = plusReply(next.id, l, 0, plusRoom);
+      } catch (e) {
+        // nobody waits on this reply (the session gone, say): the readdir builds its own
+        log(`reply built ahead for ${next.path || '/'} failed: ${(e as Error).message}`);
+        return;
+      }
       const made = { entries: l.entries, room: plusRoom, reply, timer: setTimeout(() => made === ahead && dropAhead(), aheadMs) };
       made.timer.unref();
       ahead = made;
@@ -293,7 +303,7 @@ export function unionHandlers(u: Union, opts: UnionHandlerOptions = {}): FuseHan
     init(info) {
       writeback = writeback && info.writeback;
       scout.init(info.xattrs);
-      if (info.passthrough && info.backing) backing = new BackingTable(info.backing, opts.log ?? ((l) => process.stderr.write(`strata: ${l}\n`)));
+      if (info.passthrough && info.backing) backing = new BackingTable(info.backing, log);
       // a read-only union with passthrough serves every file through it
       if (info.lowerFiles && !(backing && opts.readOnly)) {
         const lf = (lowerFiles = info.lowerFiles);

@@ -10,6 +10,7 @@ import { ROOT_ID, Union } from '../../src/union/engine.js';
 import { DirReply, EncodedListing, direntPlusSize, direntSize } from '../../src/fuse/dirent.js';
 import { SESSION_XATTR, unionHandlers } from '../../src/fuse/union.js';
 import type { SessionStats } from '../../src/fuse/native.js';
+import type { InitInfo } from '../../src/fuse/handlers.js';
 import { makeLayers, type Spec } from '../union/layers.js';
 
 interface Decoded {
@@ -303,4 +304,29 @@ test("readdirplus of a tree walk: once a lower directory is listed to its end, t
   const d = await list(fourth);
   t.deepEqual(d.map((e) => e.name).sort(), ['.', '..', 'new', ...Object.keys(many(sizes[fourth]!))].sort());
   t.is(counters().used, 1, 'the stale reply is not sent');
+});
+
+test('a reply built ahead that fails (the session refuses what it is told) is logged and not kept; the sibling is then listed as usual', async (t) => {
+  const { u } = unionOf(t, [{ tree: { a: many(4), b: many(4) } }]);
+  const logged: string[] = [];
+  const h = unionHandlers(u, { stats: () => ({}) as SessionStats, log: (l) => logged.push(l) });
+  let refuse = false;
+  h.init!({ xattrs: { none: () => { if (refuse) throw new Error('session gone'); }, changed: () => undefined } } as unknown as InitInfo);
+  const tree = u.lookupPath('tree');
+  const kids = (await listAll(h, tree.id, true, 16384)).flat().filter((e) => e.nodeid !== 0n);
+  const [first, second] = kids.map((e) => Number(e.nodeid)) as [number, number];
+  // xattrs asked in the second directory: the scout tells the session of its entries as they are handed out
+  const inSecond = h.lookup!(second, 'f0') as { ino: number };
+  t.throws(() => h.getxattr!(inSecond.ino, 'user.x'), { message: /ENODATA|no data/i });
+  const before = u.nodeCount;
+  refuse = true;
+  await listAll(h, first, true, 16384);
+  for (let i = 0; i < 100 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.regex(logged.join('\n'), /reply built ahead for tree\/.* failed: session gone/);
+  refuse = false;
+  const s = JSON.parse((h.getxattr!(ROOT_ID, SESSION_XATTR) as Buffer).toString()) as { repliesBuiltAhead: number };
+  t.is(s.repliesBuiltAhead, 0);
+  const listed = (await listAll(h, second, true, 16384)).flat();
+  t.deepEqual(listed.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort(), Object.keys(many(4)).sort());
+  t.true(u.nodeCount >= before);
 });
