@@ -318,7 +318,6 @@ test('a reply built ahead that fails (the session refuses what it is told) is lo
   // xattrs asked in the second directory: the scout tells the session of its entries as they are handed out
   const inSecond = h.lookup!(second, 'f0') as { ino: number };
   t.throws(() => h.getxattr!(inSecond.ino, 'user.x'), { message: /ENODATA|no data/i });
-  const before = u.nodeCount;
   refuse = true;
   await listAll(h, first, true, 16384);
   for (let i = 0; i < 100 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -328,5 +327,4 @@ test('a reply built ahead that fails (the session refuses what it is told) is lo
   t.is(s.repliesBuiltAhead, 0);
   const listed = (await listAll(h, second, true, 16384)).flat();
   t.deepEqual(listed.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort(), Object.keys(many(4)).sort());
-  t.true(u.nodeCount >= before);
 });
