@@ -1,7 +1,7 @@
 // Busy polling in the js loop (native/src/session.c js_receive_polling): a program that
 // walks a tree sends its next request while the loop still polls, so most of its
-// requests cost no wake-up; a sparse stream stops the polling; an idle mount burns
-// no CPU; busy_poll=0 turns it off.
+// requests cost no wake-up; a sparse stream stops the polling, one whose polls find nothing
+// polls once in 8 bursts; an idle mount burns no CPU; busy_poll=0 turns it off.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,12 +25,15 @@ const cpuTicks = (pid: number): number =>
     return sum + Number(f[11]) + Number(f[12]);
   }, 0);
 
-/** a stat of each of n files not looked up yet, from one process: one LOOKUP after another */
-const walk = (dir: string, n: number, pauseMs = 0): void =>
+/** a stat of each of n files not looked up yet, from one process: one LOOKUP after another,
+ * pauseMs asleep or workUs busy between them */
+const walk = (dir: string, n: number, pauseMs = 0, workUs = 0): void =>
   void sh(`python3 -c "import os,time
 for i in range(${n}):
     os.lstat('${dir}/f%d' % i)
-    ${pauseMs ? `time.sleep(${pauseMs / 1000})` : 'pass'}"`);
+    ${pauseMs ? `time.sleep(${pauseMs / 1000})` : 'pass'}
+    end = time.perf_counter() + ${workUs / 1e6}
+    while time.perf_counter() < end: pass"`);
 
 test.serial('a walk costs few wake-ups: its requests are found by polls, or queued already when the daemon is the slower side', (t) => {
   const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), a3: files(400), b: files(20) }]);
@@ -71,6 +74,35 @@ test.serial('a walk costs few wake-ups: its requests are found by polls, or queu
   t.true(ticks <= 5, `${ticks} ticks of CPU in 0.5 s idle`);
 });
 
+test.serial('a stream whose polls find nothing polls once in 8 bursts', (t) => {
+  const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), a3: files(400), b: files(120) }]);
+  mountStrata(t, l, ['busy_poll=1000']);
+  // requests 1.5 ms apart: each comes after the 1 ms window (a poll finds nothing) but
+  // within twice the window of the one before, so the gap alone never stops the polling.
+  // Without the history every request paid a whole unfound poll (120 of 120: make's kind
+  // of stream, where a compiler's requests come tens of us to ms apart)
+  const before = sessionOf(l.mnt);
+  walk(`${l.mnt}/b`, 120, 1.5);
+  const d = delta(before, sessionOf(l.mnt));
+  t.log(`${d.received} requests, ${d.spins} polls, ${d.spinHits} found by polling`);
+  t.true(d.received >= 120, `${d.received} requests`);
+  t.true(d.spins - d.spinHits <= 30, `${d.spins - d.spinHits} unfound polls for ${d.received} requests 1.5 ms apart`);
+
+  // and a walk after it is found by polls again: the history sees hits in the polls it
+  // still lets through, and lets all through once half of the last 8 found one. The walker
+  // works 30 us between stats, so that without polls each of its requests would cost a
+  // wake-up (the best of up to four walks, as in the first test)
+  let f: Counts | undefined;
+  for (let w = 0; w < 4 && (!f || f.wakeups > f.received / 4); w++) {
+    const fast = sessionOf(l.mnt);
+    walk(`${l.mnt}/a${w}`, 400, 0, 30);
+    f = delta(fast, sessionOf(l.mnt));
+    t.log(`walk ${w}: ${f.received} requests, ${f.wakeups} wake-ups, ${f.spinHits} found by polling`);
+  }
+  if (!f) throw new Error('no walk');
+  t.true(f.wakeups <= f.received / 4, `${f.wakeups} wake-ups for ${f.received} requests (${f.spinHits} found by polling)`);
+});
+
 test.serial('busy_poll=0 turns polling off; a bad busy_poll= is refused', (t) => {
   const l = makeLayers(t, [{ a: files(200) }]);
   mountStrata(t, l, ['busy_poll=0']);
@@ -105,7 +137,13 @@ test.serial('a connection aborted while the loop polls: the daemon exits 0 and n
     s = sessionOf(l.mnt);
   }
   t.true(s.spinHits >= 100, `the loop was polling: ${s.spinHits} requests found by polls`);
-  const later = sessionOf(l.mnt);
+  // and still is (a few polls in a row that find nothing, the walker descheduled, pause it
+  // for up to 8 bursts)
+  let later = sessionOf(l.mnt);
+  for (let i = 0; i < 50 && later.spinHits <= s.spinHits; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    later = sessionOf(l.mnt);
+  }
   t.true(later.spinHits > s.spinHits, 'and still is');
   sh(`umount -f ${l.mnt} 2>/dev/null; umount -l ${l.mnt}`, { allowFail: true }); // MNT_FORCE aborts a FUSE connection
   const e = await exited;
