@@ -111,8 +111,8 @@ typedef struct session {
   uint64_t inline_ops, pool_ops, wakeups, received;
   /* js loop: busy polling (see "the js loop"): the setting, in ns; when the loop last went
    * back to epoll; whether the gap before the last wake-up was shorter than the window;
-   * polls made and those that found a request; the last 8 polls (bit set: found), and
-   * the bursts that ended without one since the history said polls do not pay */
+   * polls made and those that found a request; the last 8 polls (bit set: found), and a
+   * count of the polls the history skipped (every 8th goes ahead) */
   uint64_t spin_ns, idle_since_ns;
   bool spin_pays;
   uint64_t spins, spin_hits;

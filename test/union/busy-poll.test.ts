@@ -2,7 +2,7 @@
 // walks a tree sends its next request while the loop still polls, so most of its
 // requests cost no wake-up; a sparse stream stops the polling, one whose polls find nothing
 // polls once in 8 bursts; an idle mount burns no CPU; busy_poll=0 turns it off.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { isMounted, sh } from '../helpers/daemon.js';
@@ -32,8 +32,21 @@ const walk = (dir: string, n: number, pauseMs = 0, workUs = 0): void =>
 for i in range(${n}):
     os.lstat('${dir}/f%d' % i)
     ${pauseMs ? `time.sleep(${pauseMs / 1000})` : 'pass'}
-    end = time.perf_counter() + ${workUs / 1e6}
-    while time.perf_counter() < end: pass"`);
+    ${workUs ? `end = time.perf_counter() + ${workUs / 1e6}\n    while time.perf_counter() < end: pass` : ''}"`);
+
+/** The counts of a walk of 400 files of a0..a3 in mnt, the first that cost at most a
+ * wake-up per 4 requests, else the fourth: other tests' load may stall the walker past the
+ * window. */
+const walkWithFewWakeups = (t: ExecutionContext, mnt: string, workUs = 0): Counts => {
+  let d: Counts | undefined;
+  for (let w = 0; w < 4 && (!d || d.wakeups > d.received / 4); w++) {
+    const before = sessionOf(mnt);
+    walk(`${mnt}/a${w}`, 400, 0, workUs);
+    d = delta(before, sessionOf(mnt));
+    t.log(`walk ${w}: ${d.received} requests, ${d.wakeups} wake-ups, ${d.spinHits} found by polling`);
+  }
+  return d!;
+};
 
 test.serial('a walk costs few wake-ups: its requests are found by polls, or queued already when the daemon is the slower side', (t) => {
   const l = makeLayers(t, [{ a0: files(400), a1: files(400), a2: files(400), a3: files(400), b: files(20) }]);
@@ -44,16 +57,8 @@ test.serial('a walk costs few wake-ups: its requests are found by polls, or queu
   // A request comes without a wake-up when a poll finds it or, on a loaded machine where
   // the daemon is the slower side, when it is already queued as the reply before it goes
   // out (CI saw 12 of 403 found by polls, 16 wake-ups). Without polling an idle machine
-  // wakes the loop for nearly every request (busy_poll=0, below). The best of up to
-  // four walks: other tests' load may stall the walker past the window.
-  let d: Counts | undefined;
-  for (let w = 0; w < 4 && (!d || d.wakeups > d.received / 4); w++) {
-    const before = sessionOf(l.mnt);
-    walk(`${l.mnt}/a${w}`, 400);
-    d = delta(before, sessionOf(l.mnt));
-    t.log(`walk ${w}: ${d.received} requests, ${d.wakeups} wake-ups, ${d.spinHits} found by polling`);
-  }
-  if (!d) throw new Error('no walk');
+  // wakes the loop for nearly every request (busy_poll=0, below).
+  const d = walkWithFewWakeups(t, l.mnt);
   t.true(d.received >= 400, `${d.received} requests`);
   // on an idle machine 3 wake-ups or so, and 99% found by polling
   t.true(d.wakeups <= d.received / 4, `${d.wakeups} wake-ups for ${d.received} requests (${d.spinHits} found by polling)`);
@@ -92,14 +97,7 @@ test.serial('a stream whose polls find nothing polls once in 8 bursts', (t) => {
   // still lets through, and lets all through once half of the last 8 found one. The walker
   // works 30 us between stats, so that without polls each of its requests would cost a
   // wake-up (the best of up to four walks, as in the first test)
-  let f: Counts | undefined;
-  for (let w = 0; w < 4 && (!f || f.wakeups > f.received / 4); w++) {
-    const fast = sessionOf(l.mnt);
-    walk(`${l.mnt}/a${w}`, 400, 0, 30);
-    f = delta(fast, sessionOf(l.mnt));
-    t.log(`walk ${w}: ${f.received} requests, ${f.wakeups} wake-ups, ${f.spinHits} found by polling`);
-  }
-  if (!f) throw new Error('no walk');
+  const f = walkWithFewWakeups(t, l.mnt, 30);
   t.true(f.wakeups <= f.received / 4, `${f.wakeups} wake-ups for ${f.received} requests (${f.spinHits} found by polling)`);
 });
 
